@@ -1,0 +1,245 @@
+//! Catalog queries. Only published issues are ever returned to the public.
+
+use anyhow::anyhow;
+use sqlx::FromRow;
+
+use super::*;
+use crate::{
+    db::{flag, Db},
+    error::Result,
+    money::Money,
+};
+
+#[derive(FromRow)]
+struct PublicationRow {
+    slug: String,
+    name: String,
+    kind: String,
+    frequency: String,
+    tagline: String,
+    description: String,
+}
+
+#[derive(FromRow)]
+struct PlanRow {
+    sku: String,
+    publication: String,
+    publication_name: String,
+    edition: String,
+    term_years: i64,
+    price_amount: i64,
+    currency: String,
+}
+
+#[derive(FromRow)]
+struct IssueRow {
+    sku: String,
+    publication: String,
+    publication_name: String,
+    year: i64,
+    month: i64,
+    title: String,
+    summary: String,
+    cover_image: Option<String>,
+    pdf_file: Option<String>,
+    price_amount: Option<i64>,
+    currency: String,
+    published: i64,
+    published_at: Option<i64>,
+    is_sample: i64,
+}
+
+#[derive(FromRow)]
+struct ArticleRow {
+    section: Option<String>,
+    title: String,
+    author: String,
+}
+
+const ISSUE_COLUMNS: &str = "i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
+     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample \
+     FROM issues i JOIN publications p ON p.slug = i.publication";
+
+fn corrupt(what: &str, value: &str) -> crate::error::Error {
+    anyhow!("the database holds {what} {value:?}, which this version of the shop does not know").into()
+}
+
+fn publication_from_row(row: PublicationRow, editions: Vec<Edition>) -> Result<Publication> {
+    let kind = match row.kind.as_str() {
+        "journal" => Kind::Journal,
+        "newspaper" => Kind::Newspaper,
+        other => return Err(corrupt("publication kind", other)),
+    };
+    let frequency = match row.frequency.as_str() {
+        "monthly" => Frequency::Monthly,
+        "quarterly" => Frequency::Quarterly,
+        other => return Err(corrupt("frequency", other)),
+    };
+    Ok(Publication {
+        slug: row.slug,
+        name: row.name,
+        kind,
+        frequency,
+        tagline: row.tagline,
+        description: row.description,
+        editions,
+    })
+}
+
+fn plan_from_row(row: PlanRow) -> Result<Plan> {
+    let edition = Edition::parse(&row.edition).ok_or_else(|| corrupt("edition", &row.edition))?;
+    let price = Money::from_row(row.price_amount, &row.currency).map_err(|e| anyhow!(e))?;
+    Ok(Plan {
+        name: format!(
+            "{}, {} edition, {} year{}",
+            row.publication_name,
+            edition.as_str(),
+            row.term_years,
+            if row.term_years == 1 { "" } else { "s" }
+        ),
+        sku: row.sku,
+        publication: row.publication,
+        edition,
+        term_years: row.term_years,
+        price,
+        price_per_year: price.per_year(row.term_years),
+    })
+}
+
+fn issue_from_row(row: IssueRow) -> Result<Issue> {
+    let price = match row.price_amount {
+        Some(amount) => Some(Money::from_row(amount, &row.currency).map_err(|e| anyhow!(e))?),
+        None => None,
+    };
+    let cover_url = match &row.cover_image {
+        Some(key) => format!("/media/{key}"),
+        None => format!("/covers/{}.svg", row.sku),
+    };
+    Ok(Issue {
+        label: format!("{} {}", month_name(row.month), row.year),
+        path: issue_path(&row.publication, row.year, row.month),
+        sku: row.sku,
+        publication: row.publication,
+        publication_name: row.publication_name,
+        year: row.year,
+        month: row.month,
+        title: row.title,
+        summary: row.summary,
+        cover_url,
+        has_pdf: row.pdf_file.is_some(),
+        price,
+        published: flag(row.published),
+        published_at: row.published_at,
+        is_sample: flag(row.is_sample),
+        articles: Vec::new(),
+    })
+}
+
+/// Every publication, in the publisher's order, with the editions it is offered in.
+pub async fn publications(db: &Db) -> Result<Vec<Publication>> {
+    let rows: Vec<PublicationRow> = sqlx::query_as(
+        "SELECT slug, name, kind, frequency, tagline, description FROM publications ORDER BY position, slug",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let edition_rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT publication, edition FROM publication_editions").fetch_all(&db.pool).await?;
+    rows.into_iter()
+        .map(|row| {
+            let mut editions: Vec<Edition> = edition_rows
+                .iter()
+                .filter(|(publication, _)| *publication == row.slug)
+                .filter_map(|(_, edition)| Edition::parse(edition))
+                .collect();
+            editions.sort();
+            publication_from_row(row, editions)
+        })
+        .collect()
+}
+
+pub async fn find_publication(db: &Db, slug: &str) -> Result<Option<Publication>> {
+    Ok(publications(db).await?.into_iter().find(|p| p.slug == slug))
+}
+
+/// Every plan on sale, by publication, print before digital, shortest term first.
+pub async fn plans(db: &Db) -> Result<Vec<Plan>> {
+    let rows: Vec<PlanRow> = sqlx::query_as(
+        "SELECT pl.sku, pl.publication, p.name AS publication_name, pl.edition, pl.term_years, pl.price_amount, \
+         pl.currency FROM plans pl JOIN publications p ON p.slug = pl.publication \
+         WHERE pl.active = 1 \
+         ORDER BY p.position, pl.publication, CASE pl.edition WHEN 'print' THEN 0 ELSE 1 END, pl.term_years",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    rows.into_iter().map(plan_from_row).collect()
+}
+
+/// Published issues, newest first; all publications, or one.
+pub async fn published_issues(db: &Db, publication: Option<&str>) -> Result<Vec<Issue>> {
+    let sql = format!(
+        "SELECT {ISSUE_COLUMNS} WHERE i.published = 1 AND ($1 IS NULL OR i.publication = $1) \
+         ORDER BY i.year DESC, i.month DESC, p.position"
+    );
+    let rows: Vec<IssueRow> = sqlx::query_as(&sql).bind(publication).fetch_all(&db.pool).await?;
+    rows.into_iter().map(issue_from_row).collect()
+}
+
+/// The newest published issue of a publication, if it has any.
+pub async fn latest_issue(db: &Db, publication: &str) -> Result<Option<Issue>> {
+    let sql = format!(
+        "SELECT {ISSUE_COLUMNS} WHERE i.published = 1 AND i.publication = $1 \
+         ORDER BY i.year DESC, i.month DESC LIMIT 1"
+    );
+    let row: Option<IssueRow> = sqlx::query_as(&sql).bind(publication).fetch_optional(&db.pool).await?;
+    row.map(issue_from_row).transpose()
+}
+
+/// One published issue with its table of contents.
+pub async fn find_published_issue(db: &Db, issue: &IssueRef) -> Result<Option<Issue>> {
+    find_published_issue_by_sku(db, &issue.sku()).await
+}
+
+pub async fn find_published_issue_by_sku(db: &Db, sku: &str) -> Result<Option<Issue>> {
+    let sql = format!("SELECT {ISSUE_COLUMNS} WHERE i.published = 1 AND i.sku = $1");
+    let Some(row) = sqlx::query_as::<_, IssueRow>(&sql).bind(sku).fetch_optional(&db.pool).await? else {
+        return Ok(None);
+    };
+    let mut issue = issue_from_row(row)?;
+    let articles: Vec<ArticleRow> =
+        sqlx::query_as("SELECT section, title, author FROM articles WHERE issue_sku = $1 ORDER BY position")
+            .bind(sku)
+            .fetch_all(&db.pool)
+            .await?;
+    issue.articles =
+        articles.into_iter().map(|a| Article { section: a.section, title: a.title, author: a.author }).collect();
+    Ok(Some(issue))
+}
+
+pub async fn find_plan(db: &Db, sku: &str) -> Result<Option<Plan>> {
+    let row: Option<PlanRow> = sqlx::query_as(
+        "SELECT pl.sku, pl.publication, p.name AS publication_name, pl.edition, pl.term_years, pl.price_amount, \
+         pl.currency FROM plans pl JOIN publications p ON p.slug = pl.publication \
+         WHERE pl.sku = $1 AND pl.active = 1",
+    )
+    .bind(sku)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(plan_from_row).transpose()
+}
+
+/// Everything on sale: every active plan, then every published issue sold singly.
+pub async fn products(db: &Db) -> Result<Vec<Product>> {
+    let mut products: Vec<Product> = plans(db).await?.into_iter().map(Product::Plan).collect();
+    products.extend(
+        published_issues(db, None).await?.into_iter().filter(|i| i.price.is_some()).map(Product::Issue),
+    );
+    Ok(products)
+}
+
+/// The product a SKU names, if it is on sale now.
+pub async fn find_product(db: &Db, sku: &str) -> Result<Option<Product>> {
+    if let Some(plan) = find_plan(db, sku).await? {
+        return Ok(Some(Product::Plan(plan)));
+    }
+    Ok(find_published_issue_by_sku(db, sku).await?.filter(|i| i.price.is_some()).map(Product::Issue))
+}

@@ -1,0 +1,62 @@
+//! The domain's error type. Each variant says what went wrong in words a reader
+//! understands; `http::error` maps it to an HTML page or the JSON error shape.
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Nothing here (404): an unknown SKU, publication, issue or page.
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
+    /// The request is well formed but its content is refused (422 unless a rule says otherwise).
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    /// The request cannot be read at all (400).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// Too many attempts; try again after this many seconds (429).
+    #[error("{message}")]
+    TooManyRequests { code: &'static str, message: String, retry_after_secs: u64 },
+    /// The shop's own fault: logged in full, shown to the reader as a 500 without details.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Error {
+        Error::NotFound { code, message: message.into() }
+    }
+
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Error {
+        Error::Invalid { code, message: message.into() }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Error {
+        Error::BadRequest { code, message: message.into() }
+    }
+
+    /// The machine-readable code of the JSON error shape.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound { code, .. }
+            | Error::Invalid { code, .. }
+            | Error::BadRequest { code, .. }
+            | Error::TooManyRequests { code, .. } => code,
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The sentence shown to the reader; internal causes are never shown.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Internal(_) => "Something went wrong on our side. Please try again in a moment.".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Error {
+        Error::Internal(anyhow::Error::new(error).context("database"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

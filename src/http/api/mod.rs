@@ -1,0 +1,99 @@
+//! The JSON API under /api/v1 and its OpenAPI document.
+//!
+//! Routes are added through `ApiRouter`, which records each method and path, so a
+//! test can check that every route the API serves is in the OpenAPI document.
+
+mod catalog;
+
+use axum::{
+    handler::Handler,
+    routing::{delete, get, patch, post},
+    Json, Router,
+};
+use utoipa::OpenApi;
+
+use super::{error::api_not_found, AppState};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "masthead",
+        description = "The shop's JSON API: the catalog, the archive of issues, and (later) the cart and checkout. \
+            Money is always `{\"amount\": minor units, \"currency\", \"display\"}`; errors are always \
+            `{\"error\": {\"code\", \"message\"}}`."
+    ),
+    paths(catalog::list_products, catalog::list_issues, catalog::get_issue, openapi_json),
+    tags((name = "catalog", description = "Publications, plans and issues"), (name = "meta"))
+)]
+struct ApiDoc;
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The OpenAPI 3 document of this API.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi())
+}
+
+/// A router that remembers which method and path each of its routes has.
+pub struct ApiRouter {
+    router: Router<AppState>,
+    /// (method, path as the OpenAPI document writes it: `/api/v1/cart/items/{sku}`).
+    pub routes: Vec<(&'static str, String)>,
+}
+
+macro_rules! api_method {
+    ($name:ident, $method:literal) => {
+        pub fn $name<H, T>(mut self, path: &str, handler: H) -> Self
+        where
+            H: Handler<T, AppState>,
+            T: 'static,
+        {
+            self.router = self.router.route(path, $name(handler));
+            self.routes.push(($method, format!("/api/v1{path}")));
+            self
+        }
+    };
+}
+
+impl ApiRouter {
+    fn new() -> ApiRouter {
+        ApiRouter { router: Router::new(), routes: Vec::new() }
+    }
+
+    api_method!(get, "GET");
+    api_method!(post, "POST");
+    api_method!(patch, "PATCH");
+    api_method!(delete, "DELETE");
+}
+
+pub fn api_router() -> ApiRouter {
+    ApiRouter::new()
+        .get("/openapi.json", openapi_json)
+        .get("/products", catalog::list_products)
+        .get("/issues", catalog::list_issues)
+        .get("/issues/{publication}/{year}/{month}", catalog::get_issue)
+}
+
+pub fn router() -> Router<AppState> {
+    api_router().router.fallback(api_not_found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_api_route_is_in_the_openapi_document() {
+        let doc = serde_json::to_value(openapi()).expect("the document serializes");
+        let routes = api_router().routes;
+        assert!(routes.len() >= 4);
+        for (method, path) in routes {
+            let documented = &doc["paths"][&path][method.to_ascii_lowercase()];
+            assert!(documented.is_object(), "{method} {path} is served but missing from the OpenAPI document");
+        }
+    }
+}

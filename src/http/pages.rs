@@ -1,0 +1,150 @@
+//! The catalog's public pages: home, subscribe, the archive and one issue.
+
+use axum::{
+    extract::{Path, State},
+    response::Html,
+    routing::get,
+    Router,
+};
+use serde::Serialize;
+
+use super::{
+    error::PageError,
+    render::{page_context, render},
+    AppState,
+};
+use crate::{
+    catalog::{self, Edition, Issue, IssueRef, Plan, Publication},
+    error::Error,
+    money::Money,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/subscribe", get(subscribe))
+        .route("/issues", get(archive))
+        .route("/issues/{publication}", get(publication_archive))
+        .route("/issues/{publication}/{year}/{month}", get(issue_page))
+}
+
+type Page = Result<Html<String>, PageError>;
+
+#[derive(Serialize)]
+struct EditionPlans {
+    edition: Edition,
+    plans: Vec<Plan>,
+    /// The lowest price per year among the edition's terms.
+    from_per_year: Option<Money>,
+}
+
+#[derive(Serialize)]
+struct PublicationOffer {
+    publication: Publication,
+    editions: Vec<EditionPlans>,
+    latest_issue: Option<Issue>,
+}
+
+fn editions_of(publication: &Publication, plans: &[Plan]) -> Vec<EditionPlans> {
+    publication
+        .editions
+        .iter()
+        .map(|&edition| {
+            let plans: Vec<Plan> = plans
+                .iter()
+                .filter(|p| p.publication == publication.slug && p.edition == edition)
+                .cloned()
+                .collect();
+            let from_per_year = plans.iter().map(|p| p.price_per_year).min_by_key(|m| m.amount);
+            EditionPlans { edition, plans, from_per_year }
+        })
+        .filter(|e| !e.plans.is_empty())
+        .collect()
+}
+
+async fn offers(state: &AppState, with_latest_issue: bool) -> Result<Vec<PublicationOffer>, Error> {
+    let plans = catalog::plans(&state.db).await?;
+    let mut offers = Vec::new();
+    for publication in catalog::publications(&state.db).await? {
+        let latest_issue =
+            if with_latest_issue { catalog::latest_issue(&state.db, &publication.slug).await? } else { None };
+        offers.push(PublicationOffer { editions: editions_of(&publication, &plans), publication, latest_issue });
+    }
+    Ok(offers)
+}
+
+async fn home(State(state): State<AppState>) -> Page {
+    let mut context = page_context(&state, "Home");
+    context.insert("offers", &offers(&state, true).await?);
+    Ok(render(&state, "catalog/home.html", &context)?)
+}
+
+async fn subscribe(State(state): State<AppState>) -> Page {
+    let mut context = page_context(&state, "Subscribe");
+    context.insert("offers", &offers(&state, false).await?);
+    Ok(render(&state, "catalog/subscribe.html", &context)?)
+}
+
+#[derive(Serialize)]
+struct ArchiveYear {
+    year: i64,
+    issues: Vec<Issue>,
+}
+
+#[derive(Serialize)]
+struct PublicationArchive {
+    publication: Publication,
+    years: Vec<ArchiveYear>,
+}
+
+/// Groups issues (newest first) by year, keeping their order.
+fn by_year(issues: Vec<Issue>) -> Vec<ArchiveYear> {
+    let mut years: Vec<ArchiveYear> = Vec::new();
+    for issue in issues {
+        match years.last_mut() {
+            Some(last) if last.year == issue.year => last.issues.push(issue),
+            _ => years.push(ArchiveYear { year: issue.year, issues: vec![issue] }),
+        }
+    }
+    years
+}
+
+async fn archive(State(state): State<AppState>) -> Page {
+    let mut archives = Vec::new();
+    for publication in catalog::publications(&state.db).await? {
+        let issues = catalog::published_issues(&state.db, Some(&publication.slug)).await?;
+        archives.push(PublicationArchive { years: by_year(issues), publication });
+    }
+    let mut context = page_context(&state, "Issue archive");
+    context.insert("archives", &archives);
+    Ok(render(&state, "catalog/archive.html", &context)?)
+}
+
+fn no_such_publication() -> Error {
+    Error::not_found("publication_not_found", "There is no publication at this address.")
+}
+
+async fn publication_archive(State(state): State<AppState>, Path(slug): Path<String>) -> Page {
+    let publication = match catalog::is_slug(&slug) {
+        true => catalog::find_publication(&state.db, &slug).await?.ok_or_else(no_such_publication)?,
+        false => return Err(no_such_publication().into()),
+    };
+    let issues = catalog::published_issues(&state.db, Some(&publication.slug)).await?;
+    let mut context = page_context(&state, &format!("{}: issue archive", publication.name));
+    context.insert("archives", &[PublicationArchive { years: by_year(issues), publication }]);
+    Ok(render(&state, "catalog/archive.html", &context)?)
+}
+
+async fn issue_page(State(state): State<AppState>, Path((slug, year, month)): Path<(String, String, String)>) -> Page {
+    let not_found = || Error::not_found("issue_not_found", "There is no such issue in the archive.");
+    let issue_ref = IssueRef::parse(&slug, &year, &month).ok_or_else(not_found)?;
+    let issue = catalog::find_published_issue(&state.db, &issue_ref).await?.ok_or_else(not_found)?;
+    let publication = catalog::find_publication(&state.db, &issue.publication).await?.ok_or_else(not_found)?;
+    let plans = catalog::plans(&state.db).await?;
+
+    let mut context = page_context(&state, &issue.name());
+    context.insert("editions", &editions_of(&publication, &plans));
+    context.insert("publication", &publication);
+    context.insert("issue", &issue);
+    Ok(render(&state, "catalog/issue.html", &context)?)
+}

@@ -1,0 +1,31 @@
+//! Templates: loading them once, and the context every page shares.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use axum::response::Html;
+use tera::{Context, Tera};
+
+use super::AppState;
+
+pub fn load_templates(site_dir: &Path) -> anyhow::Result<Tera> {
+    let pattern = site_dir.join("templates").join("**").join("*");
+    let pattern = pattern.to_str().context("the site folder's path is not UTF-8")?;
+    let mut tera = Tera::new(pattern).with_context(|| format!("loading templates from {pattern}"))?;
+    tera.autoescape_on(vec![".html", ".xml", ".svg"]);
+    Ok(tera)
+}
+
+/// What the base layout needs on every page.
+pub fn page_context(state: &AppState, title: &str) -> Context {
+    let mut context = Context::new();
+    context.insert("title", title);
+    context.insert("shop_name", &state.config.shop_name);
+    context.insert("base_url", state.config.base());
+    context
+}
+
+pub fn render(state: &AppState, template: &str, context: &Context) -> anyhow::Result<Html<String>> {
+    let html = state.templates.render(template, context).with_context(|| format!("rendering {template}"))?;
+    Ok(Html(html))
+}
