@@ -142,8 +142,11 @@ async fn issue_page(State(state): State<AppState>, Path((slug, year, month)): Pa
     let publication = catalog::find_publication(&state.db, &issue.publication).await?.ok_or_else(not_found)?;
     let plans = catalog::plans(&state.db).await?;
 
+    let editions = editions_of(&publication, &plans);
+    let subscribe_from = editions.iter().filter_map(|e| e.from_per_year).min_by_key(|m| m.amount);
+
     let mut context = page_context(&state, &issue.name());
-    context.insert("editions", &editions_of(&publication, &plans));
+    context.insert("subscribe_from", &subscribe_from);
     context.insert("publication", &publication);
     context.insert("issue", &issue);
     Ok(render(&state, "catalog/issue.html", &context)?)

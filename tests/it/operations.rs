@@ -1,0 +1,61 @@
+//! Probes, headers, static files, the OpenAPI document and restarts.
+
+use crate::{on_both_databases, support::TestApp};
+
+on_both_databases!(
+    health_and_readiness_probes_answer,
+    every_response_carries_the_security_headers_and_a_request_id,
+    static_files_are_cached_and_compressed,
+    the_openapi_document_lists_every_api_route,
+);
+
+async fn health_and_readiness_probes_answer(app: TestApp) {
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    app.db.pool.close().await;
+    assert_eq!(app.get("/readyz").await.status(), 503, "not ready without its database");
+    assert_eq!(app.get("/healthz").await.status(), 200, "but still alive");
+}
+
+async fn every_response_carries_the_security_headers_and_a_request_id(app: TestApp) {
+    for path in ["/", "/issues/sw/2016/12", "/no-such-page", "/api/v1/products", "/static/site.css"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().expect("text");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}");
+        assert!(!csp.contains("'unsafe-inline'"), "{path}: no inline script or style");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert!(headers.contains_key("referrer-policy"), "{path}");
+        assert!(headers.get("x-request-id").is_some_and(|id| !id.is_empty()), "{path}");
+    }
+}
+
+async fn static_files_are_cached_and_compressed(app: TestApp) {
+    let response = app.client.get(app.url("/static/site.css")).header("accept-encoding", "gzip").send().await.expect("sent");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/css");
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    assert!(response.headers()["cache-control"].to_str().expect("text").contains("max-age="));
+    assert_eq!(app.get("/static/missing.css").await.status(), 404);
+    assert_eq!(app.get("/static/../Cargo.toml").await.status(), 404);
+}
+
+async fn the_openapi_document_lists_every_api_route(app: TestApp) {
+    let (status, doc) = app.json("/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    for (method, path) in masthead::http::api::api_router().routes {
+        assert!(doc["paths"][&path][method.to_ascii_lowercase()].is_object(), "{method} {path} is undocumented");
+    }
+}
+
+on_both_databases!(a_restart_on_the_same_database_migrates_nothing_and_keeps_the_catalog);
+
+async fn a_restart_on_the_same_database_migrates_nothing_and_keeps_the_catalog(app: TestApp) {
+    let (_, before) = app.json("/api/v1/issues").await;
+    let config = app.stop().await;
+    let app = TestApp::start(config).await;
+    let (status, after) = app.json("/api/v1/issues").await;
+    assert_eq!(status, 200);
+    assert_eq!(before, after);
+}

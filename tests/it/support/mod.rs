@@ -1,0 +1,162 @@
+//! Starts the real application on an ephemeral port against a fresh database,
+//! SQLite or PostgreSQL, and gives the test a client for it.
+
+pub mod postgres;
+
+use std::{net::SocketAddr, path::PathBuf, sync::OnceLock};
+
+use masthead::{app, config::Config, db::Db};
+use sqlx::{Connection, Executor};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(TestApp)` twice: `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await;
+                super::$name(app.expect("SQLite is always there")).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::support::TestApp::spawn($crate::support::Backend::Postgres).await {
+                    super::$name(app).await;
+                }
+            }
+        }
+    )+};
+}
+
+/// One folder for everything this test process writes, removed by a watchdog after it exits.
+fn scratch_root() -> &'static PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = std::env::temp_dir().join(format!("masthead-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&root).expect("a temporary folder");
+        postgres::after_exit(&format!("rm -rf '{}'", root.display()));
+        root
+    })
+}
+
+/// A fresh, empty database of the given kind; `None` when PostgreSQL is skipped on this machine.
+pub async fn fresh_database(backend: Backend) -> Option<(String, PathBuf)> {
+    let dir = scratch_root().join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    match backend {
+        Backend::Sqlite => Some((format!("sqlite://{}?mode=rwc", dir.join("shop.db").display()), dir)),
+        Backend::Postgres => match postgres::server_url() {
+            Ok(server) => {
+                let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = sqlx::PgConnection::connect(&server).await.expect("connecting to the test PostgreSQL");
+                admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("CREATE DATABASE");
+                let base = server.rsplit_once('/').map(|(base, _)| base).unwrap_or(&server);
+                Some((format!("{base}/{name}"), dir))
+            }
+            Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("PostgreSQL is required when CI=true, but: {why}")
+            }
+            Err(why) => {
+                eprintln!("PostgreSQL variant skipped: {why}");
+                None
+            }
+        },
+    }
+}
+
+pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
+    Config {
+        database_url: database_url.to_string(),
+        addr: "127.0.0.1:0".parse().expect("an address"),
+        base_url: "http://shop.test".into(),
+        data_dir,
+        site_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        currency: "USD".into(),
+        shop_name: "Test Shop".into(),
+    }
+}
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    pub config: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let (url, dir) = fresh_database(backend).await?;
+        Some(TestApp::start(test_config(&url, dir)).await)
+    }
+
+    /// Starts the shop on an existing database (as a restart would).
+    pub async fn start(config: Config) -> TestApp {
+        let db = app::prepare(&config).await.expect("the database is prepared");
+        let state = app::build_state(config.clone(), db.clone()).await.expect("the state is built");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let addr: SocketAddr = listener.local_addr().expect("an address");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app::serve_on(listener, state, async {
+            let _ = rx.await;
+        }));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .expect("a client");
+        TestApp { address: format!("http://{addr}"), client, db, config, shutdown: Some(tx), server: Some(server) }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) -> Config {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("the server task").expect("the server stopped cleanly");
+        }
+        self.db.pool.close().await;
+        self.config.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("the request is answered")
+    }
+
+    /// GET a page and return its status and body with HTML entities decoded.
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, html_text(&response.text().await.expect("a body")))
+    }
+
+    pub async fn json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.get(path).await;
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+}
+
+/// Undoes the escaping the templates apply, so tests can look for text as a reader sees it.
+pub fn html_text(html: &str) -> String {
+    html.replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&#x2F;", "/")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
