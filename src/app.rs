@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::{catalog, config::Config, db::Db, http};
+use crate::{cart, catalog, clock, config::Config, coupons, db::Db, http, money::Currency};
 
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -19,9 +19,35 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Db> {
     db.migrate().await?;
     if catalog::catalog_is_empty(&db).await? {
         let added = catalog::seed_demo_catalog(&db).await?;
-        tracing::info!(issues = added, "loaded the demo catalog into an empty database");
+        coupons::seed_demo_coupons(&db, shop_currency(config), clock::now()).await?;
+        tracing::info!(issues = added, "loaded the demo catalog and coupons into an empty database");
     }
     Ok(db)
+}
+
+fn shop_currency(config: &Config) -> Currency {
+    Currency::parse(&config.currency).unwrap_or(Currency::Usd)
+}
+
+/// Housekeeping every instance may run at once (each statement is safe to repeat): expired
+/// sessions, carts untouched for 30 days, coupon failures too old to count.
+fn spawn_maintenance(db: Db) {
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            let now = clock::now();
+            if let Err(e) = db.delete_expired_sessions().await {
+                tracing::warn!(error = format!("{e:#}"), "maintenance: sessions");
+            }
+            if let Err(e) = cart::purge_abandoned_carts(&db, now).await {
+                tracing::warn!(error = %e, "maintenance: carts");
+            }
+            if let Err(e) = coupons::purge_old_failures(&db, now).await {
+                tracing::warn!(error = %e, "maintenance: coupon failures");
+            }
+        }
+    });
 }
 
 pub async fn build_state(config: Config, db: Db) -> anyhow::Result<http::AppState> {
@@ -48,8 +74,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     tracing::info!("the shop is open at {}", config.base_url);
     let state = build_state(config, db.clone()).await?;
+    spawn_maintenance(db.clone());
     serve_on(listener, state, shutdown_signal()).await?;
-    db.pool.close().await;
+    db.close().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -65,7 +92,8 @@ pub async fn seed(config: &Config) -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
     let added = catalog::seed_demo_catalog(&db).await?;
-    tracing::info!(issues = added, "demo catalog loaded");
+    coupons::seed_demo_coupons(&db, shop_currency(config), clock::now()).await?;
+    tracing::info!(issues = added, "demo catalog and coupons loaded");
     Ok(())
 }
 

@@ -9,9 +9,11 @@ use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
-    any::{AnyPoolOptions, AnyConnectOptions},
+    any::{AnyConnectOptions, AnyPoolOptions},
     AnyPool, Executor,
 };
+use tower_sessions::ExpiredDeletion;
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -25,6 +27,14 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// A typed pool on the same database for the session store, which cannot use `Any`.
+    pub sessions: SessionPool,
+}
+
+#[derive(Clone, Debug)]
+pub enum SessionPool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
 }
 
 impl Db {
@@ -54,12 +64,49 @@ impl Db {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open the database ({})", backend_name(backend)))?;
-        Ok(Db { pool, backend })
+        let sessions = match backend {
+            Backend::Sqlite => {
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true);
+                SessionPool::Sqlite(
+                    sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect_with(options).await?,
+                )
+            }
+            Backend::Postgres => {
+                SessionPool::Postgres(sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(url).await?)
+            }
+        };
+        Ok(Db { pool, backend, sessions })
     }
 
+    /// The shop's migrations, then the session store's own table.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         MIGRATOR.run(&self.pool).await.context("running the migrations")?;
+        match &self.sessions {
+            SessionPool::Sqlite(pool) => SqliteStore::new(pool.clone()).migrate().await,
+            SessionPool::Postgres(pool) => PostgresStore::new(pool.clone()).migrate().await,
+        }
+        .context("creating the session table")?;
         Ok(())
+    }
+
+    /// Deletes sessions past their expiry.
+    pub async fn delete_expired_sessions(&self) -> anyhow::Result<()> {
+        match &self.sessions {
+            SessionPool::Sqlite(pool) => SqliteStore::new(pool.clone()).delete_expired().await,
+            SessionPool::Postgres(pool) => PostgresStore::new(pool.clone()).delete_expired().await,
+        }
+        .map_err(|e| anyhow::anyhow!("deleting expired sessions: {e}"))
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+        match &self.sessions {
+            SessionPool::Sqlite(pool) => pool.close().await,
+            SessionPool::Postgres(pool) => pool.close().await,
+        }
     }
 
     /// True when the database answers a trivial query.

@@ -9,6 +9,15 @@ pub enum Error {
     /// The request is well formed but its content is refused (422 unless a rule says otherwise).
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
+    /// The request clashes with what is already there (409).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// The body is not JSON (415).
+    #[error("{message}")]
+    UnsupportedMediaType { code: &'static str, message: String },
+    /// The body is larger than the shop accepts (413).
+    #[error("{message}")]
+    PayloadTooLarge { code: &'static str, message: String },
     /// The request cannot be read at all (400).
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
@@ -39,6 +48,9 @@ impl Error {
             Error::NotFound { code, .. }
             | Error::Invalid { code, .. }
             | Error::BadRequest { code, .. }
+            | Error::Conflict { code, .. }
+            | Error::UnsupportedMediaType { code, .. }
+            | Error::PayloadTooLarge { code, .. }
             | Error::TooManyRequests { code, .. } => code,
             Error::Internal(_) => "internal_error",
         }

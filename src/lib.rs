@@ -1,8 +1,11 @@
 //! masthead: a self-hosted storefront for periodical publishers.
 
 pub mod app;
+pub mod cart;
 pub mod catalog;
+pub mod clock;
 pub mod config;
+pub mod coupons;
 pub mod db;
 pub mod error;
 pub mod http;

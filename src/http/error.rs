@@ -13,11 +13,14 @@ use serde::Serialize;
 use super::{render, AppState};
 use crate::error::Error;
 
-fn status(error: &Error) -> StatusCode {
+pub fn status_of(error: &Error) -> StatusCode {
     match error {
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
         Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+        Error::Conflict { .. } => StatusCode::CONFLICT,
+        Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -28,7 +31,7 @@ fn respond(error: &Error, body: impl IntoResponse) -> Response {
     if let Error::Internal(cause) = error {
         tracing::error!(error = format!("{cause:#}"), "request failed");
     }
-    let mut response = (status(error), body).into_response();
+    let mut response = (status_of(error), body).into_response();
     if let Error::TooManyRequests { retry_after_secs, .. } = error {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
     }

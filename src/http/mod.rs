@@ -1,8 +1,10 @@
 //! The HTTP side: routes and thin handlers over the domain modules, one file per area.
 
 pub mod api;
+mod cart;
 mod covers;
 pub mod error;
+pub mod extract;
 mod feed;
 mod ops;
 mod pages;
@@ -14,7 +16,10 @@ use axum::{
     http::{header, HeaderName, HeaderValue, Request},
     middleware, Router,
 };
+use axum::extract::DefaultBodyLimit;
 use tower::ServiceBuilder;
+use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer, SessionStore};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 use tower_http::{
     compression::CompressionLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -24,7 +29,7 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{config::Config, db::Db};
+use crate::{config::Config, db::{Db, SessionPool}, money::Currency};
 
 /// What every handler may use; cheap to clone.
 #[derive(Clone)]
@@ -32,6 +37,13 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub templates: Arc<tera::Tera>,
+}
+
+impl AppState {
+    /// The currency the shop prices in.
+    pub fn currency(&self) -> Currency {
+        Currency::parse(&self.config.currency).unwrap_or(Currency::Usd)
+    }
 }
 
 /// No inline script anywhere; images may be data: URIs; nobody may frame the shop.
@@ -47,8 +59,9 @@ pub fn router(state: AppState) -> Router {
         ));
 
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let router = Router::new()
         .merge(pages::router())
+        .merge(cart::router())
         .merge(covers::router())
         .merge(feed::router())
         .merge(ops::router())
@@ -56,8 +69,9 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/static", static_files)
         .fallback(error::page_not_found)
         .layer(middleware::from_fn_with_state(state.clone(), error::render_error_pages))
-        .with_state(state)
-        .layer(
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .with_state(state.clone());
+    with_sessions(router, &state).layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(
@@ -83,6 +97,26 @@ pub fn router(state: AppState) -> Router {
                     Duration::from_secs(30),
                 )),
         )
+}
+
+/// The reader's session lives in the shop's own database, so it survives restarts and is
+/// shared by every instance. Lax, not Strict: the cookie must come back with a reader whom the
+/// payment page sends back to the shop.
+fn with_sessions(router: Router, state: &AppState) -> Router {
+    let secure = state.config.base_url.starts_with("https://");
+    match &state.db.sessions {
+        SessionPool::Sqlite(pool) => router.layer(session_layer(SqliteStore::new(pool.clone()), secure)),
+        SessionPool::Postgres(pool) => router.layer(session_layer(PostgresStore::new(pool.clone()), secure)),
+    }
+}
+
+fn session_layer<S: SessionStore + Clone>(store: S, secure: bool) -> SessionManagerLayer<S> {
+    SessionManagerLayer::new(store)
+        .with_name("masthead_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(secure)
+        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(30)))
 }
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

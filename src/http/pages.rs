@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use super::{
     error::PageError,
-    render::{page_context, render},
+    extract::Visitor,
+    render::{render, visitor_context},
     AppState,
 };
 use crate::{
@@ -73,14 +74,14 @@ async fn offers(state: &AppState, with_latest_issue: bool) -> Result<Vec<Publica
     Ok(offers)
 }
 
-async fn home(State(state): State<AppState>) -> Page {
-    let mut context = page_context(&state, "Home");
+async fn home(State(state): State<AppState>, visitor: Visitor) -> Page {
+    let mut context = visitor_context(&state, &visitor, "Home").await;
     context.insert("offers", &offers(&state, true).await?);
     Ok(render(&state, "catalog/home.html", &context)?)
 }
 
-async fn subscribe(State(state): State<AppState>) -> Page {
-    let mut context = page_context(&state, "Subscribe");
+async fn subscribe(State(state): State<AppState>, visitor: Visitor) -> Page {
+    let mut context = visitor_context(&state, &visitor, "Subscribe").await;
     context.insert("offers", &offers(&state, false).await?);
     Ok(render(&state, "catalog/subscribe.html", &context)?)
 }
@@ -109,13 +110,13 @@ fn by_year(issues: Vec<Issue>) -> Vec<ArchiveYear> {
     years
 }
 
-async fn archive(State(state): State<AppState>) -> Page {
+async fn archive(State(state): State<AppState>, visitor: Visitor) -> Page {
     let mut archives = Vec::new();
     for publication in catalog::publications(&state.db).await? {
         let issues = catalog::published_issues(&state.db, Some(&publication.slug)).await?;
         archives.push(PublicationArchive { years: by_year(issues), publication });
     }
-    let mut context = page_context(&state, "Issue archive");
+    let mut context = visitor_context(&state, &visitor, "Issue archive").await;
     context.insert("archives", &archives);
     Ok(render(&state, "catalog/archive.html", &context)?)
 }
@@ -124,18 +125,22 @@ fn no_such_publication() -> Error {
     Error::not_found("publication_not_found", "There is no publication at this address.")
 }
 
-async fn publication_archive(State(state): State<AppState>, Path(slug): Path<String>) -> Page {
+async fn publication_archive(State(state): State<AppState>, visitor: Visitor, Path(slug): Path<String>) -> Page {
     let publication = match catalog::is_slug(&slug) {
         true => catalog::find_publication(&state.db, &slug).await?.ok_or_else(no_such_publication)?,
         false => return Err(no_such_publication().into()),
     };
     let issues = catalog::published_issues(&state.db, Some(&publication.slug)).await?;
-    let mut context = page_context(&state, &format!("{}: issue archive", publication.name));
+    let mut context = visitor_context(&state, &visitor, &format!("{}: issue archive", publication.name)).await;
     context.insert("archives", &[PublicationArchive { years: by_year(issues), publication }]);
     Ok(render(&state, "catalog/archive.html", &context)?)
 }
 
-async fn issue_page(State(state): State<AppState>, Path((slug, year, month)): Path<(String, String, String)>) -> Page {
+async fn issue_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((slug, year, month)): Path<(String, String, String)>,
+) -> Page {
     let not_found = || Error::not_found("issue_not_found", "There is no such issue in the archive.");
     let issue_ref = IssueRef::parse(&slug, &year, &month).ok_or_else(not_found)?;
     let issue = catalog::find_published_issue(&state.db, &issue_ref).await?.ok_or_else(not_found)?;
@@ -145,7 +150,7 @@ async fn issue_page(State(state): State<AppState>, Path((slug, year, month)): Pa
     let editions = editions_of(&publication, &plans);
     let subscribe_from = editions.iter().filter_map(|e| e.from_per_year).min_by_key(|m| m.amount);
 
-    let mut context = page_context(&state, &issue.name());
+    let mut context = visitor_context(&state, &visitor, &issue.name()).await;
     context.insert("subscribe_from", &subscribe_from);
     context.insert("publication", &publication);
     context.insert("issue", &issue);

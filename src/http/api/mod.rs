@@ -3,6 +3,7 @@
 //! Routes are added through `ApiRouter`, which records each method and path, so a
 //! test can check that every route the API serves is in the OpenAPI document.
 
+mod cart;
 mod catalog;
 
 use axum::{
@@ -22,8 +23,16 @@ use super::{error::api_not_found, AppState};
             Money is always `{\"amount\": minor units, \"currency\", \"display\"}`; errors are always \
             `{\"error\": {\"code\", \"message\"}}`."
     ),
-    paths(catalog::list_products, catalog::list_issues, catalog::get_issue, openapi_json),
-    tags((name = "catalog", description = "Publications, plans and issues"), (name = "meta"))
+    paths(
+        catalog::list_products, catalog::list_issues, catalog::get_issue,
+        cart::get_cart, cart::add_item, cart::update_item, cart::remove_item, cart::apply_coupon, cart::remove_coupon,
+        openapi_json
+    ),
+    tags(
+        (name = "catalog", description = "Publications, plans and issues"),
+        (name = "cart", description = "The visitor's cart (kept by a session cookie) and its coupon"),
+        (name = "meta")
+    )
 )]
 struct ApiDoc;
 
@@ -76,6 +85,12 @@ pub fn api_router() -> ApiRouter {
         .get("/products", catalog::list_products)
         .get("/issues", catalog::list_issues)
         .get("/issues/{publication}/{year}/{month}", catalog::get_issue)
+        .get("/cart", cart::get_cart)
+        .post("/cart/items", cart::add_item)
+        .patch("/cart/items/{sku}", cart::update_item)
+        .delete("/cart/items/{sku}", cart::remove_item)
+        .post("/cart/coupon", cart::apply_coupon)
+        .delete("/cart/coupon", cart::remove_coupon)
 }
 
 pub fn router() -> Router<AppState> {

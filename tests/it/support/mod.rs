@@ -125,7 +125,7 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.await.expect("the server task").expect("the server stopped cleanly");
         }
-        self.db.pool.close().await;
+        self.db.close().await;
         self.config.clone()
     }
 

@@ -1,0 +1,334 @@
+//! Cart changes, each one SQL statement (or one transaction), so that requests racing on
+//! one cart never lose a line; and the cart view, re-checking its coupon every time.
+
+use super::*;
+use crate::{
+    catalog::{self, is_well_formed_sku, Product},
+    coupons::{self, CouponProblem},
+    db::Db,
+    error::Result,
+    money::Currency,
+};
+
+/// Makes sure the cart row exists (a cart is opened by its first change).
+pub async fn open_cart(db: &Db, cart_id: &str, now: i64) -> Result<()> {
+    sqlx::query("INSERT INTO carts (id, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT (id) DO NOTHING")
+        .bind(cart_id)
+        .bind(now)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+async fn touch(db: &Db, cart_id: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE carts SET updated_at = $2 WHERE id = $1").bind(cart_id).bind(now).execute(&db.pool).await?;
+    Ok(())
+}
+
+/// Finds the product a reader asked for: a malformed or unknown SKU is a 404.
+pub async fn product_for_sku(db: &Db, sku: &str) -> Result<Product> {
+    if !is_well_formed_sku(sku) {
+        return Err(Error::not_found(
+            "malformed_sku",
+            "That is not a product code we use (codes look like isr-print-1y or sw-2017-01).",
+        ));
+    }
+    catalog::find_product(db, sku)
+        .await?
+        .ok_or_else(|| Error::not_found("unknown_sku", format!("We don't sell anything with the code {sku}.")))
+}
+
+fn plan_slot(product: &Product) -> Option<String> {
+    match product {
+        Product::Plan(plan) => Some(format!("{}-{}", plan.publication, plan.edition.as_str())),
+        Product::Issue(_) => None,
+    }
+}
+
+fn one_subscription_only() -> Error {
+    Error::invalid("quantity_too_high", "A subscription comes one to a cart: its quantity can only be 1.")
+}
+
+/// Adds a product. A copy of an issue already in the cart gets more copies; a subscription
+/// already in the cart stays as it is; a second term of the same publication and edition is refused.
+pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: i64, now: i64) -> Result<Vec<Notice>> {
+    let product = product_for_sku(db, sku).await?;
+    if product.term_years().is_some() && quantity != 1 {
+        return Err(one_subscription_only());
+    }
+    open_cart(db, cart_id, now).await?;
+    let slot = plan_slot(&product);
+    let inserted = match &slot {
+        Some(_) => {
+            sqlx::query(
+                "INSERT INTO cart_items (cart_id, sku, quantity, plan_slot, added_at) VALUES ($1, $2, 1, $3, $4) \
+                 ON CONFLICT (cart_id, sku) DO NOTHING",
+            )
+            .bind(cart_id)
+            .bind(sku)
+            .bind(&slot)
+            .bind(now)
+            .execute(&db.pool)
+            .await
+        }
+        None => {
+            sqlx::query(
+                "INSERT INTO cart_items (cart_id, sku, quantity, plan_slot, added_at) VALUES ($1, $2, $3, NULL, $4) \
+                 ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = cart_items.quantity + excluded.quantity \
+                 WHERE cart_items.quantity + excluded.quantity <= $5",
+            )
+            .bind(cart_id)
+            .bind(sku)
+            .bind(quantity)
+            .bind(now)
+            .bind(MAX_ISSUE_QUANTITY)
+            .execute(&db.pool)
+            .await
+        }
+    };
+    let rows = match inserted {
+        Ok(done) => done.rows_affected(),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(duplicate_subscription(db, cart_id, &product).await?);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    touch(db, cart_id, now).await?;
+    let name = product.name();
+    match (rows, &slot) {
+        (0, Some(_)) => Ok(vec![Notice::new("already_in_cart", format!("{name} is already in your cart."))]),
+        (0, None) => Err(super::too_many_copies()),
+        _ => Ok(vec![Notice::new("added", format!("Added {name} to your cart."))]),
+    }
+}
+
+async fn duplicate_subscription(db: &Db, cart_id: &str, product: &Product) -> Result<Error> {
+    let existing: Option<(String,)> =
+        sqlx::query_as("SELECT sku FROM cart_items WHERE cart_id = $1 AND plan_slot = $2")
+            .bind(cart_id)
+            .bind(plan_slot(product))
+            .fetch_optional(&db.pool)
+            .await?;
+    let existing_name = match existing {
+        Some((sku,)) => catalog::find_product(db, &sku).await?.map(|p| p.name()).unwrap_or(sku),
+        None => "another term of this subscription".into(),
+    };
+    Ok(Error::Conflict {
+        code: "duplicate_subscription",
+        message: format!(
+            "Your cart already has {existing_name}. One term per subscription: remove it first to choose {}.",
+            product.name()
+        ),
+    })
+}
+
+/// Sets a line's quantity; 0 removes the line.
+pub async fn set_quantity(db: &Db, cart_id: &str, sku: &str, quantity: i64, now: i64) -> Result<Vec<Notice>> {
+    if quantity == 0 {
+        return remove_item(db, cart_id, sku, now).await;
+    }
+    let product = product_for_sku(db, sku).await?;
+    if product.term_years().is_some() && quantity != 1 {
+        return Err(one_subscription_only());
+    }
+    let updated = sqlx::query("UPDATE cart_items SET quantity = $3 WHERE cart_id = $1 AND sku = $2")
+        .bind(cart_id)
+        .bind(sku)
+        .bind(quantity)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        return Err(not_in_cart(sku));
+    }
+    touch(db, cart_id, now).await?;
+    Ok(vec![Notice::new("quantity_updated", format!("{} now has quantity {quantity}.", product.name()))])
+}
+
+fn not_in_cart(sku: &str) -> Error {
+    Error::not_found("not_in_cart", format!("{sku} is not in your cart."))
+}
+
+pub async fn remove_item(db: &Db, cart_id: &str, sku: &str, now: i64) -> Result<Vec<Notice>> {
+    if !is_well_formed_sku(sku) {
+        return Err(product_for_sku(db, sku).await.err().unwrap_or_else(|| not_in_cart(sku)));
+    }
+    let removed = sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
+        .bind(cart_id)
+        .bind(sku)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    if removed == 0 {
+        return Err(not_in_cart(sku));
+    }
+    touch(db, cart_id, now).await?;
+    let name = catalog::find_product(db, sku).await?.map(|p| p.name()).unwrap_or_else(|| sku.to_string());
+    Ok(vec![Notice::new("removed", format!("Removed {name} from your cart."))])
+}
+
+/// Applies a coupon typed by the reader, replacing any coupon the cart had. Failed codes count
+/// towards the guessing limit of every key given (the session's cart, the reader's address).
+pub async fn apply_coupon(
+    db: &Db,
+    cart_id: &str,
+    typed: &str,
+    limiter_keys: &[String],
+    currency: Currency,
+    now: i64,
+) -> Result<Vec<Notice>> {
+    if let Some(seconds) = coupons::retry_after(db, limiter_keys, now).await? {
+        return Err(Error::TooManyRequests {
+            code: "too_many_coupon_attempts",
+            message: format!(
+                "Too many coupon codes didn't work. Please wait {} before trying another.",
+                if seconds < 90 { format!("{seconds} seconds") } else { format!("{} minutes", (seconds + 59) / 60) }
+            ),
+            retry_after_secs: seconds as u64,
+        });
+    }
+    let problem = |p: CouponProblem| Error::invalid(p.code(), p.message());
+    if coupons::normalize_code(typed).is_empty() {
+        return Err(problem(CouponProblem::EmptyCode));
+    }
+    let checked = match coupons::find_coupon_by_code(db, typed).await? {
+        None => Err(CouponProblem::Unknown(typed.trim().chars().take(40).collect())),
+        Some(coupon) => {
+            let lines = pricing_lines(db, cart_id).await?.0;
+            let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
+            let subtotal = price(&lines, None, currency).subtotal;
+            coupon.check(now, &facts, subtotal).map(|()| coupon)
+        }
+    };
+    let coupon = match checked {
+        Ok(coupon) => coupon,
+        Err(p) => {
+            coupons::record_failure(db, limiter_keys, now).await?;
+            return Err(problem(p));
+        }
+    };
+    open_cart(db, cart_id, now).await?;
+    sqlx::query("UPDATE carts SET coupon_id = $2, updated_at = $3 WHERE id = $1")
+        .bind(cart_id)
+        .bind(&coupon.id)
+        .bind(now)
+        .execute(&db.pool)
+        .await?;
+    // The cart view adds the note about checks that wait for checkout.
+    Ok(vec![Notice::new("coupon_applied", format!("Coupon {} applied: {}", coupon.code, coupon.description))])
+}
+
+pub async fn remove_coupon(db: &Db, cart_id: &str, now: i64) -> Result<Vec<Notice>> {
+    let removed = sqlx::query("UPDATE carts SET coupon_id = NULL, updated_at = $2 WHERE id = $1 AND coupon_id IS NOT NULL")
+        .bind(cart_id)
+        .bind(now)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    Ok(match removed {
+        0 => vec![],
+        _ => vec![Notice::new("coupon_removed", "Coupon removed.")],
+    })
+}
+
+/// The cart's lines priced from the catalog now; lines whose product is no longer on sale are
+/// dropped (and named in the notices).
+async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<Notice>)> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT sku, quantity FROM cart_items WHERE cart_id = $1 ORDER BY added_at, sku")
+            .bind(cart_id)
+            .fetch_all(&db.pool)
+            .await?;
+    let mut lines = Vec::new();
+    let mut notices = Vec::new();
+    for (sku, quantity) in rows {
+        match catalog::find_product(db, &sku).await? {
+            Some(product) => {
+                let Some(unit_price) = product.price() else { continue };
+                lines.push(PricingLine {
+                    name: product.name(),
+                    publication: product.publication().to_string(),
+                    is_subscription: product.term_years().is_some(),
+                    unit_price,
+                    quantity,
+                    sku,
+                });
+            }
+            None => {
+                sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
+                    .bind(cart_id)
+                    .bind(&sku)
+                    .execute(&db.pool)
+                    .await?;
+                notices.push(Notice::new("item_unavailable", format!("{sku} is no longer on sale and was removed.")));
+            }
+        }
+    }
+    Ok((lines, notices))
+}
+
+/// The cart as it stands, priced now. A coupon that no longer applies is taken off (only if it is
+/// still the cart's coupon: a conditional update, so a coupon applied meanwhile is kept), with a notice.
+pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: i64) -> Result<CartView> {
+    let empty = || CartView { quote: price(&[], None, currency), coupon: None, item_count: 0, notices: vec![] };
+    let Some(cart_id) = cart_id else { return Ok(empty()) };
+    let cart: Option<(Option<String>, i64)> =
+        sqlx::query_as("SELECT coupon_id, updated_at FROM carts WHERE id = $1").bind(cart_id).fetch_optional(&db.pool).await?;
+    let Some((coupon_id, updated_at)) = cart else { return Ok(empty()) };
+    if updated_at < now - CART_LIFETIME_SECS {
+        sqlx::query("DELETE FROM carts WHERE id = $1 AND updated_at < $2")
+            .bind(cart_id)
+            .bind(now - CART_LIFETIME_SECS)
+            .execute(&db.pool)
+            .await?;
+        return Ok(empty());
+    }
+    let (lines, mut notices) = pricing_lines(db, cart_id).await?;
+    let mut coupon = match &coupon_id {
+        Some(id) => coupons::find_coupon(db, id).await?,
+        None => None,
+    };
+    if let Some(c) = &coupon {
+        let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
+        let subtotal = price(&lines, None, currency).subtotal;
+        if let Err(problem) = c.check(now, &facts, subtotal) {
+            sqlx::query("UPDATE carts SET coupon_id = NULL WHERE id = $1 AND coupon_id = $2")
+                .bind(cart_id)
+                .bind(&c.id)
+                .execute(&db.pool)
+                .await?;
+            notices.push(Notice::new(
+                "coupon_removed",
+                format!("The coupon {} was removed: {}", c.code, problem.message()),
+            ));
+            coupon = None;
+        } else if let Some(note) = c.checkout_note() {
+            notices.push(Notice::new("coupon_confirmed_at_checkout", note));
+        }
+    }
+    let quote = price(&lines, coupon.as_ref(), currency);
+    Ok(CartView {
+        item_count: quote.lines.iter().map(|l| l.quantity).sum(),
+        quote,
+        coupon: coupon.map(|c| c.summary()),
+        notices,
+    })
+}
+
+/// How many items the cart holds, for the header (one cheap query).
+pub async fn item_count(db: &Db, cart_id: &str) -> Result<i64> {
+    let (count,): (i64,) = sqlx::query_as("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM cart_items WHERE cart_id = $1")
+        .bind(cart_id)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(count)
+}
+
+/// Forgets carts untouched for `CART_LIFETIME_SECS`.
+pub async fn purge_abandoned_carts(db: &Db, now: i64) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM carts WHERE updated_at < $1")
+        .bind(now - CART_LIFETIME_SECS)
+        .execute(&db.pool)
+        .await?
+        .rows_affected())
+}

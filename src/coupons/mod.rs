@@ -1,0 +1,318 @@
+//! Coupons: what a code takes off and when it may be used. The rules here are pure;
+//! the SQL is in `store.rs`, guessing limits in `attempts.rs`.
+
+mod attempts;
+mod store;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::money::Money;
+
+pub use attempts::{purge_old_failures, record_failure, retry_after, FAILURE_LIMIT, FAILURE_WINDOW_SECS};
+pub use store::*;
+
+/// A code as readers type it, reduced to what identifies it: upper case, without
+/// spaces or hyphens, so `FTR 2016`, `ftr2016` and ` Ftr-2016 ` are one code.
+pub fn normalize_code(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_uppercase).collect()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CouponValue {
+    /// Hundredths of a percent, 1 to 10,000 (0.01% to 100%).
+    Percent(i64),
+    /// An amount off the eligible lines' sum.
+    Fixed(Money),
+}
+
+impl CouponValue {
+    /// "50%", "33.33%", "$5.00".
+    pub fn describe(&self) -> String {
+        match self {
+            CouponValue::Percent(bp) => format!("{}%", Decimal::new(*bp, 2).normalize()),
+            CouponValue::Fixed(amount) => amount.display(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppliesTo {
+    Everything,
+    Subscriptions,
+    SingleIssues,
+    Publications(Vec<String>),
+    Skus(Vec<String>),
+}
+
+impl AppliesTo {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AppliesTo::Everything => "everything",
+            AppliesTo::Subscriptions => "subscriptions",
+            AppliesTo::SingleIssues => "single_issues",
+            AppliesTo::Publications(_) => "publications",
+            AppliesTo::Skus(_) => "skus",
+        }
+    }
+
+    pub fn targets(&self) -> &[String] {
+        match self {
+            AppliesTo::Publications(targets) | AppliesTo::Skus(targets) => targets,
+            _ => &[],
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            AppliesTo::Everything => "everything".into(),
+            AppliesTo::Subscriptions => "subscriptions".into(),
+            AppliesTo::SingleIssues => "single issues".into(),
+            AppliesTo::Publications(slugs) => format!("these publications: {}", slugs.join(", ")),
+            AppliesTo::Skus(skus) => format!("these products: {}", skus.join(", ")),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Coupon {
+    pub id: String,
+    pub code: String,
+    pub normalized_code: String,
+    pub description: String,
+    pub value: CouponValue,
+    pub applies_to: AppliesTo,
+    pub new_subscribers_only: bool,
+    /// Unix seconds.
+    pub starts_at: Option<i64>,
+    pub ends_at: Option<i64>,
+    pub max_redemptions: Option<i64>,
+    /// Reserved and final redemptions together.
+    pub redemptions_used: i64,
+    pub per_customer_limit: Option<i64>,
+    pub min_subtotal: Option<Money>,
+    pub active: bool,
+}
+
+/// The facts about one cart line that decide whether a coupon applies to it.
+#[derive(Clone, Copy, Debug)]
+pub struct LineFacts<'a> {
+    pub sku: &'a str,
+    pub publication: &'a str,
+    pub is_subscription: bool,
+}
+
+/// Why a coupon cannot be used on this cart now; each has its own code and a sentence for the reader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CouponProblem {
+    EmptyCode,
+    Unknown(String),
+    NotYetValid { code: String, starts_at: i64 },
+    Expired { code: String, ends_at: i64 },
+    UsedUp(String),
+    Inactive(String),
+    NotApplicable { code: String, applies_to: String },
+    BelowMinimum { code: String, minimum: Money, subtotal: Money },
+}
+
+impl CouponProblem {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CouponProblem::EmptyCode => "empty_coupon_code",
+            CouponProblem::Unknown(_) => "unknown_coupon",
+            CouponProblem::NotYetValid { .. } => "coupon_not_yet_valid",
+            CouponProblem::Expired { .. } => "coupon_expired",
+            CouponProblem::UsedUp(_) => "coupon_used_up",
+            CouponProblem::Inactive(_) => "coupon_inactive",
+            CouponProblem::NotApplicable { .. } => "coupon_not_applicable",
+            CouponProblem::BelowMinimum { .. } => "coupon_below_minimum",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            CouponProblem::EmptyCode => "Type a coupon code first.".into(),
+            CouponProblem::Unknown(code) => {
+                format!("We don't know the coupon code \"{code}\". Check the spelling and try again.")
+            }
+            CouponProblem::NotYetValid { code, starts_at } => {
+                format!("The coupon {code} can be used from {}.", date(*starts_at))
+            }
+            CouponProblem::Expired { code, ends_at } => format!("The coupon {code} expired on {}.", date(*ends_at)),
+            CouponProblem::UsedUp(code) => format!("The coupon {code} has been used as many times as it can be."),
+            CouponProblem::Inactive(code) => format!("The coupon {code} is no longer active."),
+            CouponProblem::NotApplicable { code, applies_to } => {
+                format!("Nothing in your cart qualifies for the coupon {code}: it applies to {applies_to}.")
+            }
+            CouponProblem::BelowMinimum { code, minimum, subtotal } => format!(
+                "The coupon {code} needs a subtotal of at least {minimum}; your cart comes to {subtotal}."
+            ),
+        }
+    }
+}
+
+/// "January 5, 2017" (UTC).
+fn date(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| format!("{} {}, {}", t.month(), t.day(), t.year()))
+        .unwrap_or_else(|_| "an unknown date".into())
+}
+
+impl Coupon {
+    pub fn applies_to_line(&self, line: LineFacts<'_>) -> bool {
+        match &self.applies_to {
+            AppliesTo::Everything => true,
+            AppliesTo::Subscriptions => line.is_subscription,
+            AppliesTo::SingleIssues => !line.is_subscription,
+            AppliesTo::Publications(slugs) => slugs.iter().any(|s| s == line.publication),
+            AppliesTo::Skus(skus) => skus.iter().any(|s| s == line.sku),
+        }
+    }
+
+    /// Whether the coupon may be used now on a cart with these lines and this subtotal.
+    /// The checks that need the reader's email (new subscribers, per-customer limit) wait for checkout.
+    pub fn check(&self, now: i64, lines: &[LineFacts<'_>], subtotal: Money) -> Result<(), CouponProblem> {
+        let code = || self.code.clone();
+        if !self.active {
+            return Err(CouponProblem::Inactive(code()));
+        }
+        if let Some(starts_at) = self.starts_at.filter(|&t| now < t) {
+            return Err(CouponProblem::NotYetValid { code: code(), starts_at });
+        }
+        if let Some(ends_at) = self.ends_at.filter(|&t| now >= t) {
+            return Err(CouponProblem::Expired { code: code(), ends_at });
+        }
+        if self.max_redemptions.is_some_and(|max| self.redemptions_used >= max) {
+            return Err(CouponProblem::UsedUp(code()));
+        }
+        if let CouponValue::Fixed(amount) = &self.value {
+            if amount.currency != subtotal.currency {
+                return Err(CouponProblem::NotApplicable { code: code(), applies_to: self.applies_to.describe() });
+            }
+        }
+        if !lines.iter().any(|&line| self.applies_to_line(line)) {
+            return Err(CouponProblem::NotApplicable { code: code(), applies_to: self.applies_to.describe() });
+        }
+        if let Some(minimum) = self.min_subtotal.filter(|m| subtotal.amount < m.amount) {
+            return Err(CouponProblem::BelowMinimum { code: code(), minimum, subtotal });
+        }
+        Ok(())
+    }
+
+    /// What the reader is told while the coupon waits for checkout to know their email.
+    pub fn checkout_note(&self) -> Option<String> {
+        match (self.new_subscribers_only, self.per_customer_limit) {
+            (true, _) => Some(format!(
+                "{} is for new subscribers only: we'll confirm it at checkout, when we know your email.",
+                self.code
+            )),
+            (false, Some(limit)) => Some(format!(
+                "{} can be used {} per reader: we'll confirm it at checkout, when we know your email.",
+                self.code,
+                if limit == 1 { "once".to_string() } else { format!("{limit} times") }
+            )),
+            (false, None) => None,
+        }
+    }
+
+    /// What the reader sees: the code and the description.
+    pub fn summary(&self) -> CouponSummary {
+        CouponSummary {
+            code: self.code.clone(),
+            description: self.description.clone(),
+            value: self.value.describe(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CouponSummary {
+    pub code: String,
+    pub description: String,
+    /// "50%" or "$5.00".
+    pub value: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    fn usd(amount: i64) -> Money {
+        Money::new(amount, Currency::Usd)
+    }
+
+    fn ftr() -> Coupon {
+        Coupon {
+            id: "c1".into(),
+            code: "FTR 2016".into(),
+            normalized_code: "FTR2016".into(),
+            description: "50% off new subscriptions".into(),
+            value: CouponValue::Percent(5000),
+            applies_to: AppliesTo::Subscriptions,
+            new_subscribers_only: true,
+            starts_at: None,
+            ends_at: None,
+            max_redemptions: None,
+            redemptions_used: 0,
+            per_customer_limit: None,
+            min_subtotal: None,
+            active: true,
+        }
+    }
+
+    const PLAN: LineFacts<'static> = LineFacts { sku: "isr-print-1y", publication: "isr", is_subscription: true };
+    const ISSUE: LineFacts<'static> = LineFacts { sku: "sw-2017-01", publication: "sw", is_subscription: false };
+
+    #[test]
+    fn codes_normalize_ignoring_case_spaces_and_hyphens() {
+        for typed in ["FTR 2016", "ftr2016", " Ftr-2016 ", "f t r - 2 0 1 6", "FTR\t2016"] {
+            assert_eq!(normalize_code(typed), "FTR2016", "{typed:?}");
+        }
+        assert_eq!(normalize_code("  "), "");
+    }
+
+    #[test]
+    fn percent_values_describe_themselves() {
+        assert_eq!(CouponValue::Percent(5000).describe(), "50%");
+        assert_eq!(CouponValue::Percent(3333).describe(), "33.33%");
+        assert_eq!(CouponValue::Fixed(usd(500)).describe(), "$5.00");
+    }
+
+    #[test]
+    fn each_problem_is_found_in_turn() {
+        let now = 1_000_000;
+        assert_eq!(ftr().check(now, &[PLAN], usd(2900)), Ok(()));
+        assert_eq!(ftr().check(now, &[ISSUE], usd(250)).map_err(|p| p.code()), Err("coupon_not_applicable"));
+        let mut c = ftr();
+        c.active = false;
+        assert_eq!(c.check(now, &[PLAN], usd(2900)).map_err(|p| p.code()), Err("coupon_inactive"));
+        let mut c = ftr();
+        c.starts_at = Some(now + 1);
+        assert_eq!(c.check(now, &[PLAN], usd(2900)).map_err(|p| p.code()), Err("coupon_not_yet_valid"));
+        let mut c = ftr();
+        c.ends_at = Some(now);
+        assert_eq!(c.check(now, &[PLAN], usd(2900)).map_err(|p| p.code()), Err("coupon_expired"));
+        let mut c = ftr();
+        c.max_redemptions = Some(3);
+        c.redemptions_used = 3;
+        assert_eq!(c.check(now, &[PLAN], usd(2900)).map_err(|p| p.code()), Err("coupon_used_up"));
+        let mut c = ftr();
+        c.min_subtotal = Some(usd(5000));
+        assert_eq!(c.check(now, &[PLAN], usd(2900)).map_err(|p| p.code()), Err("coupon_below_minimum"));
+        assert_eq!(c.check(now, &[PLAN], usd(5000)), Ok(()));
+    }
+
+    #[test]
+    fn eligibility_follows_what_the_coupon_applies_to() {
+        let mut c = ftr();
+        c.applies_to = AppliesTo::Publications(vec!["sw".into()]);
+        assert!(c.applies_to_line(ISSUE) && !c.applies_to_line(PLAN));
+        c.applies_to = AppliesTo::Skus(vec!["isr-print-1y".into()]);
+        assert!(!c.applies_to_line(ISSUE) && c.applies_to_line(PLAN));
+        c.applies_to = AppliesTo::SingleIssues;
+        assert!(c.applies_to_line(ISSUE) && !c.applies_to_line(PLAN));
+        c.applies_to = AppliesTo::Everything;
+        assert!(c.applies_to_line(ISSUE) && c.applies_to_line(PLAN));
+    }
+}

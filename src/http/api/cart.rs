@@ -1,0 +1,215 @@
+//! The cart's JSON API. Every call answers the whole cart, priced now.
+
+use axum::{
+    extract::{Path, State},
+    http::HeaderMap,
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    cart::{self, parse_quantity, CartView, Notice, QuantityInput},
+    clock,
+    coupons::CouponSummary,
+    error::Error,
+    http::{
+        error::{ApiError, ErrorBody},
+        extract::{refuse_non_json_body, JsonBody, Visitor},
+        AppState,
+    },
+    money::{Money, MoneyJson},
+};
+
+#[derive(Serialize, ToSchema)]
+pub struct CartItemJson {
+    #[schema(example = "isr-print-4y")]
+    pub sku: String,
+    pub name: String,
+    pub quantity: i64,
+    #[schema(value_type = MoneyJson)]
+    pub unit_price: Money,
+    #[schema(value_type = MoneyJson)]
+    pub line_total: Money,
+    /// The coupon's share of this line.
+    #[schema(value_type = MoneyJson)]
+    pub discount: Money,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CouponJson {
+    #[schema(example = "FTR 2016")]
+    pub code: String,
+    pub description: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NoticeJson {
+    #[schema(example = "coupon_removed")]
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CartJson {
+    pub items: Vec<CartItemJson>,
+    pub coupon: Option<CouponJson>,
+    #[schema(value_type = MoneyJson)]
+    pub subtotal: Money,
+    #[schema(value_type = MoneyJson)]
+    pub discount: Money,
+    #[schema(value_type = MoneyJson)]
+    pub total: Money,
+    /// Copies and subscriptions in the cart.
+    pub item_count: i64,
+    /// What changed and what the reader should know, in words.
+    pub notices: Vec<NoticeJson>,
+}
+
+fn cart_json(view: CartView, mut notices: Vec<Notice>) -> CartJson {
+    notices.extend(view.notices);
+    CartJson {
+        items: view
+            .quote
+            .lines
+            .into_iter()
+            .map(|l| CartItemJson {
+                sku: l.sku,
+                name: l.name,
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                line_total: l.line_total,
+                discount: l.discount,
+            })
+            .collect(),
+        coupon: view.coupon.map(|CouponSummary { code, description, .. }| CouponJson { code, description }),
+        subtotal: view.quote.subtotal,
+        discount: view.quote.discount,
+        total: view.quote.total,
+        item_count: view.item_count,
+        notices: notices.into_iter().map(|n| NoticeJson { code: n.code.into(), message: n.message }).collect(),
+    }
+}
+
+async fn answer(state: &AppState, visitor: &Visitor, notices: Vec<Notice>) -> Result<Json<CartJson>, ApiError> {
+    let view = cart::view_cart(&state.db, visitor.cart_id.as_deref(), state.currency(), clock::now()).await?;
+    Ok(Json(cart_json(view, notices)))
+}
+
+fn not_in_cart(sku: &str) -> Error {
+    Error::not_found("not_in_cart", format!("{sku} is not in your cart."))
+}
+
+/// The visitor's cart.
+#[utoipa::path(get, path = "/api/v1/cart", tag = "cart", responses((status = 200, body = CartJson)))]
+pub async fn get_cart(State(state): State<AppState>, visitor: Visitor) -> Result<Json<CartJson>, ApiError> {
+    answer(&state, &visitor, vec![]).await
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AddItemBody {
+    #[schema(example = "isr-print-4y")]
+    pub sku: String,
+    /// A whole number from 1 to 99 (a subscription: 1). Defaults to 1.
+    #[schema(value_type = Option<i64>, example = 1)]
+    pub quantity: Option<serde_json::Value>,
+}
+
+/// Adds a plan or copies of an issue.
+#[utoipa::path(post, path = "/api/v1/cart/items", tag = "cart", request_body = AddItemBody,
+    responses((status = 200, body = CartJson),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_item(
+    State(state): State<AppState>,
+    mut visitor: Visitor,
+    JsonBody(body): JsonBody<AddItemBody>,
+) -> Result<Json<CartJson>, ApiError> {
+    let quantity = match &body.quantity {
+        Some(value) => parse_quantity(QuantityInput::Json(value), false)?,
+        None => 1,
+    };
+    cart::product_for_sku(&state.db, &body.sku).await?;
+    let cart_id = visitor.cart_id_or_new().await?;
+    let notices = cart::add_item(&state.db, &cart_id, &body.sku, quantity, clock::now()).await?;
+    answer(&state, &visitor, notices).await
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct QuantityBody {
+    /// A whole number from 0 to 99; 0 removes the line.
+    #[schema(value_type = i64, example = 3)]
+    pub quantity: serde_json::Value,
+}
+
+/// Sets a line's quantity; 0 removes it.
+#[utoipa::path(patch, path = "/api/v1/cart/items/{sku}", tag = "cart", request_body = QuantityBody,
+    params(("sku" = String, Path, example = "sw-2017-01")),
+    responses((status = 200, body = CartJson), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn update_item(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(sku): Path<String>,
+    JsonBody(body): JsonBody<QuantityBody>,
+) -> Result<Json<CartJson>, ApiError> {
+    let quantity = parse_quantity(QuantityInput::Json(&body.quantity), true)?;
+    let cart_id = visitor.cart_id.as_deref().ok_or_else(|| not_in_cart(&sku))?;
+    let notices = cart::set_quantity(&state.db, cart_id, &sku, quantity, clock::now()).await?;
+    answer(&state, &visitor, notices).await
+}
+
+/// Removes a line.
+#[utoipa::path(delete, path = "/api/v1/cart/items/{sku}", tag = "cart",
+    params(("sku" = String, Path, example = "sw-2017-01")),
+    responses((status = 200, body = CartJson), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn remove_item(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(sku): Path<String>,
+) -> Result<Json<CartJson>, ApiError> {
+    refuse_non_json_body(&headers)?;
+    let cart_id = visitor.cart_id.as_deref().ok_or_else(|| not_in_cart(&sku))?;
+    let notices = cart::remove_item(&state.db, cart_id, &sku, clock::now()).await?;
+    answer(&state, &visitor, notices).await
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CouponBody {
+    /// As the reader typed it: case, spaces and hyphens do not matter.
+    #[schema(example = "ftr 2016")]
+    pub code: String,
+}
+
+/// Applies a coupon, replacing any coupon the cart had.
+#[utoipa::path(post, path = "/api/v1/cart/coupon", tag = "cart", request_body = CouponBody,
+    responses((status = 200, body = CartJson), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "Too many failed codes; see Retry-After")))]
+pub async fn apply_coupon(
+    State(state): State<AppState>,
+    mut visitor: Visitor,
+    JsonBody(body): JsonBody<CouponBody>,
+) -> Result<Json<CartJson>, ApiError> {
+    let cart_id = visitor.cart_id_or_new().await?;
+    let keys = visitor.limiter_keys(&cart_id);
+    let notices = cart::apply_coupon(&state.db, &cart_id, &body.code, &keys, state.currency(), clock::now()).await?;
+    answer(&state, &visitor, notices).await
+}
+
+/// Removes the cart's coupon.
+#[utoipa::path(delete, path = "/api/v1/cart/coupon", tag = "cart",
+    responses((status = 200, body = CartJson), (status = 415, body = ErrorBody)))]
+pub async fn remove_coupon(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+) -> Result<Json<CartJson>, ApiError> {
+    refuse_non_json_body(&headers)?;
+    let notices = match visitor.cart_id.as_deref() {
+        Some(cart_id) => cart::remove_coupon(&state.db, cart_id, clock::now()).await?,
+        None => vec![],
+    };
+    answer(&state, &visitor, notices).await
+}

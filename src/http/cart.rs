@@ -1,0 +1,148 @@
+//! The cart pages: plain forms and redirect-after-POST, so all of it works without JavaScript.
+//! Each form calls the same domain function as its JSON twin in `api/cart.rs`.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Router,
+};
+use serde::Deserialize;
+
+use super::{
+    error::{status_of, PageError},
+    extract::{FormBody, Visitor},
+    render::{render, visitor_context},
+    AppState,
+};
+use crate::{
+    cart::{self, parse_quantity, Notice, QuantityInput},
+    clock,
+    error::Error,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/cart", get(show_cart))
+        .route("/cart/items", post(add_item))
+        .route("/cart/items/{sku}", post(update_item))
+        .route("/cart/items/{sku}/remove", post(remove_item))
+        .route("/cart/coupon", post(apply_coupon))
+        .route("/cart/coupon/remove", post(remove_coupon))
+}
+
+/// Draws the cart with the messages to show; `failure` is an error the reader caused just now.
+async fn cart_page(
+    state: &AppState,
+    visitor: &Visitor,
+    status: StatusCode,
+    messages: Vec<String>,
+    failure: Option<&Error>,
+) -> Result<Response, PageError> {
+    let view = cart::view_cart(&state.db, visitor.cart_id.as_deref(), state.currency(), clock::now()).await?;
+    let mut context = visitor_context(state, visitor, "Your cart").await;
+    let mut messages = messages;
+    messages.extend(view.notices.iter().map(|n| n.message.clone()));
+    context.insert("messages", &messages);
+    context.insert("error", &failure.map(|e| e.public_message()));
+    context.insert("cart", &view);
+    let mut response = render(state, "cart/cart.html", &context)?.into_response();
+    *response.status_mut() = status;
+    if let Some(Error::TooManyRequests { retry_after_secs, .. }) = failure {
+        response.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+    }
+    Ok(response)
+}
+
+async fn show_cart(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+    let flash = visitor.take_flash().await;
+    cart_page(&state, &visitor, StatusCode::OK, flash, None).await
+}
+
+/// After a change: back to the cart with its messages; after a reader's mistake: the cart
+/// with the error and the mistake's status, changed in nothing.
+async fn respond(state: &AppState, visitor: Visitor, outcome: Result<Vec<Notice>, Error>) -> Result<Response, PageError> {
+    match outcome {
+        Ok(notices) => {
+            visitor.flash(notices.into_iter().map(|n| n.message).collect()).await?;
+            Ok(Redirect::to("/cart").into_response())
+        }
+        Err(Error::Internal(cause)) => Err(PageError(Error::Internal(cause))),
+        Err(error) => cart_page(state, &visitor, status_of(&error), vec![], Some(&error)).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct AddForm {
+    #[serde(default)]
+    sku: String,
+    quantity: Option<String>,
+}
+
+async fn add_item(State(state): State<AppState>, mut visitor: Visitor, FormBody(form): FormBody<AddForm>) -> Result<Response, PageError> {
+    let outcome = async {
+        let quantity = parse_quantity(QuantityInput::Text(form.quantity.as_deref().unwrap_or("1")), false)?;
+        cart::product_for_sku(&state.db, &form.sku).await?;
+        let cart_id = visitor.cart_id_or_new().await?;
+        cart::add_item(&state.db, &cart_id, &form.sku, quantity, clock::now()).await
+    }
+    .await;
+    respond(&state, visitor, outcome).await
+}
+
+#[derive(Deserialize)]
+struct QuantityForm {
+    quantity: Option<String>,
+}
+
+async fn update_item(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(sku): Path<String>,
+    FormBody(form): FormBody<QuantityForm>,
+) -> Result<Response, PageError> {
+    let outcome = async {
+        let quantity = parse_quantity(QuantityInput::Text(form.quantity.as_deref().unwrap_or("")), true)?;
+        let cart_id = visitor.cart_id.as_deref().ok_or_else(|| empty_cart(&sku))?;
+        cart::set_quantity(&state.db, cart_id, &sku, quantity, clock::now()).await
+    }
+    .await;
+    respond(&state, visitor, outcome).await
+}
+
+fn empty_cart(sku: &str) -> Error {
+    Error::not_found("not_in_cart", format!("{sku} is not in your cart."))
+}
+
+async fn remove_item(State(state): State<AppState>, visitor: Visitor, Path(sku): Path<String>) -> Result<Response, PageError> {
+    let outcome = match visitor.cart_id.as_deref() {
+        Some(cart_id) => cart::remove_item(&state.db, cart_id, &sku, clock::now()).await,
+        None => Err(empty_cart(&sku)),
+    };
+    respond(&state, visitor, outcome).await
+}
+
+#[derive(Deserialize)]
+struct CouponForm {
+    #[serde(default)]
+    code: String,
+}
+
+async fn apply_coupon(State(state): State<AppState>, mut visitor: Visitor, FormBody(form): FormBody<CouponForm>) -> Result<Response, PageError> {
+    let outcome = async {
+        let cart_id = visitor.cart_id_or_new().await?;
+        let keys = visitor.limiter_keys(&cart_id);
+        cart::apply_coupon(&state.db, &cart_id, &form.code, &keys, state.currency(), clock::now()).await
+    }
+    .await;
+    respond(&state, visitor, outcome).await
+}
+
+async fn remove_coupon(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+    let outcome = match visitor.cart_id.as_deref() {
+        Some(cart_id) => cart::remove_coupon(&state.db, cart_id, clock::now()).await,
+        None => Ok(vec![]),
+    };
+    respond(&state, visitor, outcome).await
+}
