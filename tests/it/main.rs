@@ -2,5 +2,6 @@
 
 mod support;
 
+mod cart;
 mod catalog;
 mod operations;

@@ -144,6 +144,27 @@ impl TestApp {
         (status, html_text(&response.text().await.expect("a body")))
     }
 
+    /// Sends a JSON body with the given method; answers the status and the JSON answer.
+    pub async fn send_json(&self, method: &str, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let response = self.client.request(method, self.url(path)).json(&body).send().await.expect("answered");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("a JSON body"))
+    }
+
+    /// Posts an HTML form; answers the response (redirects are not followed).
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(self.url(path)).form(fields).send().await.expect("answered")
+    }
+
+    /// The cart as the API shows it, without its notices (which describe the last request).
+    pub async fn cart(&self) -> serde_json::Value {
+        let (status, mut cart) = self.json("/api/v1/cart").await;
+        assert_eq!(status, 200);
+        cart.as_object_mut().expect("an object").remove("notices");
+        cart
+    }
+
     pub async fn json(&self, path: &str) -> (u16, serde_json::Value) {
         let response = self.get(path).await;
         let status = response.status().as_u16();
