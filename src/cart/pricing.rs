@@ -154,22 +154,7 @@ mod tests {
     }
 
     fn coupon(value: CouponValue, applies_to: AppliesTo) -> Coupon {
-        Coupon {
-            id: "c".into(),
-            code: "C".into(),
-            normalized_code: "C".into(),
-            description: String::new(),
-            value,
-            applies_to,
-            new_subscribers_only: false,
-            starts_at: None,
-            ends_at: None,
-            max_redemptions: None,
-            redemptions_used: 0,
-            per_customer_limit: None,
-            min_subtotal: None,
-            active: true,
-        }
+        Coupon::example("C", value, applies_to)
     }
 
     fn half_off_subscriptions() -> Coupon {

@@ -225,6 +225,29 @@ impl Coupon {
     }
 }
 
+#[cfg(test)]
+impl Coupon {
+    /// A plain coupon for unit tests: no dates, limits or minimum.
+    pub fn example(code: &str, value: CouponValue, applies_to: AppliesTo) -> Coupon {
+        Coupon {
+            id: code.to_lowercase(),
+            code: code.into(),
+            normalized_code: normalize_code(code),
+            description: format!("{} off", value.describe()),
+            value,
+            applies_to,
+            new_subscribers_only: false,
+            starts_at: None,
+            ends_at: None,
+            max_redemptions: None,
+            redemptions_used: 0,
+            per_customer_limit: None,
+            min_subtotal: None,
+            active: true,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct CouponSummary {
     pub code: String,
@@ -244,20 +267,8 @@ mod tests {
 
     fn ftr() -> Coupon {
         Coupon {
-            id: "c1".into(),
-            code: "FTR 2016".into(),
-            normalized_code: "FTR2016".into(),
-            description: "50% off new subscriptions".into(),
-            value: CouponValue::Percent(5000),
-            applies_to: AppliesTo::Subscriptions,
             new_subscribers_only: true,
-            starts_at: None,
-            ends_at: None,
-            max_redemptions: None,
-            redemptions_used: 0,
-            per_customer_limit: None,
-            min_subtotal: None,
-            active: true,
+            ..Coupon::example("FTR 2016", CouponValue::Percent(5000), AppliesTo::Subscriptions)
         }
     }
 
