@@ -5,7 +5,16 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::{cart, catalog, clock, config::Config, coupons, db::Db, http, money::Currency};
+use crate::{
+    cart, catalog, clock,
+    config::Config,
+    coupons,
+    db::Db,
+    email::{self, Mailer},
+    http,
+    money::Currency,
+    payments::{self, PaymentProvider, StripeGateway},
+};
 
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -52,7 +61,42 @@ fn spawn_maintenance(db: Db) {
 
 pub async fn build_state(config: Config, db: Db) -> anyhow::Result<http::AppState> {
     let templates = http::render::load_templates(&config.site_dir)?;
-    Ok(http::AppState { db, config: Arc::new(config), templates: Arc::new(templates) })
+    let payments = match &config.stripe_secret_key {
+        Some(key) => PaymentProvider::Stripe(StripeGateway::new(key.expose(), config.stripe_api_base.as_deref())?),
+        None => PaymentProvider::TestMode,
+    };
+    Ok(http::AppState { db, config: Arc::new(config), templates: Arc::new(templates), payments })
+}
+
+/// The background work of an instance: delivering the email outbox, reconciling payments
+/// whose webhook never came, and housekeeping. Every instance may run them at once.
+pub fn spawn_workers(state: &http::AppState) -> anyhow::Result<()> {
+    let smtp = state.config.smtp_url.as_ref().map(|s| s.expose().to_string());
+    let mailer = Mailer::new(smtp.as_deref(), &state.config.outbox_dir())?;
+    let (db, from) = (state.db.clone(), state.config.email_from.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            if let Err(e) = email::deliver_due(&db, &mailer, &from, clock::now()).await {
+                tracing::warn!(error = %e, "email outbox");
+            }
+        }
+    });
+    let (db, payments) = (state.db.clone(), state.payments.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match payments::reconcile(&db, &payments).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(orders = n, "reconciliation settled overdue orders"),
+                Err(e) => tracing::warn!(error = %e, "reconciliation"),
+            }
+        }
+    });
+    spawn_maintenance(state.db.clone());
+    Ok(())
 }
 
 /// Serves on an already bound listener until `shutdown` completes (tests pass a listener on port 0).
@@ -74,7 +118,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     tracing::info!("the shop is open at {}", config.base_url);
     let state = build_state(config, db.clone()).await?;
-    spawn_maintenance(db.clone());
+    spawn_workers(&state)?;
     serve_on(listener, state, shutdown_signal()).await?;
     db.close().await;
     tracing::info!("stopped");

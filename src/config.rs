@@ -19,6 +19,32 @@ pub struct Config {
     pub currency: String,
     /// The shop's name in page titles and the header.
     pub shop_name: String,
+    /// Stripe's secret API key; without one the shop sells in local test mode.
+    pub stripe_secret_key: Option<Secret>,
+    /// The signing secret of the webhook endpoint (`whsec_…`); required with a secret key.
+    pub stripe_webhook_secret: Option<Secret>,
+    /// Where Stripe's API is (tests point it at a fake server).
+    pub stripe_api_base: Option<String>,
+    /// `smtp://…` or `smtps://user:password@host`; without one, email is written as .eml files.
+    pub smtp_url: Option<Secret>,
+    /// The sender of the shop's email.
+    pub email_from: String,
+}
+
+/// A setting that must never be logged.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
 impl Config {
@@ -40,7 +66,20 @@ impl Config {
         let currency = var("MASTHEAD_CURRENCY").unwrap_or_else(|| "USD".into());
         let shop_name = var("MASTHEAD_SHOP_NAME").unwrap_or_else(|| "Socialist Worker Subscriptions".into());
 
-        let config = Config { database_url, addr, base_url, data_dir, site_dir, currency, shop_name };
+        let config = Config {
+            database_url,
+            addr,
+            base_url,
+            data_dir,
+            site_dir,
+            currency,
+            shop_name,
+            stripe_secret_key: var("STRIPE_SECRET_KEY").map(Secret),
+            stripe_webhook_secret: var("STRIPE_WEBHOOK_SECRET").map(Secret),
+            stripe_api_base: var("STRIPE_API_BASE"),
+            smtp_url: var("SMTP_URL").map(Secret),
+            email_from: var("MASTHEAD_EMAIL_FROM").unwrap_or_else(|| "Socialist Worker Subscriptions <subscriptions@localhost>".into()),
+        };
         config.validate()?;
         Ok(config)
     }
@@ -58,6 +97,12 @@ impl Config {
         if crate::money::Currency::parse(&self.currency).is_none() {
             bail!("MASTHEAD_CURRENCY {:?} is not a currency the shop knows (USD, EUR, GBP, CAD, AUD)", self.currency);
         }
+        if self.stripe_secret_key.is_some() && self.stripe_webhook_secret.is_none() {
+            bail!("STRIPE_WEBHOOK_SECRET must be set with STRIPE_SECRET_KEY, or paid orders would never be fulfilled");
+        }
+        if self.email_from.parse::<lettre::message::Mailbox>().is_err() {
+            bail!("MASTHEAD_EMAIL_FROM {:?} is not an email address", self.email_from);
+        }
         if !self.site_dir.join("templates").is_dir() {
             bail!("MASTHEAD_SITE_DIR {} has no templates/ folder", self.site_dir.display());
         }
@@ -69,16 +114,28 @@ impl Config {
         self.base_url.trim_end_matches('/')
     }
 
+    /// With no Stripe key the shop sells in local test mode; it can never be on with a key.
+    pub fn test_mode(&self) -> bool {
+        self.stripe_secret_key.is_none()
+    }
+
+    /// Where email goes when there is no SMTP server.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+
     /// The settings as they may be logged: the database password is hidden.
     pub fn describe(&self) -> String {
         format!(
-            "addr={} base_url={} database={} data_dir={} site_dir={} currency={}",
+            "addr={} base_url={} database={} data_dir={} site_dir={} currency={} payments={} email={}",
             self.addr,
             self.base_url,
             redact_password(&self.database_url),
             self.data_dir.display(),
             self.site_dir.display(),
-            self.currency
+            self.currency,
+            if self.test_mode() { "local test mode" } else { "Stripe" },
+            if self.smtp_url.is_some() { "SMTP" } else { "files" },
         )
     }
 }

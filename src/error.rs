@@ -21,6 +21,9 @@ pub enum Error {
     /// The request cannot be read at all (400).
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    /// A service the shop depends on (the payment provider) failed (502).
+    #[error("{message}")]
+    Upstream { code: &'static str, message: String },
     /// Too many attempts; try again after this many seconds (429).
     #[error("{message}")]
     TooManyRequests { code: &'static str, message: String, retry_after_secs: u64 },
@@ -51,6 +54,7 @@ impl Error {
             | Error::Conflict { code, .. }
             | Error::UnsupportedMediaType { code, .. }
             | Error::PayloadTooLarge { code, .. }
+            | Error::Upstream { code, .. }
             | Error::TooManyRequests { code, .. } => code,
             Error::Internal(_) => "internal_error",
         }

@@ -315,6 +315,13 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
     })
 }
 
+/// The id of the cart's coupon, if it has one.
+pub async fn cart_coupon_id(db: &Db, cart_id: &str) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT coupon_id FROM carts WHERE id = $1").bind(cart_id).fetch_optional(&db.pool).await?;
+    Ok(row.and_then(|(id,)| id))
+}
+
 /// How many items the cart holds, for the header (one cheap query).
 pub async fn item_count(db: &Db, cart_id: &str) -> Result<i64> {
     let (count,): (i64,) = sqlx::query_as("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM cart_items WHERE cart_id = $1")

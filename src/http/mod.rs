@@ -2,12 +2,14 @@
 
 pub mod api;
 mod cart;
+mod checkout;
 mod covers;
 pub mod error;
 pub mod extract;
 mod feed;
 mod ops;
 mod pages;
+mod webhook;
 pub mod render;
 
 use std::{sync::Arc, time::Duration};
@@ -29,7 +31,12 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{config::Config, db::{Db, SessionPool}, money::Currency};
+use crate::{
+    config::Config,
+    db::{Db, SessionPool},
+    money::Currency,
+    payments::PaymentProvider,
+};
 
 /// What every handler may use; cheap to clone.
 #[derive(Clone)]
@@ -37,6 +44,7 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub templates: Arc<tera::Tera>,
+    pub payments: PaymentProvider,
 }
 
 impl AppState {
@@ -62,6 +70,8 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .merge(pages::router())
         .merge(cart::router())
+        .merge(checkout::router())
+        .merge(webhook::router())
         .merge(covers::router())
         .merge(feed::router())
         .merge(ops::router())

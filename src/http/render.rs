@@ -23,6 +23,7 @@ pub fn page_context(state: &AppState, title: &str) -> Context {
     context.insert("title", title);
     context.insert("shop_name", &state.config.shop_name);
     context.insert("base_url", state.config.base());
+    context.insert("test_mode", &state.payments.is_test_mode());
     context
 }
 

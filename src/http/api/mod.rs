@@ -5,6 +5,7 @@
 
 mod cart;
 mod catalog;
+mod checkout;
 
 use axum::{
     handler::Handler,
@@ -26,11 +27,13 @@ use super::{error::api_not_found, AppState};
     paths(
         catalog::list_products, catalog::list_issues, catalog::get_issue,
         cart::get_cart, cart::add_item, cart::update_item, cart::remove_item, cart::apply_coupon, cart::remove_coupon,
+        checkout::checkout,
         openapi_json
     ),
     tags(
         (name = "catalog", description = "Publications, plans and issues"),
         (name = "cart", description = "The visitor's cart (kept by a session cookie) and its coupon"),
+        (name = "checkout", description = "Turning the cart into an order and paying for it"),
         (name = "meta")
     )
 )]
@@ -91,6 +94,7 @@ pub fn api_router() -> ApiRouter {
         .delete("/cart/items/{sku}", cart::remove_item)
         .post("/cart/coupon", cart::apply_coupon)
         .delete("/cart/coupon", cart::remove_coupon)
+        .post("/checkout", checkout::checkout)
 }
 
 pub fn router() -> Router<AppState> {

@@ -80,6 +80,11 @@ pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
         site_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         currency: "USD".into(),
         shop_name: "Test Shop".into(),
+        stripe_secret_key: None,
+        stripe_webhook_secret: None,
+        stripe_api_base: None,
+        smtp_url: None,
+        email_from: "Test Shop <shop@example.org>".into(),
     }
 }
 

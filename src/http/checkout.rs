@@ -1,0 +1,227 @@
+//! Checkout pages: the details form, the local test-mode payment page, and the pages the
+//! payment provider sends the reader back to. Orders are shown only to the session that placed them.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Router,
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    error::{status_of, PageError},
+    extract::{FormBody, Visitor},
+    render::{render, visitor_context},
+    AppState,
+};
+use crate::{
+    cart, clock,
+    error::Error,
+    orders::{self, AddressInput, CheckoutInput, FieldProblem, Order},
+    payments,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/checkout", get(checkout_form).post(place_order))
+        .route("/checkout/success", get(success))
+        .route("/checkout/cancel", get(cancel))
+        .route("/checkout/test-payment/{order}", get(test_payment_page))
+        .route("/checkout/test-payment/{order}/pay", post(test_pay))
+        .route("/checkout/test-payment/{order}/cancel", post(test_cancel))
+}
+
+/// The form's fields, kept to show them again after a mistake.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+struct CheckoutForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    line1: String,
+    #[serde(default)]
+    line2: String,
+    #[serde(default)]
+    city: String,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    postal_code: String,
+    #[serde(default)]
+    country: String,
+}
+
+impl CheckoutForm {
+    fn input(&self) -> CheckoutInput {
+        let given = [&self.line1, &self.city, &self.postal_code, &self.country].iter().any(|f| !f.trim().is_empty());
+        CheckoutInput {
+            email: self.email.clone(),
+            name: self.name.clone(),
+            shipping_address: given.then(|| AddressInput {
+                line1: self.line1.clone(),
+                line2: Some(self.line2.clone()),
+                city: self.city.clone(),
+                region: Some(self.region.clone()),
+                postal_code: self.postal_code.clone(),
+                country: self.country.clone(),
+            }),
+        }
+    }
+}
+
+async fn form_page(
+    state: &AppState,
+    visitor: &Visitor,
+    status: StatusCode,
+    form: &CheckoutForm,
+    error: Option<&Error>,
+    problems: &[FieldProblem],
+) -> Result<Response, PageError> {
+    let view = cart::view_cart(&state.db, visitor.cart_id.as_deref(), state.currency(), clock::now()).await?;
+    if view.quote.lines.is_empty() && error.is_none() {
+        return Ok(Redirect::to("/cart").into_response());
+    }
+    let mut needs_address = false;
+    for line in &view.quote.lines {
+        if let Some(product) = crate::catalog::find_product(&state.db, &line.sku).await? {
+            needs_address |= product.edition() == crate::catalog::Edition::Print;
+        }
+    }
+    let mut context = visitor_context(state, visitor, "Checkout").await;
+    context.insert("cart", &view);
+    context.insert("form", form);
+    context.insert("needs_address", &needs_address);
+    context.insert("error", &error.map(|e| e.public_message()));
+    let field_errors: std::collections::HashMap<&str, &str> =
+        problems.iter().map(|p| (p.field, p.message.as_str())).collect();
+    context.insert("field_errors", &field_errors);
+    let mut response = render(state, "checkout/checkout.html", &context)?.into_response();
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+async fn checkout_form(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+    form_page(&state, &visitor, StatusCode::OK, &CheckoutForm::default(), None, &[]).await
+}
+
+async fn place_order(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    FormBody(form): FormBody<CheckoutForm>,
+) -> Result<Response, PageError> {
+    let started = payments::start_checkout(
+        &state.db,
+        &state.payments,
+        visitor.cart_id.as_deref(),
+        &form.input(),
+        state.currency(),
+        state.config.base(),
+    )
+    .await;
+    match started {
+        Ok(started) => Ok(Redirect::to(&started.payment_url).into_response()),
+        Err((Error::Internal(cause), _)) => Err(PageError(Error::Internal(cause))),
+        Err((error, problems)) => form_page(&state, &visitor, status_of(&error), &form, Some(&error), &problems).await,
+    }
+}
+
+/// The visitor's own order; anyone else's is "not found".
+async fn own_order(state: &AppState, visitor: &Visitor, order_id: &str) -> Result<Order, Error> {
+    let not_found = || Error::not_found("order_not_found", "We can't find that order in this browser's session.");
+    if order_id.len() > 64 {
+        return Err(not_found());
+    }
+    let order = orders::find_order(&state.db, order_id).await?.ok_or_else(not_found)?;
+    match (&order.cart_id, &visitor.cart_id) {
+        (Some(theirs), Some(ours)) if theirs == ours => Ok(order),
+        _ => Err(not_found()),
+    }
+}
+
+#[derive(Deserialize)]
+struct OrderQuery {
+    #[serde(default)]
+    order: String,
+}
+
+async fn success(State(state): State<AppState>, visitor: Visitor, Query(query): Query<OrderQuery>) -> Result<Response, PageError> {
+    let mut order = own_order(&state, &visitor, &query.order).await?;
+    if order.status == "pending" {
+        // The webhook may not have arrived yet: ask the provider. The status shown is the database's.
+        if let Err(e) = payments::refresh(&state.db, &state.payments, &order).await {
+            tracing::warn!(order_id = %order.id, error = %e, "success page could not refresh the order");
+        }
+        order = own_order(&state, &visitor, &query.order).await?;
+    }
+    let lines = orders::order_lines(&state.db, &order.id).await?;
+    let subscriptions = orders::subscriptions_of_order(&state.db, &order.id).await?;
+    let mut context = visitor_context(&state, &visitor, "Your order").await;
+    context.insert("order", &order);
+    context.insert("total", &order.money(order.total));
+    context.insert("discount", &order.money(order.discount));
+    context.insert(
+        "lines",
+        &lines.iter().map(|l| (l.name.clone(), l.quantity, order.money(l.line_total - l.discount))).collect::<Vec<_>>(),
+    );
+    context.insert(
+        "subscriptions",
+        &subscriptions.iter().map(|s| (s.publication.clone(), s.edition.clone(), s.first_issue(), s.last_issue())).collect::<Vec<_>>(),
+    );
+    Ok(render(&state, "checkout/success.html", &context)?.into_response())
+}
+
+async fn cancel_and_return(state: &AppState, visitor: &Visitor, order_id: &str) -> Result<Response, PageError> {
+    let order = own_order(state, visitor, order_id).await?;
+    if order.status == "pending" {
+        payments::cancel(&state.db, &state.payments, &order).await?;
+    }
+    let order = own_order(state, visitor, order_id).await?;
+    if order.status == "paid" {
+        return Ok(Redirect::to(&format!("/checkout/success?order={}", order.id)).into_response());
+    }
+    visitor.flash(vec!["Checkout cancelled: nothing was charged, and your cart is as you left it.".into()]).await?;
+    Ok(Redirect::to("/cart").into_response())
+}
+
+async fn cancel(State(state): State<AppState>, visitor: Visitor, Query(query): Query<OrderQuery>) -> Result<Response, PageError> {
+    cancel_and_return(&state, &visitor, &query.order).await
+}
+
+/// Local test mode only: the page that stands in for Stripe's.
+async fn test_order(state: &AppState, visitor: &Visitor, order_id: &str) -> Result<Order, Error> {
+    let order = own_order(state, visitor, order_id).await?;
+    if !state.payments.is_test_mode() || order.provider != "test" {
+        return Err(Error::not_found("order_not_found", "There is no test payment for this order."));
+    }
+    Ok(order)
+}
+
+async fn test_payment_page(State(state): State<AppState>, visitor: Visitor, Path(order_id): Path<String>) -> Result<Response, PageError> {
+    let order = test_order(&state, &visitor, &order_id).await?;
+    if order.status != "pending" {
+        return Ok(Redirect::to(&format!("/checkout/success?order={}", order.id)).into_response());
+    }
+    let lines = orders::order_lines(&state.db, &order.id).await?;
+    let mut context = visitor_context(&state, &visitor, "Test payment").await;
+    context.insert("order", &order);
+    context.insert("total", &order.money(order.total));
+    context.insert(
+        "lines",
+        &lines.iter().map(|l| (l.name.clone(), l.quantity, order.money(l.line_total - l.discount))).collect::<Vec<_>>(),
+    );
+    Ok(render(&state, "checkout/test_payment.html", &context)?.into_response())
+}
+
+async fn test_pay(State(state): State<AppState>, visitor: Visitor, Path(order_id): Path<String>) -> Result<Response, PageError> {
+    let order = test_order(&state, &visitor, &order_id).await?;
+    payments::pay_in_test_mode(&state.db, &state.payments, &order).await?;
+    Ok(Redirect::to(&format!("/checkout/success?order={}", order.id)).into_response())
+}
+
+async fn test_cancel(State(state): State<AppState>, visitor: Visitor, Path(order_id): Path<String>) -> Result<Response, PageError> {
+    test_order(&state, &visitor, &order_id).await?;
+    cancel_and_return(&state, &visitor, &order_id).await
+}

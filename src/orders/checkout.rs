@@ -1,0 +1,333 @@
+//! Turning a cart into an order: the reader's details checked, the cart priced once more, the
+//! coupon's redemption reserved atomically, and the snapshot saved, all or nothing.
+
+use serde::Deserialize;
+
+use super::{normalize_email, Order, CHECKOUT_LIFETIME_SECS, MINIMUM_CHARGE};
+use crate::{
+    cart::{self, CartView},
+    catalog::{self, Edition, Product},
+    coupons::{self, Coupon},
+    db::Db,
+    error::{Error, Result},
+    money::Currency,
+};
+
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct AddressInput {
+    #[serde(default)]
+    pub line1: String,
+    #[serde(default)]
+    pub line2: Option<String>,
+    #[serde(default)]
+    pub city: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub postal_code: String,
+    /// Two letters, such as US.
+    #[serde(default)]
+    pub country: String,
+}
+
+/// What a reader types at checkout, unchecked.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct CheckoutInput {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub name: String,
+    /// Required exactly when the cart holds a print subscription or a print copy.
+    pub shipping_address: Option<AddressInput>,
+}
+
+/// One field the reader must put right.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FieldProblem {
+    pub field: &'static str,
+    pub code: &'static str,
+    pub message: String,
+}
+
+struct Address {
+    line1: String,
+    line2: Option<String>,
+    city: String,
+    region: Option<String>,
+    postal_code: String,
+    country: String,
+}
+
+struct Details {
+    email: String,
+    name: String,
+    address: Option<Address>,
+}
+
+fn clean(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn optional(text: &Option<String>) -> Option<String> {
+    text.as_deref().map(clean).filter(|t| !t.is_empty())
+}
+
+impl CheckoutInput {
+    fn check(&self, needs_address: bool) -> std::result::Result<Details, Vec<FieldProblem>> {
+        let mut problems = Vec::new();
+        let mut problem = |field, code, message: &str| problems.push(FieldProblem { field, code, message: message.into() });
+        let email = self.email.trim().to_string();
+        if email.len() > 254 || !email_address::EmailAddress::is_valid(&email) || !email.contains('.') {
+            problem("email", "invalid_email", "Enter an email address such as name@example.org.");
+        }
+        let name = clean(&self.name);
+        if name.is_empty() || name.len() > 200 {
+            problem("name", "invalid_name", "Enter your name (up to 200 characters).");
+        }
+        let address = match (&self.shipping_address, needs_address) {
+            (_, false) => None,
+            (None, true) => {
+                problem("shipping_address", "address_required", "Print copies need a mailing address.");
+                None
+            }
+            (Some(a), true) => {
+                let (line1, city, postal_code) = (clean(&a.line1), clean(&a.city), clean(&a.postal_code));
+                let country = a.country.trim().to_ascii_uppercase();
+                let too_long = [&line1, &city, &postal_code].iter().any(|t| t.len() > 200)
+                    || [&a.line2, &a.region].iter().any(|t| t.as_deref().is_some_and(|t| t.len() > 200));
+                if line1.is_empty() {
+                    problem("line1", "invalid_address", "Enter the street address.");
+                }
+                if city.is_empty() {
+                    problem("city", "invalid_address", "Enter the city or town.");
+                }
+                if postal_code.is_empty() {
+                    problem("postal_code", "invalid_address", "Enter the postal or ZIP code.");
+                }
+                if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+                    problem("country", "invalid_address", "Enter the country as two letters, such as US.");
+                }
+                if too_long {
+                    problem("line1", "invalid_address", "Each line of the address is at most 200 characters.");
+                }
+                Some(Address { line1, line2: optional(&a.line2), city, region: optional(&a.region), postal_code, country })
+            }
+        };
+        match problems.is_empty() {
+            true => Ok(Details { email, name, address }),
+            false => Err(problems),
+        }
+    }
+}
+
+/// An order could not be placed because of what the reader typed.
+pub fn details_error(problems: &[FieldProblem]) -> Error {
+    let code = problems.first().map(|p| p.code).unwrap_or("invalid_checkout");
+    let message = problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join(" ");
+    Error::invalid(code, message)
+}
+
+struct LineFacts {
+    product: Product,
+    quantity: i64,
+    line_total: i64,
+    discount: i64,
+}
+
+/// Places an order from the cart, or says why not. Nothing is written unless it all succeeds.
+/// `Err(Ok(problems))` style is avoided: field problems come back as `Error::Invalid` and, for
+/// forms, as the list in the second value of the `Err`.
+pub async fn place_order(
+    db: &Db,
+    cart_id: Option<&str>,
+    input: &CheckoutInput,
+    currency: Currency,
+    provider: &str,
+    now: i64,
+) -> std::result::Result<Order, (Error, Vec<FieldProblem>)> {
+    let plain = |e: Error| (e, Vec::new());
+    let view: CartView = cart::view_cart(db, cart_id, currency, now).await.map_err(plain)?;
+    let cart_id = cart_id.filter(|_| !view.quote.lines.is_empty()).ok_or_else(|| {
+        plain(Error::invalid("empty_cart", "Your cart is empty: add a subscription or an issue first."))
+    })?;
+    if let Some(removed) = view.notices.iter().find(|n| n.code == "coupon_removed") {
+        return Err(plain(Error::invalid(
+            "coupon_no_longer_applies",
+            format!("{} Please check the new total in your cart before paying.", removed.message),
+        )));
+    }
+    let mut lines = Vec::new();
+    for priced in &view.quote.lines {
+        let product = catalog::find_product(db, &priced.sku).await.map_err(plain)?.ok_or_else(|| {
+            plain(Error::invalid("item_unavailable", format!("{} is no longer on sale.", priced.name)))
+        })?;
+        lines.push(LineFacts {
+            product,
+            quantity: priced.quantity,
+            line_total: priced.line_total.amount,
+            discount: priced.discount.amount,
+        });
+    }
+    let needs_address = lines.iter().any(|l| l.product.edition() == Edition::Print);
+    let details = input.check(needs_address).map_err(|problems| (details_error(&problems), problems))?;
+    let total = view.quote.total.amount;
+    if (1..MINIMUM_CHARGE).contains(&total) {
+        return Err(plain(Error::invalid(
+            "total_below_minimum",
+            format!(
+                "Card payments must be at least {}; your total is {}. Add something to your cart or remove the coupon.",
+                crate::money::Money::new(MINIMUM_CHARGE, currency),
+                view.quote.total
+            ),
+        )));
+    }
+    let coupon = match cart::cart_coupon_id(db, cart_id).await.map_err(plain)? {
+        Some(id) => coupons::find_coupon(db, &id).await.map_err(plain)?,
+        None => None,
+    };
+    save_order(db, cart_id, &details, &view, &lines, coupon.as_ref(), currency, provider, now).await.map_err(plain)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn save_order(
+    db: &Db,
+    cart_id: &str,
+    details: &Details,
+    view: &CartView,
+    lines: &[LineFacts],
+    coupon: Option<&Coupon>,
+    currency: Currency,
+    provider: &str,
+    now: i64,
+) -> Result<Order> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let email_normalized = normalize_email(&details.email);
+    let mut tx = db.begin_write().await?;
+
+    if let Some(coupon) = coupon {
+        // The limit is guarded by this one conditional statement: however many checkouts run at
+        // once, on however many instances, only as many as the limit see a row change.
+        let reserved = sqlx::query(
+            "UPDATE coupons SET redemptions_used = redemptions_used + 1 \
+             WHERE id = $1 AND active = 1 AND (max_redemptions IS NULL OR redemptions_used < max_redemptions) \
+             AND (starts_at IS NULL OR starts_at <= $2) AND (ends_at IS NULL OR ends_at > $2)",
+        )
+        .bind(&coupon.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if reserved == 0 {
+            return Err(Error::invalid(
+                "coupon_used_up",
+                format!("The coupon {} has just been used up or switched off. Remove it to pay the full price.", coupon.code),
+            ));
+        }
+        // Counted after the reservation, which holds the coupon's row lock, so two checkouts by one
+        // reader at once see each other.
+        if let Some(limit) = coupon.per_customer_limit {
+            let (used,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM coupon_redemptions WHERE coupon_id = $1 AND email_normalized = $2 \
+                 AND status IN ('reserved', 'final')",
+            )
+            .bind(&coupon.id)
+            .bind(&email_normalized)
+            .fetch_one(&mut *tx)
+            .await?;
+            if used >= limit {
+                return Err(Error::invalid(
+                    "coupon_limit_reached",
+                    format!("You have already used the coupon {} as many times as it allows.", coupon.code),
+                ));
+            }
+        }
+        if coupon.new_subscribers_only {
+            let discounted: Vec<&str> =
+                lines.iter().filter(|l| l.discount > 0).map(|l| l.product.publication()).collect();
+            for publication in discounted {
+                let (existing,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM subscriptions WHERE email_normalized = $1 AND publication = $2",
+                )
+                .bind(&email_normalized)
+                .bind(publication)
+                .fetch_one(&mut *tx)
+                .await?;
+                if existing > 0 {
+                    return Err(Error::invalid(
+                        "coupon_new_subscribers_only",
+                        format!(
+                            "The coupon {} is for new subscribers, and {} already has a subscription with us. \
+                             Remove the coupon to renew at the regular price.",
+                            coupon.code, details.email
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    let address = details.address.as_ref();
+    sqlx::query(
+        "INSERT INTO orders (id, cart_id, email, email_normalized, name, ship_line1, ship_line2, ship_city, ship_region, \
+         ship_postal_code, ship_country, currency, subtotal, discount, total, coupon_id, coupon_code, status, provider, \
+         expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'pending', $18, $19, $20)",
+    )
+    .bind(&id)
+    .bind(cart_id)
+    .bind(&details.email)
+    .bind(&email_normalized)
+    .bind(&details.name)
+    .bind(address.map(|a| a.line1.clone()))
+    .bind(address.and_then(|a| a.line2.clone()))
+    .bind(address.map(|a| a.city.clone()))
+    .bind(address.and_then(|a| a.region.clone()))
+    .bind(address.map(|a| a.postal_code.clone()))
+    .bind(address.map(|a| a.country.clone()))
+    .bind(currency.code())
+    .bind(view.quote.subtotal.amount)
+    .bind(view.quote.discount.amount)
+    .bind(view.quote.total.amount)
+    .bind(coupon.map(|c| c.id.clone()))
+    .bind(coupon.map(|c| c.code.clone()))
+    .bind(provider)
+    .bind(now + CHECKOUT_LIFETIME_SECS)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    for (position, line) in lines.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO order_lines (order_id, position, sku, name, kind, publication, edition, term_years, quantity, \
+             unit_price, line_total, discount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&id)
+        .bind(position as i64)
+        .bind(line.product.sku())
+        .bind(line.product.name())
+        .bind(if line.product.term_years().is_some() { "subscription" } else { "issue" })
+        .bind(line.product.publication())
+        .bind(line.product.edition().as_str())
+        .bind(line.product.term_years())
+        .bind(line.quantity)
+        .bind(line.product.price().map(|p| p.amount).unwrap_or(0))
+        .bind(line.line_total)
+        .bind(line.discount)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if let Some(coupon) = coupon {
+        sqlx::query(
+            "INSERT INTO coupon_redemptions (order_id, coupon_id, email_normalized, amount_saved, status, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, 'reserved', $5, $5)",
+        )
+        .bind(&id)
+        .bind(&coupon.id)
+        .bind(&email_normalized)
+        .bind(view.quote.discount.amount)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    super::find_order(db, &id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("order {id} vanished")))
+}

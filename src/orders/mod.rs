@@ -1,0 +1,148 @@
+//! Orders: the snapshot a reader pays for (`checkout.rs`), settling it exactly once as paid or
+//! failed (`settle.rs`), subscription terms (`terms.rs`), and reading orders back.
+
+mod checkout;
+mod settle;
+pub mod terms;
+
+use serde::Serialize;
+use sqlx::FromRow;
+
+use crate::{db::Db, error::Result, money::Money};
+
+pub use checkout::{place_order, AddressInput, CheckoutInput, FieldProblem};
+pub use settle::{fail_order, settle, Outcome, Settled};
+
+/// A checkout expires this long after it starts unless paid (Stripe allows 30 minutes to 24 hours).
+pub const CHECKOUT_LIFETIME_SECS: i64 = 60 * 60;
+/// Stripe's smallest charge in dollars, euros or pounds: 50 cents.
+pub const MINIMUM_CHARGE: i64 = 50;
+
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct Order {
+    pub id: String,
+    pub cart_id: Option<String>,
+    pub email: String,
+    pub name: String,
+    pub ship_line1: Option<String>,
+    pub ship_line2: Option<String>,
+    pub ship_city: Option<String>,
+    pub ship_region: Option<String>,
+    pub ship_postal_code: Option<String>,
+    pub ship_country: Option<String>,
+    pub currency: String,
+    pub subtotal: i64,
+    pub discount: i64,
+    pub total: i64,
+    pub coupon_id: Option<String>,
+    pub coupon_code: Option<String>,
+    /// pending, paid, failed, review or refunded.
+    pub status: String,
+    /// stripe, test or none (a zero total).
+    pub provider: String,
+    pub provider_session_id: Option<String>,
+    pub payment_url: Option<String>,
+    pub payment_reference: Option<String>,
+    pub review_reason: Option<String>,
+    pub failure_reason: Option<String>,
+    pub expires_at: i64,
+    pub created_at: i64,
+    pub paid_at: Option<i64>,
+}
+
+impl Order {
+    pub fn money(&self, amount: i64) -> Money {
+        Money::from_row(amount, &self.currency).unwrap_or(Money::new(amount, crate::money::Currency::Usd))
+    }
+}
+
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct OrderLine {
+    pub position: i64,
+    pub sku: String,
+    pub name: String,
+    pub kind: String,
+    pub publication: String,
+    pub edition: String,
+    pub term_years: Option<i64>,
+    pub quantity: i64,
+    pub unit_price: i64,
+    pub line_total: i64,
+    pub discount: i64,
+}
+
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct Subscription {
+    pub id: String,
+    pub order_id: String,
+    pub email: String,
+    pub name: String,
+    pub publication: String,
+    pub edition: String,
+    pub term_years: i64,
+    pub first_period: i64,
+    pub last_period: i64,
+    pub status: String,
+}
+
+impl Subscription {
+    pub fn first_issue(&self) -> String {
+        terms::describe(self.first_period)
+    }
+
+    pub fn last_issue(&self) -> String {
+        terms::describe(self.last_period)
+    }
+}
+
+const ORDER_COLUMNS: &str = "id, cart_id, email, name, ship_line1, ship_line2, ship_city, ship_region, \
+     ship_postal_code, ship_country, currency, subtotal, discount, total, coupon_id, coupon_code, status, provider, \
+     provider_session_id, payment_url, payment_reference, review_reason, failure_reason, expires_at, created_at, \
+     paid_at FROM orders";
+
+pub async fn find_order(db: &Db, id: &str) -> Result<Option<Order>> {
+    let sql = format!("SELECT {ORDER_COLUMNS} WHERE id = $1");
+    Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&db.pool).await?)
+}
+
+pub async fn order_lines(db: &Db, order_id: &str) -> Result<Vec<OrderLine>> {
+    Ok(sqlx::query_as(
+        "SELECT position, sku, name, kind, publication, edition, term_years, quantity, unit_price, line_total, \
+         discount FROM order_lines WHERE order_id = $1 ORDER BY position",
+    )
+    .bind(order_id)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+const SUBSCRIPTION_COLUMNS: &str = "id, order_id, email, name, publication, edition, term_years, first_period, \
+     last_period, status FROM subscriptions";
+
+pub async fn subscriptions_of_order(db: &Db, order_id: &str) -> Result<Vec<Subscription>> {
+    let sql = format!("{SUBSCRIPTION_COLUMNS} WHERE order_id = $1 ORDER BY order_position");
+    Ok(sqlx::query_as(&format!("SELECT {sql}")).bind(order_id).fetch_all(&db.pool).await?)
+}
+
+/// Orders still pending after their checkout expired, oldest first: for the reconciliation job.
+pub async fn overdue_pending_orders(db: &Db, now: i64, limit: i64) -> Result<Vec<Order>> {
+    let sql = format!("SELECT {ORDER_COLUMNS} WHERE status = 'pending' AND expires_at < $1 ORDER BY expires_at LIMIT $2");
+    Ok(sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(&db.pool).await?)
+}
+
+/// Records the payment provider's session for an order.
+pub async fn attach_payment(db: &Db, order_id: &str, session_id: &str, url: &str, expires_at: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE orders SET provider_session_id = $2, payment_url = $3, expires_at = $4 WHERE id = $1",
+    )
+    .bind(order_id)
+    .bind(session_id)
+    .bind(url)
+    .bind(expires_at)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}

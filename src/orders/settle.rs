@@ -1,0 +1,284 @@
+//! Settling an order exactly once. Whoever first moves it out of `pending` with a conditional
+//! update does the rest in the same transaction (subscriptions, items to ship, the coupon's final
+//! redemption, the confirmation email in the outbox); everyone else (a repeated webhook, the
+//! success page, the reconciliation job) finds it settled and changes nothing.
+
+use sqlx::{AnyConnection, Row};
+
+use super::{normalize_email, terms, Order, OrderLine};
+use crate::{
+    catalog::{self, Frequency},
+    db::Db,
+    email,
+    error::{Error, Result},
+};
+
+/// What the payment provider says happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Paid this amount in this currency (checked against the order before anything is fulfilled).
+    Paid { amount: i64, currency: String, reference: Option<String> },
+    /// The checkout expired, was cancelled or its payment failed.
+    Failed { reason: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// This call fulfilled the order.
+    Fulfilled,
+    /// This call failed the order and released its coupon.
+    Failed,
+    /// This call put the order aside for staff (amount mismatch, or paid after it had failed).
+    Review(String),
+    /// Someone else settled it first; it is in this state.
+    AlreadySettled(String),
+}
+
+/// The publication facts a subscription line needs, read before the transaction starts.
+struct TermFacts {
+    frequency: Frequency,
+    latest_published: Option<i64>,
+}
+
+async fn term_facts(db: &Db, publication: &str) -> Result<TermFacts> {
+    let found = catalog::find_publication(db, publication)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("order line for unknown publication {publication}")))?;
+    let latest = catalog::latest_issue(db, publication).await?;
+    Ok(TermFacts {
+        frequency: found.frequency,
+        latest_published: latest.map(|i| terms::period(i.year, i.month)),
+    })
+}
+
+pub async fn settle(db: &Db, order_id: &str, outcome: Outcome, now: i64) -> Result<Settled> {
+    match outcome {
+        Outcome::Paid { amount, currency, reference } => fulfil(db, order_id, amount, &currency, reference, now).await,
+        Outcome::Failed { reason } => fail_order(db, order_id, &reason, now).await,
+    }
+}
+
+async fn status_of(conn: &mut AnyConnection, order_id: &str) -> Result<String> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT status FROM orders WHERE id = $1").bind(order_id).fetch_optional(&mut *conn).await?;
+    row.map(|(s,)| s).ok_or_else(|| Error::not_found("order_not_found", "There is no such order."))
+}
+
+async fn fulfil(
+    db: &Db,
+    order_id: &str,
+    amount: i64,
+    currency: &str,
+    reference: Option<String>,
+    now: i64,
+) -> Result<Settled> {
+    let order = super::find_order(db, order_id)
+        .await?
+        .ok_or_else(|| Error::not_found("order_not_found", "There is no such order."))?;
+    let lines = super::order_lines(db, order_id).await?;
+    let mut facts = Vec::new();
+    for line in lines.iter().filter(|l| l.kind == "subscription") {
+        facts.push(term_facts(db, &line.publication).await?);
+    }
+
+    let mut tx = db.begin_write().await?;
+    if amount != order.total || !currency.eq_ignore_ascii_case(&order.currency) {
+        let reason = format!(
+            "the payment provider reported {amount} {currency} for an order of {} {}",
+            order.total, order.currency
+        );
+        let marked = sqlx::query("UPDATE orders SET status = 'review', review_reason = $2 WHERE id = $1 AND status = 'pending'")
+            .bind(order_id)
+            .bind(&reason)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let current = status_of(&mut tx, order_id).await?;
+        tx.commit().await?;
+        tracing::warn!(order_id, reason, "payment does not match its order: put aside for staff");
+        return Ok(if marked == 1 { Settled::Review(reason) } else { Settled::AlreadySettled(current) });
+    }
+    let claimed = sqlx::query(
+        "UPDATE orders SET status = 'paid', paid_at = $2, payment_reference = $3, closed_at = $2 \
+         WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(order_id)
+    .bind(now)
+    .bind(&reference)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if claimed == 0 {
+        // Money arrived for a checkout that had already failed (its coupon released): staff decide.
+        let reason = "paid after its checkout had failed".to_string();
+        let marked = sqlx::query(
+            "UPDATE orders SET status = 'review', review_reason = $2, payment_reference = $3 WHERE id = $1 AND status = 'failed'",
+        )
+        .bind(order_id)
+        .bind(&reason)
+        .bind(&reference)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let current = status_of(&mut tx, order_id).await?;
+        tx.commit().await?;
+        return Ok(if marked == 1 { Settled::Review(reason) } else { Settled::AlreadySettled(current) });
+    }
+
+    let payment_period = {
+        let date = time::OffsetDateTime::from_unix_timestamp(now).map_err(|e| Error::Internal(e.into()))?;
+        terms::period(date.year() as i64, date.month() as i64)
+    };
+    let mut facts = facts.into_iter();
+    let mut subscriptions = Vec::new();
+    for line in &lines {
+        if line.kind == "subscription" {
+            let facts = facts.next().ok_or_else(|| Error::Internal(anyhow::anyhow!("term facts missing")))?;
+            subscriptions.push(create_subscription(&mut tx, &order, line, &facts, payment_period, now).await?);
+        } else {
+            sqlx::query(
+                "INSERT INTO order_items (order_id, order_position, issue_sku, quantity, action, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(order_id)
+            .bind(line.position)
+            .bind(&line.sku)
+            .bind(line.quantity)
+            .bind(if line.edition == "print" { "ship" } else { "unlock" })
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    sqlx::query("UPDATE coupon_redemptions SET status = 'final', updated_at = $2 WHERE order_id = $1 AND status = 'reserved'")
+        .bind(order_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    if let Some(cart_id) = &order.cart_id {
+        // Only what was bought leaves the cart: a line added in another tab meanwhile stays.
+        for line in &lines {
+            sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
+                .bind(cart_id)
+                .bind(&line.sku)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE carts SET coupon_id = NULL WHERE id = $1 AND coupon_id = $2")
+            .bind(cart_id)
+            .bind(&order.coupon_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let message = email::order_confirmation(&order, &lines, &subscriptions);
+    email::enqueue(&mut tx, Some(order_id), "order_confirmation", &order.email, &message, now).await?;
+    tx.commit().await?;
+    tracing::info!(order_id, total = order.total, "order paid and fulfilled");
+    Ok(Settled::Fulfilled)
+}
+
+async fn create_subscription(
+    conn: &mut AnyConnection,
+    order: &Order,
+    line: &OrderLine,
+    facts: &TermFacts,
+    payment_period: i64,
+    now: i64,
+) -> Result<super::Subscription> {
+    let email_normalized = normalize_email(&order.email);
+    // The reader's running subscription to this edition, read in the transaction that extends it.
+    let running = sqlx::query(
+        "SELECT MAX(last_period) AS last FROM subscriptions WHERE email_normalized = $1 AND publication = $2 \
+         AND edition = $3 AND status = 'active' AND last_period >= $4",
+    )
+    .bind(&email_normalized)
+    .bind(&line.publication)
+    .bind(&line.edition)
+    .bind(payment_period)
+    .fetch_one(&mut *conn)
+    .await?;
+    let current_last: Option<i64> = running.try_get("last")?;
+    let years = line.term_years.unwrap_or(1);
+    let first = terms::first_issue(facts.frequency, facts.latest_published, payment_period, current_last);
+    let last = terms::last_issue(facts.frequency, first, years);
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let print = line.edition == "print";
+    let field = |value: &Option<String>| if print { value.clone() } else { None };
+    sqlx::query(
+        "INSERT INTO subscriptions (id, order_id, order_position, email, email_normalized, name, publication, edition, \
+         term_years, first_period, last_period, ship_line1, ship_line2, ship_city, ship_region, ship_postal_code, \
+         ship_country, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'active', $18)",
+    )
+    .bind(&id)
+    .bind(&order.id)
+    .bind(line.position)
+    .bind(&order.email)
+    .bind(&email_normalized)
+    .bind(&order.name)
+    .bind(&line.publication)
+    .bind(&line.edition)
+    .bind(years)
+    .bind(first)
+    .bind(last)
+    .bind(field(&order.ship_line1))
+    .bind(field(&order.ship_line2))
+    .bind(field(&order.ship_city))
+    .bind(field(&order.ship_region))
+    .bind(field(&order.ship_postal_code))
+    .bind(field(&order.ship_country))
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(super::Subscription {
+        id,
+        order_id: order.id.clone(),
+        email: order.email.clone(),
+        name: order.name.clone(),
+        publication: line.publication.clone(),
+        edition: line.edition.clone(),
+        term_years: years,
+        first_period: first,
+        last_period: last,
+        status: "active".into(),
+    })
+}
+
+/// Fails a pending order (expired, cancelled, payment failed) and releases its coupon reservation.
+pub async fn fail_order(db: &Db, order_id: &str, reason: &str, now: i64) -> Result<Settled> {
+    let mut tx = db.begin_write().await?;
+    let failed = sqlx::query(
+        "UPDATE orders SET status = 'failed', failure_reason = $2, closed_at = $3 WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(order_id)
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if failed == 0 {
+        let current = status_of(&mut tx, order_id).await?;
+        tx.commit().await?;
+        return Ok(Settled::AlreadySettled(current));
+    }
+    let released = sqlx::query(
+        "UPDATE coupon_redemptions SET status = 'released', updated_at = $2 WHERE order_id = $1 AND status = 'reserved'",
+    )
+    .bind(order_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if released == 1 {
+        sqlx::query(
+            "UPDATE coupons SET redemptions_used = redemptions_used - 1 \
+             WHERE id = (SELECT coupon_id FROM coupon_redemptions WHERE order_id = $1) AND redemptions_used > 0",
+        )
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(order_id, reason, "order failed");
+    Ok(Settled::Failed)
+}
