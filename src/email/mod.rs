@@ -71,15 +71,7 @@ pub fn order_confirmation(order: &Order, lines: &[OrderLine], subscriptions: &[S
     if !subscriptions.is_empty() {
         body.push_str("\nYour subscriptions:\n");
         for s in subscriptions {
-            body.push_str(&format!(
-                "  {} ({} edition, {} year{}): from the {} issue to the {} issue\n",
-                s.publication,
-                s.edition,
-                s.term_years,
-                if s.term_years == 1 { "" } else { "s" },
-                s.first_issue(),
-                s.last_issue()
-            ));
+            body.push_str(&format!("  {}: from the {} issue to the {} issue\n", s.title, s.first_issue(), s.last_issue()));
         }
     }
     if let (Some(line1), Some(city)) = (&order.ship_line1, &order.ship_city) {

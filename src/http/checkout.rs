@@ -168,7 +168,7 @@ async fn success(State(state): State<AppState>, visitor: Visitor, Query(query): 
     );
     context.insert(
         "subscriptions",
-        &subscriptions.iter().map(|s| (s.publication.clone(), s.edition.clone(), s.first_issue(), s.last_issue())).collect::<Vec<_>>(),
+        &subscriptions.iter().map(|s| (s.title.clone(), s.first_issue(), s.last_issue())).collect::<Vec<_>>(),
     );
     Ok(render(&state, "checkout/success.html", &context)?.into_response())
 }

@@ -78,6 +78,8 @@ pub struct OrderLine {
 #[derive(Clone, Debug, Serialize, FromRow)]
 pub struct Subscription {
     pub id: String,
+    /// What was bought: "International Socialist Review, print edition, 4 years".
+    pub title: String,
     pub order_id: String,
     pub email: String,
     pub name: String,
@@ -119,12 +121,16 @@ pub async fn order_lines(db: &Db, order_id: &str) -> Result<Vec<OrderLine>> {
     .await?)
 }
 
-const SUBSCRIPTION_COLUMNS: &str = "id, order_id, email, name, publication, edition, term_years, first_period, \
-     last_period, status FROM subscriptions";
-
 pub async fn subscriptions_of_order(db: &Db, order_id: &str) -> Result<Vec<Subscription>> {
-    let sql = format!("{SUBSCRIPTION_COLUMNS} WHERE order_id = $1 ORDER BY order_position");
-    Ok(sqlx::query_as(&format!("SELECT {sql}")).bind(order_id).fetch_all(&db.pool).await?)
+    Ok(sqlx::query_as(
+        "SELECT s.id, l.name AS title, s.order_id, s.email, s.name, s.publication, s.edition, s.term_years, \
+         s.first_period, s.last_period, s.status FROM subscriptions s \
+         JOIN order_lines l ON l.order_id = s.order_id AND l.position = s.order_position \
+         WHERE s.order_id = $1 ORDER BY s.order_position",
+    )
+    .bind(order_id)
+    .fetch_all(&db.pool)
+    .await?)
 }
 
 /// Orders still pending after their checkout expired, oldest first: for the reconciliation job.

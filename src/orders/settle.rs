@@ -232,6 +232,7 @@ async fn create_subscription(
     .await?;
     Ok(super::Subscription {
         id,
+        title: line.name.clone(),
         order_id: order.id.clone(),
         email: order.email.clone(),
         name: order.name.clone(),
