@@ -4,4 +4,5 @@ mod support;
 
 mod cart;
 mod catalog;
+mod checkout;
 mod operations;

@@ -2,6 +2,7 @@
 //! SQLite or PostgreSQL, and gives the test a client for it.
 
 pub mod postgres;
+pub mod stripe;
 
 use std::{net::SocketAddr, path::PathBuf, sync::OnceLock};
 
@@ -44,6 +45,30 @@ fn scratch_root() -> &'static PathBuf {
         postgres::after_exit(&format!("rm -rf '{}'", root.display()));
         root
     })
+}
+
+/// Runs each named `async fn(TestApp, FakeStripe)` on both databases, the shop configured for Stripe
+/// against a fake Stripe server of its own.
+#[macro_export]
+macro_rules! on_both_databases_with_stripe {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            use $crate::support::{stripe::FakeStripe, Backend, TestApp};
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let stripe = FakeStripe::start().await;
+                let app = TestApp::spawn_with(Backend::Sqlite, |c| stripe.configure(c)).await;
+                super::$name(app.expect("SQLite is always there"), stripe).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let stripe = FakeStripe::start().await;
+                if let Some(app) = TestApp::spawn_with(Backend::Postgres, |c| stripe.configure(c)).await {
+                    super::$name(app, stripe).await;
+                }
+            }
+        }
+    )+};
 }
 
 /// A fresh, empty database of the given kind; `None` when PostgreSQL is skipped on this machine.
@@ -100,8 +125,15 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    /// A fresh shop with its configuration changed first.
+    pub async fn spawn_with(backend: Backend, change: impl FnOnce(&mut Config)) -> Option<TestApp> {
         let (url, dir) = fresh_database(backend).await?;
-        Some(TestApp::start(test_config(&url, dir)).await)
+        let mut config = test_config(&url, dir);
+        change(&mut config);
+        Some(TestApp::start(config).await)
     }
 
     /// Starts the shop on an existing database (as a restart would).
