@@ -5,4 +5,5 @@ mod support;
 mod cart;
 mod catalog;
 mod checkout;
+mod stripe;
 mod operations;
