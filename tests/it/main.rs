@@ -5,5 +5,6 @@ mod support;
 mod cart;
 mod catalog;
 mod checkout;
+mod email;
 mod stripe;
 mod operations;
