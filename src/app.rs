@@ -6,7 +6,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::{
-    cart, catalog, clock,
+    admin, attempts, cart, catalog, clock,
     config::Config,
     coupons,
     db::Db,
@@ -52,8 +52,10 @@ fn spawn_maintenance(db: Db) {
             if let Err(e) = cart::purge_abandoned_carts(&db, now).await {
                 tracing::warn!(error = %e, "maintenance: carts");
             }
-            if let Err(e) = coupons::purge_old_failures(&db, now).await {
-                tracing::warn!(error = %e, "maintenance: coupon failures");
+            for limit in [attempts::COUPON_CODES, attempts::STAFF_SIGN_IN] {
+                if let Err(e) = limit.purge(&db, now).await {
+                    tracing::warn!(error = %e, table = limit.table, "maintenance: failures");
+                }
             }
         }
     });
@@ -138,6 +140,52 @@ pub async fn seed(config: &Config) -> anyhow::Result<()> {
     let added = catalog::seed_demo_catalog(&db).await?;
     coupons::seed_demo_coupons(&db, shop_currency(config), clock::now()).await?;
     tracing::info!(issues = added, "demo catalog and coupons loaded");
+    Ok(())
+}
+
+/// `masthead staff add`: the password comes from standard input (the first line), or a link is printed.
+pub async fn staff_add(config: &Config, email: &str, admin: bool) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal};
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("Password for {email} (at least 12 characters; leave empty for a one-time link):");
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    let role = if admin { admin::staff::Role::Admin } else { admin::staff::Role::Staff };
+    let (staff, token) = admin::staff::add(&db, email, role, Some(password).filter(|p| !p.is_empty()), clock::now())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    println!("created {} ({})", staff.email, staff.role.as_str());
+    if let Some(token) = token {
+        println!("set the password within a day at {}/admin/set-password/{token}", config.base());
+    }
+    Ok(())
+}
+
+pub async fn staff_list(config: &Config) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    for s in admin::staff::list(&db).await? {
+        println!(
+            "{}\t{}\t{}{}",
+            s.email,
+            s.role.as_str(),
+            if s.disabled { "disabled" } else { "active" },
+            if s.two_factor { "\ttwo-factor" } else { "" }
+        );
+    }
+    Ok(())
+}
+
+pub async fn staff_disable(config: &Config, email: &str) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let staff = admin::staff::set_disabled(&db, email, true).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    println!("disabled {}", staff.email);
     Ok(())
 }
 

@@ -9,6 +9,9 @@ pub enum Error {
     /// The request is well formed but its content is refused (422 unless a rule says otherwise).
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
+    /// Not allowed for this person (403), or a form whose CSRF token does not match.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     /// The request clashes with what is already there (409).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
@@ -52,6 +55,7 @@ impl Error {
             | Error::Invalid { code, .. }
             | Error::BadRequest { code, .. }
             | Error::Conflict { code, .. }
+            | Error::Forbidden { code, .. }
             | Error::UnsupportedMediaType { code, .. }
             | Error::PayloadTooLarge { code, .. }
             | Error::Upstream { code, .. }

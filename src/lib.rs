@@ -1,6 +1,8 @@
 //! masthead: a self-hosted storefront for periodical publishers.
 
+pub mod admin;
 pub mod app;
+pub mod attempts;
 pub mod cart;
 pub mod catalog;
 pub mod clock;
@@ -13,3 +15,4 @@ pub mod http;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod storage;

@@ -16,6 +16,25 @@ enum Command {
     Migrate,
     /// Load the demo catalog from fixtures/ (rows that already exist are left alone) and exit.
     Seed,
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    Staff(StaffCommand),
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Create a staff account. The password is read from standard input; with none given, a
+    /// one-time link to set it is printed instead.
+    Add {
+        email: String,
+        /// An admin also manages staff.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List staff accounts.
+    List,
+    /// Disable a staff account (it is signed out at its next request).
+    Disable { email: String },
 }
 
 #[tokio::main]
@@ -27,5 +46,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => app::serve(config).await,
         Command::Migrate => app::migrate(&config).await,
         Command::Seed => app::seed(&config).await,
+        Command::Staff(StaffCommand::Add { email, admin }) => app::staff_add(&config, &email, admin).await,
+        Command::Staff(StaffCommand::List) => app::staff_list(&config).await,
+        Command::Staff(StaffCommand::Disable { email }) => app::staff_disable(&config, &email).await,
     }
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::{
+    attempts,
     catalog::{self, is_well_formed_sku, Product},
     coupons::{self, CouponProblem},
     db::Db,
@@ -177,12 +178,12 @@ pub async fn apply_coupon(
     currency: Currency,
     now: i64,
 ) -> Result<Vec<Notice>> {
-    if let Some(seconds) = coupons::retry_after(db, limiter_keys, now).await? {
+    if let Some(seconds) = attempts::COUPON_CODES.retry_after(db, limiter_keys, now).await? {
         return Err(Error::TooManyRequests {
             code: "too_many_coupon_attempts",
             message: format!(
                 "Too many coupon codes didn't work. Please wait {} before trying another.",
-                if seconds < 90 { format!("{seconds} seconds") } else { format!("{} minutes", (seconds + 59) / 60) }
+                attempts::describe_wait(seconds)
             ),
             retry_after_secs: seconds as u64,
         });
@@ -203,7 +204,7 @@ pub async fn apply_coupon(
     let coupon = match checked {
         Ok(coupon) => coupon,
         Err(p) => {
-            coupons::record_failure(db, limiter_keys, now).await?;
+            attempts::COUPON_CODES.record_failure(db, limiter_keys, now).await?;
             return Err(problem(p));
         }
     };

@@ -3,6 +3,7 @@
 //! SKUs are stable: a plan is `{publication}-{edition}-{n}y` (`isr-print-4y`),
 //! a single back issue is `{publication}-{yyyy}-{mm}` (`sw-2017-01`).
 
+pub mod editing;
 mod seed;
 mod store;
 

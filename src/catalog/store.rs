@@ -205,14 +205,42 @@ pub async fn find_published_issue_by_sku(db: &Db, sku: &str) -> Result<Option<Is
         return Ok(None);
     };
     let mut issue = issue_from_row(row)?;
+    issue.articles = articles_of(db, sku).await?;
+    Ok(Some(issue))
+}
+
+/// Every issue, published or not, newest first (for staff).
+pub async fn all_issues(db: &Db) -> Result<Vec<Issue>> {
+    let sql = format!("SELECT {ISSUE_COLUMNS} ORDER BY i.year DESC, i.month DESC, p.position");
+    let rows: Vec<IssueRow> = sqlx::query_as(&sql).fetch_all(&db.pool).await?;
+    rows.into_iter().map(issue_from_row).collect()
+}
+
+/// One issue, published or not, with its contents (for staff).
+pub async fn issue_any(db: &Db, sku: &str) -> Result<Option<Issue>> {
+    let sql = format!("SELECT {ISSUE_COLUMNS} WHERE i.sku = $1");
+    let Some(row) = sqlx::query_as::<_, IssueRow>(&sql).bind(sku).fetch_optional(&db.pool).await? else {
+        return Ok(None);
+    };
+    let mut issue = issue_from_row(row)?;
+    issue.articles = articles_of(db, sku).await?;
+    Ok(Some(issue))
+}
+
+/// The storage key of an issue's PDF, if it has one.
+pub async fn pdf_key(db: &Db, sku: &str) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT pdf_file FROM issues WHERE sku = $1").bind(sku).fetch_optional(&db.pool).await?;
+    Ok(row.and_then(|(k,)| k))
+}
+
+async fn articles_of(db: &Db, sku: &str) -> Result<Vec<Article>> {
     let articles: Vec<ArticleRow> =
         sqlx::query_as("SELECT section, title, author FROM articles WHERE issue_sku = $1 ORDER BY position")
             .bind(sku)
             .fetch_all(&db.pool)
             .await?;
-    issue.articles =
-        articles.into_iter().map(|a| Article { section: a.section, title: a.title, author: a.author }).collect();
-    Ok(Some(issue))
+    Ok(articles.into_iter().map(|a| Article { section: a.section, title: a.title, author: a.author }).collect())
 }
 
 pub async fn find_plan(db: &Db, sku: &str) -> Result<Option<Plan>> {

@@ -1,7 +1,6 @@
 //! Coupons: what a code takes off and when it may be used. The rules here are pure;
-//! the SQL is in `store.rs`, guessing limits in `attempts.rs`.
+//! the SQL is in `store.rs`; guessing is limited by `crate::attempts`.
 
-mod attempts;
 mod store;
 
 use rust_decimal::Decimal;
@@ -9,7 +8,6 @@ use serde::Serialize;
 
 use crate::money::Money;
 
-pub use attempts::{purge_old_failures, record_failure, retry_after, FAILURE_LIMIT, FAILURE_WINDOW_SECS};
 pub use store::*;
 
 /// A code as readers type it, reduced to what identifies it: upper case, without
@@ -63,7 +61,7 @@ impl AppliesTo {
         }
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             AppliesTo::Everything => "everything".into(),
             AppliesTo::Subscriptions => "subscriptions".into(),
@@ -213,6 +211,33 @@ impl Coupon {
             )),
             (false, None) => None,
         }
+    }
+
+    /// Where the coupon stands now, for the admin's list: active, scheduled, expired, used up or inactive.
+    pub fn status(&self, now: i64) -> &'static str {
+        if !self.active {
+            "inactive"
+        } else if self.ends_at.is_some_and(|t| now >= t) {
+            "expired"
+        } else if self.max_redemptions.is_some_and(|max| self.redemptions_used >= max) {
+            "used_up"
+        } else if self.starts_at.is_some_and(|t| now < t) {
+            "scheduled"
+        } else {
+            "active"
+        }
+    }
+
+    /// The coupon as the audit log records it.
+    pub fn record(&self) -> serde_json::Value {
+        serde_json::json!({
+            "code": self.code, "description": self.description, "value": self.value.describe(),
+            "applies_to": self.applies_to.kind(), "targets": self.applies_to.targets(),
+            "new_subscribers_only": self.new_subscribers_only, "starts_at": self.starts_at, "ends_at": self.ends_at,
+            "max_redemptions": self.max_redemptions, "redemptions_used": self.redemptions_used,
+            "per_customer_limit": self.per_customer_limit, "min_subtotal": self.min_subtotal.map(|m| m.amount),
+            "active": self.active,
+        })
     }
 
     /// What the reader sees: the code and the description.

@@ -5,7 +5,10 @@ use serde::Deserialize;
 use sqlx::FromRow;
 
 use super::{normalize_code, AppliesTo, Coupon, CouponValue};
+use sqlx::AnyConnection;
+
 use crate::{
+    admin::audit::{self, Actor},
     db::{flag, Db},
     error::{Error, Result},
     money::{Currency, Money},
@@ -36,6 +39,31 @@ pub struct FieldError {
 }
 
 impl NewCoupon {
+    /// The coupon as the audit log records it.
+    pub fn record(&self) -> serde_json::Value {
+        self.unsaved().record()
+    }
+
+    /// The coupon these fields describe, before it is saved (for the preview of prices).
+    pub fn unsaved(&self) -> Coupon {
+        Coupon {
+            id: String::new(),
+            code: self.code.trim().to_string(),
+            normalized_code: normalize_code(&self.code),
+            description: self.description.clone(),
+            value: self.value.clone(),
+            applies_to: self.applies_to.clone(),
+            new_subscribers_only: self.new_subscribers_only,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            max_redemptions: self.max_redemptions,
+            redemptions_used: 0,
+            per_customer_limit: self.per_customer_limit,
+            min_subtotal: self.min_subtotal,
+            active: self.active,
+        }
+    }
+
     /// Every rule a coupon must keep, each broken one named by its field.
     pub fn problems(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
@@ -87,10 +115,33 @@ impl NewCoupon {
     }
 }
 
+/// Targets that name no publication or product of the shop.
+pub async fn unknown_targets(db: &Db, applies_to: &AppliesTo) -> Result<Vec<FieldError>> {
+    let mut problems = Vec::new();
+    for target in applies_to.targets() {
+        let sql = match applies_to {
+            AppliesTo::Publications(_) => "SELECT COUNT(*) FROM publications WHERE slug = $1",
+            _ => "SELECT (SELECT COUNT(*) FROM plans WHERE sku = $1) + (SELECT COUNT(*) FROM issues WHERE sku = $1)",
+        };
+        let (found,): (i64,) = sqlx::query_as(sql).bind(target).fetch_one(&db.pool).await?;
+        if found == 0 {
+            let what = if matches!(applies_to, AppliesTo::Publications(_)) { "publication" } else { "product" };
+            problems.push(FieldError { field: "targets", message: format!("There is no {what} {target}.") });
+        }
+    }
+    Ok(problems)
+}
+
 /// Saves a new coupon. Refused with field errors when a rule is broken, including a code that
 /// normalizes like an existing one (the unique index decides, so two staff at once cannot both win).
-pub async fn create_coupon(db: &Db, coupon: &NewCoupon, now: i64) -> Result<Result<Coupon, Vec<FieldError>>> {
-    let problems = coupon.problems();
+pub async fn create_coupon(
+    db: &Db,
+    coupon: &NewCoupon,
+    actor: Option<&Actor>,
+    now: i64,
+) -> Result<Result<Coupon, Vec<FieldError>>> {
+    let mut problems = coupon.problems();
+    problems.extend(unknown_targets(db, &coupon.applies_to).await?);
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
@@ -135,16 +186,165 @@ pub async fn create_coupon(db: &Db, coupon: &NewCoupon, now: i64) -> Result<Resu
             message: format!("Another coupon already uses the code {} (codes ignore case, spaces and hyphens).", normalized),
         }]));
     }
-    for target in coupon.applies_to.targets() {
-        sqlx::query("INSERT INTO coupon_targets (coupon_id, target) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(&id)
-            .bind(target)
-            .execute(&mut *tx)
-            .await?;
+    save_targets(&mut tx, &id, &coupon.applies_to).await?;
+    if let Some(actor) = actor {
+        audit::record(&mut tx, actor, "coupon.create", "coupon", &id, None, Some(coupon.record()), now).await?;
     }
     tx.commit().await?;
     let created = find_coupon(db, &id).await?.ok_or_else(|| anyhow!("the coupon just saved is missing"))?;
     Ok(Ok(created))
+}
+
+async fn save_targets(conn: &mut AnyConnection, id: &str, applies_to: &AppliesTo) -> Result<()> {
+    sqlx::query("DELETE FROM coupon_targets WHERE coupon_id = $1").bind(id).execute(&mut *conn).await?;
+    for target in applies_to.targets() {
+        sqlx::query("INSERT INTO coupon_targets (coupon_id, target) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(target)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Changes a coupon. Once redeemed (even by a pending order) its code can no longer change.
+pub async fn update_coupon(
+    db: &Db,
+    id: &str,
+    coupon: &NewCoupon,
+    actor: &Actor,
+    now: i64,
+) -> Result<Result<Coupon, Vec<FieldError>>> {
+    let before = find_coupon(db, id).await?.ok_or_else(no_such_coupon)?;
+    let mut problems = coupon.problems();
+    problems.extend(unknown_targets(db, &coupon.applies_to).await?);
+    let normalized = normalize_code(&coupon.code);
+    if normalized != before.normalized_code && redemption_count(db, id).await? > 0 {
+        problems.push(FieldError { field: "code", message: "This coupon has been redeemed, so its code can no longer change.".into() });
+    }
+    if !problems.is_empty() {
+        return Ok(Err(problems));
+    }
+    let (kind, percent_bp, amount_off) = match &coupon.value {
+        CouponValue::Percent(bp) => ("percent", Some(*bp), None),
+        CouponValue::Fixed(m) => ("fixed", None, Some(m.amount)),
+    };
+    let mut tx = db.begin_write().await?;
+    let updated = sqlx::query(
+        "UPDATE coupons SET code = $2, normalized_code = $3, description = $4, kind = $5, percent_bp = $6,          amount_off = $7, currency = $8, applies_to = $9, new_subscribers_only = $10, starts_at = $11, ends_at = $12,          max_redemptions = $13, per_customer_limit = $14, min_subtotal = $15, active = $16 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(coupon.code.trim())
+    .bind(&normalized)
+    .bind(coupon.description.trim())
+    .bind(kind)
+    .bind(percent_bp)
+    .bind(amount_off)
+    .bind(coupon.currency.code())
+    .bind(coupon.applies_to.kind())
+    .bind(coupon.new_subscribers_only as i64)
+    .bind(coupon.starts_at)
+    .bind(coupon.ends_at)
+    .bind(coupon.max_redemptions)
+    .bind(coupon.per_customer_limit)
+    .bind(coupon.min_subtotal.map(|m| m.amount))
+    .bind(coupon.active as i64)
+    .execute(&mut *tx)
+    .await;
+    match updated {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Ok(Err(vec![FieldError {
+                field: "code",
+                message: format!("Another coupon already uses the code {normalized} (codes ignore case, spaces and hyphens)."),
+            }]));
+        }
+        Err(sqlx::Error::Database(e)) if e.is_check_violation() => {
+            return Ok(Err(vec![FieldError {
+                field: "max_redemptions",
+                message: "The limit cannot be lower than the redemptions already made.".into(),
+            }]));
+        }
+        other => other?,
+    };
+    save_targets(&mut tx, id, &coupon.applies_to).await?;
+    audit::record(&mut tx, actor, "coupon.update", "coupon", id, Some(before.record()), Some(coupon.record()), now).await?;
+    tx.commit().await?;
+    Ok(Ok(find_coupon(db, id).await?.ok_or_else(no_such_coupon)?))
+}
+
+fn no_such_coupon() -> Error {
+    Error::not_found("coupon_not_found", "There is no such coupon.")
+}
+
+/// Reserved, final and released redemptions: anything that ties the coupon to an order.
+pub async fn redemption_count(db: &Db, id: &str) -> Result<i64> {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM coupon_redemptions WHERE coupon_id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(count)
+}
+
+/// Switches a coupon on or off; off takes effect at once for carts and checkouts, paid orders keep theirs.
+pub async fn set_coupon_active(db: &Db, id: &str, active: bool, actor: &Actor, now: i64) -> Result<()> {
+    let before = find_coupon(db, id).await?.ok_or_else(no_such_coupon)?;
+    let mut tx = db.begin_write().await?;
+    sqlx::query("UPDATE coupons SET active = $2 WHERE id = $1").bind(id).bind(active as i64).execute(&mut *tx).await?;
+    let action = if active { "coupon.activate" } else { "coupon.deactivate" };
+    let after = serde_json::json!({"code": before.code, "active": active});
+    audit::record(&mut tx, actor, action, "coupon", id, Some(serde_json::json!({"code": before.code, "active": before.active})), Some(after), now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes a coupon that was never redeemed; a redeemed one can only be deactivated.
+pub async fn delete_coupon(db: &Db, id: &str, actor: &Actor, now: i64) -> Result<()> {
+    let before = find_coupon(db, id).await?.ok_or_else(no_such_coupon)?;
+    let mut tx = db.begin_write().await?;
+    let (redeemed,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM coupon_redemptions WHERE coupon_id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if redeemed > 0 {
+        return Err(Error::Conflict {
+            code: "coupon_redeemed",
+            message: format!("{} has been redeemed, so it cannot be deleted. Deactivate it instead.", before.code),
+        });
+    }
+    sqlx::query("UPDATE carts SET coupon_id = NULL WHERE coupon_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM coupons WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    audit::record(&mut tx, actor, "coupon.delete", "coupon", id, Some(before.record()), None, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn list_coupons(db: &Db) -> Result<Vec<Coupon>> {
+    let sql = format!("SELECT {COUPON_COLUMNS} ORDER BY created_at DESC, code");
+    let rows: Vec<CouponRow> = sqlx::query_as(&sql).fetch_all(&db.pool).await?;
+    let mut coupons = Vec::new();
+    for row in rows {
+        coupons.push(coupon_from_row(db, row).await?);
+    }
+    Ok(coupons)
+}
+
+/// One use of a coupon by an order.
+#[derive(Clone, Debug, serde::Serialize, FromRow)]
+pub struct Redemption {
+    pub order_id: String,
+    pub email: String,
+    pub created_at: i64,
+    pub amount_saved: i64,
+    pub status: String,
+}
+
+pub async fn redemptions(db: &Db, coupon_id: &str) -> Result<Vec<Redemption>> {
+    Ok(sqlx::query_as(
+        "SELECT r.order_id, o.email, r.created_at, r.amount_saved, r.status FROM coupon_redemptions r          JOIN orders o ON o.id = r.order_id WHERE r.coupon_id = $1 ORDER BY r.created_at DESC",
+    )
+    .bind(coupon_id)
+    .fetch_all(&db.pool)
+    .await?)
 }
 
 #[derive(FromRow)]
@@ -271,7 +471,7 @@ pub async fn seed_demo_coupons(db: &Db, currency: Currency, now: i64) -> anyhow:
             min_subtotal: None,
             active: true,
         };
-        if let Err(problems) = create_coupon(db, &coupon, now).await? {
+        if let Err(problems) = create_coupon(db, &coupon, None, now).await? {
             anyhow::bail!("fixtures/coupons.json: {problems:?}");
         }
     }

@@ -19,6 +19,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         Error::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
         Error::Conflict { .. } => StatusCode::CONFLICT,
+        Error::Forbidden { .. } => StatusCode::FORBIDDEN,
         Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
@@ -106,6 +107,8 @@ pub async fn render_error_pages(State(state): State<AppState>, request: Request,
     let title = match status {
         StatusCode::NOT_FOUND => "Page not found",
         StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::UNAUTHORIZED => "Please sign in",
         s if s.is_server_error() => "Something went wrong",
         _ => "That didn't work",
     };

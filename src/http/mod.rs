@@ -1,9 +1,11 @@
 //! The HTTP side: routes and thin handlers over the domain modules, one file per area.
 
+pub mod admin;
 pub mod api;
 mod cart;
 mod checkout;
 mod covers;
+mod media;
 pub mod error;
 pub mod extract;
 mod feed;
@@ -11,6 +13,7 @@ mod ops;
 mod pages;
 mod webhook;
 pub mod render;
+pub mod routes;
 
 use std::{sync::Arc, time::Duration};
 
@@ -76,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .merge(feed::router())
         .merge(ops::router())
         .nest("/api/v1", api::router())
+        .nest("/admin", admin::router(state.clone()))
+        .merge(media::router())
         .nest_service("/static", static_files)
         .fallback(error::page_not_found)
         .layer(middleware::from_fn_with_state(state.clone(), error::render_error_pages))

@@ -12,7 +12,16 @@ use crate::cart;
 pub fn load_templates(site_dir: &Path) -> anyhow::Result<Tera> {
     let pattern = site_dir.join("templates").join("**").join("*");
     let pattern = pattern.to_str().context("the site folder's path is not UTF-8")?;
-    let mut tera = Tera::new(pattern).with_context(|| format!("loading templates from {pattern}"))?;
+    // Tera keeps the useful part (which template, which line) in the error's sources.
+    let mut tera = Tera::new(pattern).map_err(|e| {
+        let mut message = format!("{e} ({:?})", e.kind);
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        anyhow::anyhow!("loading templates from {pattern}: {message}")
+    })?;
     tera.autoescape_on(vec![".html", ".xml", ".svg"]);
     Ok(tera)
 }

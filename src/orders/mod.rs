@@ -3,6 +3,7 @@
 
 mod checkout;
 mod settle;
+pub mod staff;
 pub mod terms;
 
 use serde::Serialize;

@@ -192,6 +192,28 @@ pub async fn reconcile(db: &Db, provider: &PaymentProvider) -> Result<usize> {
     Ok(settled)
 }
 
+/// Returns an order's money (through Stripe, or nothing to return in test mode or for a free
+/// order), then marks it refunded and ends its subscriptions.
+pub async fn refund(db: &Db, provider: &PaymentProvider, order: &Order, actor: &crate::admin::audit::Actor) -> Result<()> {
+    if !matches!(order.status.as_str(), "paid" | "review") {
+        return Err(Error::Conflict { code: "not_refundable", message: "Only a paid order can be refunded, once.".into() });
+    }
+    let reference = match (provider, order.provider.as_str(), &order.payment_reference) {
+        (PaymentProvider::Stripe(gateway), "stripe", Some(payment_intent)) if order.total > 0 => {
+            let refund_id = gateway.refund(payment_intent, &order.id).await.map_err(|e| {
+                tracing::error!(order_id = %order.id, error = format!("{e:#}"), "Stripe refund failed");
+                Error::Upstream { code: "refund_failed", message: "Stripe did not accept the refund; nothing was changed. Try again, or refund it in Stripe's dashboard.".into() }
+            })?;
+            Some(refund_id)
+        }
+        (PaymentProvider::Stripe(_), "stripe", None) if order.total > 0 => {
+            return Err(Error::Conflict { code: "no_payment_reference", message: "This order has no Stripe payment to refund.".into() });
+        }
+        _ => None,
+    };
+    orders::staff::mark_refunded(db, &order.id, reference.as_deref(), actor, clock::now()).await
+}
+
 /// Local test mode's "Pay" button: the very same settlement as a Stripe webhook, for the order's total.
 pub async fn pay_in_test_mode(db: &Db, provider: &PaymentProvider, order: &Order) -> Result<Settled> {
     if !provider.is_test_mode() || order.provider != "test" {

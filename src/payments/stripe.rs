@@ -88,6 +88,20 @@ impl StripeGateway {
         Ok(session_state(&session))
     }
 
+    /// Refunds a payment in full; the order id makes the request idempotent. Answers the refund's id.
+    pub async fn refund(&self, payment_intent: &str, order_id: &str) -> anyhow::Result<String> {
+        let refund = stripe_core::refund::CreateRefund::new()
+            .payment_intent(payment_intent)
+            .customize()
+            .request_strategy(RequestStrategy::Idempotent(
+                IdempotencyKey::new(format!("refund-{order_id}")).context("idempotency key")?,
+            ))
+            .send(&self.client)
+            .await
+            .context("refunding through Stripe")?;
+        Ok(refund.id.to_string())
+    }
+
     /// Ends a session the reader cancelled, so its coupon can be released at once.
     pub async fn expire_session(&self, session_id: &str) -> anyhow::Result<SessionState> {
         let session = ExpireCheckoutSession::new(session_id)

@@ -49,7 +49,7 @@ fn coupon(code: &str) -> NewCoupon {
 }
 
 async fn save(app: &TestApp, coupon: NewCoupon) {
-    create_coupon(&app.db, &coupon, clock::now()).await.expect("saved").expect("a valid coupon");
+    create_coupon(&app.db, &coupon, None, clock::now()).await.expect("saved").expect("a valid coupon");
 }
 
 async fn add(app: &TestApp, sku: &str, quantity: i64) -> (u16, Value) {

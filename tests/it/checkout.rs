@@ -163,7 +163,7 @@ async fn checkout_refuses_what_it_cannot_sell_and_places_no_order(app: TestApp) 
         min_subtotal: None,
         active: true,
     };
-    create_coupon(&app.db, &coupon, clock::now()).await.expect("saved").expect("valid");
+    create_coupon(&app.db, &coupon, None, clock::now()).await.expect("saved").expect("valid");
     app.client.delete(app.url("/api/v1/cart/items/isr-print-1y")).send().await.expect("sent");
     app.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-2016-12"})).await;
     app.send_json("POST", "/api/v1/cart/coupon", json!({"code": "ninety"})).await;
@@ -206,7 +206,7 @@ async fn a_full_discount_is_fulfilled_without_payment(app: TestApp) {
         min_subtotal: None,
         active: true,
     };
-    create_coupon(&app.db, &coupon, clock::now()).await.expect("saved").expect("valid");
+    create_coupon(&app.db, &coupon, None, clock::now()).await.expect("saved").expect("valid");
     let (status, answer) = checkout(&app, &["isr-print-1y"], Some("free"), "free@example.org").await;
     assert_eq!(status, 201, "{answer}");
     let order_id = answer["order_id"].as_str().expect("an id");
@@ -282,7 +282,7 @@ async fn new_subscribers_only_and_per_reader_limits_are_checked_at_checkout(app:
         min_subtotal: None,
         active: true,
     };
-    create_coupon(&app.db, &coupon, clock::now()).await.expect("saved").expect("valid");
+    create_coupon(&app.db, &coupon, None, clock::now()).await.expect("saved").expect("valid");
     app.send_json("POST", "/api/v1/cart/coupon", json!({"code": "once each"})).await;
     let (status, answer) = app.send_json("POST", "/api/v1/checkout", json!({"email": "b@example.org", "name": "B", "shipping_address": address()})).await;
     assert_eq!(status, 201, "{answer}");
@@ -335,7 +335,7 @@ async fn a_limited_coupon_is_never_redeemed_beyond_its_limit(app: TestApp) {
         min_subtotal: None,
         active: true,
     };
-    create_coupon(&app.db, &coupon, clock::now()).await.expect("saved").expect("valid");
+    create_coupon(&app.db, &coupon, None, clock::now()).await.expect("saved").expect("valid");
     // A hundred readers, each with their own session and cart holding the coupon.
     let mut readers = Vec::new();
     for _ in 0..100 {

@@ -1,20 +1,16 @@
 //! The JSON API under /api/v1 and its OpenAPI document.
 //!
-//! Routes are added through `ApiRouter`, which records each method and path, so a
+//! Routes are added through a `RecordingRouter`, which records each method and path, so a
 //! test can check that every route the API serves is in the OpenAPI document.
 
 mod cart;
 mod catalog;
 mod checkout;
 
-use axum::{
-    handler::Handler,
-    routing::{delete, get, patch, post},
-    Json, Router,
-};
+use axum::{Json, Router};
 use utoipa::OpenApi;
 
-use super::{error::api_not_found, AppState};
+use super::{error::api_not_found, routes::RecordingRouter, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -50,40 +46,8 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(openapi())
 }
 
-/// A router that remembers which method and path each of its routes has.
-pub struct ApiRouter {
-    router: Router<AppState>,
-    /// (method, path as the OpenAPI document writes it: `/api/v1/cart/items/{sku}`).
-    pub routes: Vec<(&'static str, String)>,
-}
-
-macro_rules! api_method {
-    ($name:ident, $method:literal) => {
-        pub fn $name<H, T>(mut self, path: &str, handler: H) -> Self
-        where
-            H: Handler<T, AppState>,
-            T: 'static,
-        {
-            self.router = self.router.route(path, $name(handler));
-            self.routes.push(($method, format!("/api/v1{path}")));
-            self
-        }
-    };
-}
-
-impl ApiRouter {
-    fn new() -> ApiRouter {
-        ApiRouter { router: Router::new(), routes: Vec::new() }
-    }
-
-    api_method!(get, "GET");
-    api_method!(post, "POST");
-    api_method!(patch, "PATCH");
-    api_method!(delete, "DELETE");
-}
-
-pub fn api_router() -> ApiRouter {
-    ApiRouter::new()
+pub fn api_router() -> RecordingRouter {
+    RecordingRouter::new("/api/v1")
         .get("/openapi.json", openapi_json)
         .get("/products", catalog::list_products)
         .get("/issues", catalog::list_issues)

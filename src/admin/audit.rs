@@ -1,0 +1,63 @@
+//! The audit log: who changed what in the admin, when, and the record before and after.
+
+use serde::Serialize;
+use sqlx::{AnyConnection, FromRow};
+
+use crate::{db::Db, error::Result};
+
+/// Who is acting.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub staff_id: String,
+    pub email: String,
+}
+
+/// Writes an entry on the caller's connection or transaction, so it commits with the change.
+pub async fn record(
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    action: &str,
+    entity: &str,
+    entity_id: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (id, at, staff_id, staff_email, action, entity, entity_id, before_json, after_json) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(uuid::Uuid::new_v4().simple().to_string())
+    .bind(now)
+    .bind(&actor.staff_id)
+    .bind(&actor.email)
+    .bind(action)
+    .bind(entity)
+    .bind(entity_id)
+    .bind(before.map(|v| v.to_string()))
+    .bind(after.map(|v| v.to_string()))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub staff_email: String,
+    pub action: String,
+    pub entity: String,
+    pub entity_id: String,
+    pub before_json: Option<String>,
+    pub after_json: Option<String>,
+}
+
+pub async fn recent(db: &Db, limit: i64) -> Result<Vec<AuditEntry>> {
+    Ok(sqlx::query_as(
+        "SELECT at, staff_email, action, entity, entity_id, before_json, after_json FROM audit_log \
+         ORDER BY at DESC, id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?)
+}

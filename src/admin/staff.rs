@@ -1,0 +1,337 @@
+//! Staff accounts: argon2id passwords (m = 19 MiB, t = 2, p = 1), an optional TOTP second factor,
+//! sign-in slowed down and then refused after repeated failures, one-time links to set a password.
+
+use std::time::Duration;
+
+use argon2::{
+    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    Algorithm, Argon2, Params, Version,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::FromRow;
+use totp_rs::{Secret, TOTP};
+
+use crate::{
+    attempts::{self, STAFF_SIGN_IN},
+    db::{flag, Db},
+    error::{Error, Result},
+};
+
+pub const MIN_PASSWORD_CHARS: usize = 12;
+pub const MAX_PASSWORD_CHARS: usize = 128;
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+/// A one-time link to set a password lasts a day.
+const PASSWORD_LINK_SECS: i64 = 24 * 3600;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Staff,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Staff => "staff",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Staff {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub has_password: bool,
+    pub two_factor: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub last_sign_in: Option<i64>,
+}
+
+#[derive(FromRow)]
+struct StaffRow {
+    id: String,
+    email: String,
+    role: String,
+    password_hash: Option<String>,
+    totp_secret: Option<String>,
+    disabled: i64,
+    created_at: i64,
+    last_sign_in: Option<i64>,
+}
+
+impl StaffRow {
+    fn staff(&self) -> Staff {
+        Staff {
+            id: self.id.clone(),
+            email: self.email.clone(),
+            role: if self.role == "admin" { Role::Admin } else { Role::Staff },
+            has_password: self.password_hash.is_some(),
+            two_factor: self.totp_secret.is_some(),
+            disabled: flag(self.disabled),
+            created_at: self.created_at,
+            last_sign_in: self.last_sign_in,
+        }
+    }
+}
+
+const STAFF_COLUMNS: &str = "id, email, role, password_hash, totp_secret, disabled, created_at, last_sign_in FROM staff";
+
+fn normalize(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Why a password is refused, or nothing.
+pub fn password_problem(password: &str) -> Option<String> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Some(format!("A password needs at least {MIN_PASSWORD_CHARS} characters."));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Some(format!("A password can have at most {MAX_PASSWORD_CHARS} characters."));
+    }
+    let lower = password.to_lowercase();
+    let first = lower.chars().next();
+    if lower.chars().all(|c| Some(c) == first) || COMMON_PASSWORDS.lines().any(|common| common.trim() == lower) {
+        return Some("That password is too common: choose a longer phrase of your own.".into());
+    }
+    None
+}
+
+fn hasher() -> Argon2<'static> {
+    // OWASP's minimum for argon2id: 19 MiB of memory, 2 passes, 1 lane.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+pub fn hash_password(password: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    hasher()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Internal(anyhow::anyhow!("hashing a password: {e}")))
+}
+
+fn password_matches(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| hasher().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// Checked against only to spend the same time on an unknown account as on a known one.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password("not anybody's password").unwrap_or_default())
+}
+
+pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<Staff>> {
+    Ok(row_by_email(db, email).await?.map(|r| r.staff()))
+}
+
+async fn row_by_email(db: &Db, email: &str) -> Result<Option<StaffRow>> {
+    let sql = format!("SELECT {STAFF_COLUMNS} WHERE email = $1");
+    Ok(sqlx::query_as(&sql).bind(normalize(email)).fetch_optional(&db.pool).await?)
+}
+
+async fn row_by_id(db: &Db, id: &str) -> Result<Option<StaffRow>> {
+    let sql = format!("SELECT {STAFF_COLUMNS} WHERE id = $1");
+    Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&db.pool).await?)
+}
+
+pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<Staff>> {
+    Ok(row_by_id(db, id).await?.map(|r| r.staff()))
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Staff>> {
+    let sql = format!("SELECT {STAFF_COLUMNS} ORDER BY email");
+    let rows: Vec<StaffRow> = sqlx::query_as(&sql).fetch_all(&db.pool).await?;
+    Ok(rows.iter().map(StaffRow::staff).collect())
+}
+
+/// Creates a staff account. With a password it can sign in at once; without one, the answer
+/// carries a one-time token for a link to set it.
+pub async fn add(db: &Db, email: &str, role: Role, password: Option<&str>, now: i64) -> Result<(Staff, Option<String>)> {
+    let email = normalize(email);
+    if !email_address::EmailAddress::is_valid(&email) {
+        return Err(Error::invalid("invalid_email", format!("{email} is not an email address.")));
+    }
+    let hash = match password {
+        Some(p) => {
+            if let Some(problem) = password_problem(p) {
+                return Err(Error::invalid("weak_password", problem));
+            }
+            Some(hash_password(p)?)
+        }
+        None => None,
+    };
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let inserted = sqlx::query(
+        "INSERT INTO staff (id, email, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (email) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(&email)
+    .bind(role.as_str())
+    .bind(&hash)
+    .bind(now)
+    .execute(&db.pool)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Err(Error::Conflict { code: "staff_exists", message: format!("{email} already has a staff account.") });
+    }
+    let token = match hash {
+        Some(_) => None,
+        None => Some(password_link(db, &id, now).await?),
+    };
+    let staff = find_by_id(db, &id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("staff {id} vanished")))?;
+    Ok((staff, token))
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A one-time token to set a password (only its hash is stored).
+pub async fn password_link(db: &Db, staff_id: &str, now: i64) -> Result<String> {
+    let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    sqlx::query("INSERT INTO staff_password_tokens (token_hash, staff_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(token_hash(&token))
+        .bind(staff_id)
+        .bind(now + PASSWORD_LINK_SECS)
+        .execute(&db.pool)
+        .await?;
+    Ok(token)
+}
+
+/// Sets a password through a one-time token; the token is spent by a conditional update.
+pub async fn set_password_with_token(db: &Db, token: &str, password: &str, now: i64) -> Result<Staff> {
+    if let Some(problem) = password_problem(password) {
+        return Err(Error::invalid("weak_password", problem));
+    }
+    let hash = hash_password(password)?;
+    let mut tx = db.begin_write().await?;
+    let spent: Option<(String,)> = sqlx::query_as(
+        "UPDATE staff_password_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+         RETURNING staff_id",
+    )
+    .bind(token_hash(token))
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((staff_id,)) = spent else {
+        return Err(Error::not_found("invalid_link", "This link has expired or has been used. Ask an admin for a new one."));
+    };
+    sqlx::query("UPDATE staff SET password_hash = $2 WHERE id = $1").bind(&staff_id).bind(&hash).execute(&mut *tx).await?;
+    tx.commit().await?;
+    find_by_id(db, &staff_id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("staff vanished")))
+}
+
+pub async fn set_disabled(db: &Db, email: &str, disabled: bool) -> Result<Staff> {
+    let updated = sqlx::query("UPDATE staff SET disabled = $2 WHERE email = $1")
+        .bind(normalize(email))
+        .bind(disabled as i64)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        return Err(Error::not_found("staff_not_found", format!("There is no staff account for {email}.")));
+    }
+    find_by_email(db, email).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("staff vanished")))
+}
+
+fn totp(secret_base32: &str, email: &str) -> Result<TOTP> {
+    let bytes = Secret::Encoded(secret_base32.to_string())
+        .to_bytes()
+        .map_err(|e| Error::Internal(anyhow::anyhow!("TOTP secret: {e:?}")))?;
+    TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, Some("masthead".into()), email.to_string())
+        .map_err(|e| Error::Internal(anyhow::anyhow!("TOTP: {e}")))
+}
+
+/// A new base32 secret for an authenticator app.
+pub fn new_totp_secret() -> Result<String> {
+    match Secret::generate_secret().to_encoded() {
+        Secret::Encoded(s) => Ok(s),
+        Secret::Raw(_) => Err(Error::Internal(anyhow::anyhow!("TOTP secret encoding"))),
+    }
+}
+
+/// The otpauth:// address an authenticator app reads the secret from.
+pub fn otpauth_url(secret: &str, email: &str) -> Result<String> {
+    Ok(totp(secret, email)?.get_url())
+}
+
+/// Whether a six-digit code is right for the secret now (one 30-second step of drift allowed).
+pub fn totp_code_matches(secret: &str, email: &str, code: &str) -> bool {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    totp(secret, email).ok().and_then(|t| t.check_current(&code).ok()).unwrap_or(false)
+}
+
+/// The code an authenticator app would show now (for tests and the CLI).
+pub fn current_totp_code(secret: &str, email: &str) -> Result<String> {
+    totp(secret, email)?.generate_current().map_err(|e| Error::Internal(anyhow::anyhow!("clock: {e}")))
+}
+
+/// Enrols a second factor after the staff member proved their app shows the right code.
+pub async fn enable_two_factor(db: &Db, staff_id: &str, email: &str, secret: &str, code: &str) -> Result<()> {
+    if !totp_code_matches(secret, email, code) {
+        return Err(Error::invalid("wrong_code", "That code is not the one your app shows. Check the app's clock and try again."));
+    }
+    sqlx::query("UPDATE staff SET totp_secret = $2 WHERE id = $1").bind(staff_id).bind(secret).execute(&db.pool).await?;
+    Ok(())
+}
+
+fn wrong_credentials() -> Error {
+    Error::invalid("sign_in_failed", "That email and password do not match a staff account.")
+}
+
+/// Checks a sign-in. Failures are counted against the account and the address: from the third
+/// within the window each answer is slowed down, and past the limit further attempts are refused.
+pub async fn sign_in(db: &Db, email: &str, password: &str, code: &str, ip: &str, now: i64) -> Result<Staff> {
+    let email = normalize(email);
+    let keys = vec![format!("account:{email}"), format!("ip:{ip}")];
+    if let Some(seconds) = STAFF_SIGN_IN.retry_after(db, &keys, now).await? {
+        tracing::warn!(email, ip, "staff sign-in refused: too many failures");
+        return Err(Error::TooManyRequests {
+            code: "too_many_sign_in_attempts",
+            message: format!("Too many failed sign-ins. Try again in {}.", attempts::describe_wait(seconds)),
+            retry_after_secs: seconds as u64,
+        });
+    }
+    let failures = STAFF_SIGN_IN.failures(db, &keys, now).await?;
+    if failures >= 3 {
+        tokio::time::sleep(Duration::from_millis((250 * (failures - 2)).min(2000) as u64)).await;
+    }
+    let row = row_by_email(db, &email).await?;
+    let password_ok = match row.as_ref().and_then(|r| r.password_hash.as_deref()) {
+        Some(hash) => password_matches(hash, password),
+        None => {
+            password_matches(dummy_hash(), password);
+            false
+        }
+    };
+    let refusal = match &row {
+        _ if !password_ok => Some(("wrong email or password", wrong_credentials())),
+        Some(r) if flag(r.disabled) => Some(("account disabled", Error::invalid("account_disabled", "This staff account is disabled."))),
+        Some(r) => match &r.totp_secret {
+            Some(secret) if !totp_code_matches(secret, &email, code) => Some((
+                "wrong second-factor code",
+                Error::invalid("wrong_code", "The code from your authenticator app is missing or wrong."),
+            )),
+            _ => None,
+        },
+        None => Some(("unknown account", wrong_credentials())),
+    };
+    if let Some((reason, error)) = refusal {
+        STAFF_SIGN_IN.record_failure(db, &keys, now).await?;
+        tracing::warn!(email, ip, reason, "staff sign-in failed");
+        return Err(error);
+    }
+    let Some(row) = row else { return Err(wrong_credentials()) };
+    STAFF_SIGN_IN.forget(db, &format!("account:{email}")).await?;
+    sqlx::query("UPDATE staff SET last_sign_in = $2 WHERE id = $1").bind(&row.id).bind(now).execute(&db.pool).await?;
+    tracing::info!(email, ip, "staff signed in");
+    Ok(row.staff())
+}

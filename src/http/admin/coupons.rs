@@ -1,0 +1,388 @@
+//! Coupons in the admin: the list, the form (with a preview of every price after the coupon,
+//! from the cart's own pricing), redemptions, deactivation and deletion.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{admin_context, StaffContext};
+use crate::{
+    cart::{price, PricingLine},
+    catalog::{self, Product},
+    clock,
+    coupons::{self, AppliesTo, Coupon, CouponValue, FieldError, NewCoupon},
+    error::Error,
+    http::{error::PageError, extract::FormBody, render::render, routes::RecordingRouter, AppState},
+    money::{Currency, Money},
+};
+
+pub fn routes(routes: RecordingRouter) -> RecordingRouter {
+    routes
+        .get("/coupons", list)
+        .get("/coupons/new", new_form)
+        .post("/coupons", create)
+        .get("/coupons/{id}", edit_form)
+        .post("/coupons/{id}", update)
+        .post("/coupons/{id}/deactivate", deactivate)
+        .post("/coupons/{id}/activate", activate)
+        .post("/coupons/{id}/delete", delete)
+}
+
+#[derive(Serialize)]
+struct CouponRow {
+    id: String,
+    code: String,
+    value: String,
+    applies_to: String,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    used: i64,
+    limit: Option<i64>,
+    status: &'static str,
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    status: String,
+}
+
+/// "2026-11-25 14:00 UTC".
+fn datetime(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month() as u8, t.day(), t.hour(), t.minute()))
+        .unwrap_or_default()
+}
+
+/// The value an `<input type="datetime-local">` shows.
+fn datetime_local(unix: i64) -> String {
+    datetime(unix).replace(' ', "T").trim_end_matches("TUTC").to_string()
+}
+
+async fn list(State(state): State<AppState>, ctx: StaffContext, Query(query): Query<ListQuery>) -> Result<Response, PageError> {
+    let now = clock::now();
+    let rows: Vec<CouponRow> = coupons::list_coupons(&state.db)
+        .await?
+        .into_iter()
+        .map(|c| CouponRow {
+            status: c.status(now),
+            id: c.id.clone(),
+            code: c.code.clone(),
+            value: c.value.describe(),
+            applies_to: c.applies_to.describe(),
+            starts_at: c.starts_at.map(datetime),
+            ends_at: c.ends_at.map(datetime),
+            used: c.redemptions_used,
+            limit: c.max_redemptions,
+        })
+        .filter(|row| query.status.is_empty() || row.status == query.status)
+        .collect();
+    let mut context = admin_context(&state, &ctx, "Coupons").await;
+    context.insert("coupons", &rows);
+    context.insert("filter", &query.status);
+    Ok(render(&state, "admin/coupons.html", &context)?.into_response())
+}
+
+/// The form's fields as typed.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+struct CouponForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    applies_to: String,
+    #[serde(default)]
+    targets: String,
+    #[serde(default)]
+    new_subscribers_only: Option<String>,
+    #[serde(default)]
+    starts_at: String,
+    #[serde(default)]
+    ends_at: String,
+    #[serde(default)]
+    max_redemptions: String,
+    #[serde(default)]
+    per_customer_limit: String,
+    #[serde(default)]
+    min_subtotal: String,
+    #[serde(default)]
+    active: Option<String>,
+    /// "save" or "preview".
+    #[serde(default)]
+    action: String,
+}
+
+impl CouponForm {
+    fn from_coupon(c: &Coupon) -> CouponForm {
+        let (kind, value) = match &c.value {
+            CouponValue::Percent(bp) => ("percent", rust_decimal::Decimal::new(*bp, 2).normalize().to_string()),
+            CouponValue::Fixed(m) => ("fixed", m.to_decimal().to_string()),
+        };
+        CouponForm {
+            code: c.code.clone(),
+            description: c.description.clone(),
+            kind: kind.into(),
+            value,
+            applies_to: c.applies_to.kind().into(),
+            targets: c.applies_to.targets().join(", "),
+            new_subscribers_only: c.new_subscribers_only.then(|| "on".into()),
+            starts_at: c.starts_at.map(datetime_local).unwrap_or_default(),
+            ends_at: c.ends_at.map(datetime_local).unwrap_or_default(),
+            max_redemptions: c.max_redemptions.map(|n| n.to_string()).unwrap_or_default(),
+            per_customer_limit: c.per_customer_limit.map(|n| n.to_string()).unwrap_or_default(),
+            min_subtotal: c.min_subtotal.map(|m| m.to_decimal().to_string()).unwrap_or_default(),
+            active: c.active.then(|| "on".into()),
+            action: String::new(),
+        }
+    }
+
+    /// Reads the fields into a coupon, or says which fields are wrong.
+    fn parse(&self, currency: Currency) -> Result<NewCoupon, Vec<FieldError>> {
+        let mut problems = Vec::new();
+        let mut problem = |field, message: &str| problems.push(FieldError { field, message: message.into() });
+        let value = match self.kind.as_str() {
+            "percent" => match self.value.trim().parse::<rust_decimal::Decimal>() {
+                Ok(percent) if percent.scale() <= 2 || percent.normalize().scale() <= 2 => {
+                    let bp = rust_decimal::prelude::ToPrimitive::to_i64(&(percent * rust_decimal::Decimal::from(100)).round()).unwrap_or(0);
+                    if !(rust_decimal::Decimal::ZERO < percent && percent <= rust_decimal::Decimal::from(100)) {
+                        problem("percent", "A percentage must be more than 0 and at most 100.");
+                    }
+                    CouponValue::Percent(bp)
+                }
+                _ => {
+                    problem("percent", "Type a percentage such as 50 or 33.33 (at most two decimals).");
+                    CouponValue::Percent(0)
+                }
+            },
+            "fixed" => match Money::parse(&self.value, currency) {
+                Ok(amount) => CouponValue::Fixed(amount),
+                Err(_) => {
+                    problem("amount_off", "Type an amount such as 5 or 5.00.");
+                    CouponValue::Fixed(Money::zero(currency))
+                }
+            },
+            _ => {
+                problem("kind", "Choose a percentage or a fixed amount.");
+                CouponValue::Percent(0)
+            }
+        };
+        let targets: Vec<String> =
+            self.targets.split([',', ' ', '\n']).map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
+        let applies_to = match self.applies_to.as_str() {
+            "everything" => AppliesTo::Everything,
+            "subscriptions" => AppliesTo::Subscriptions,
+            "single_issues" => AppliesTo::SingleIssues,
+            "publications" => AppliesTo::Publications(targets),
+            "skus" => AppliesTo::Skus(targets),
+            _ => {
+                problem("applies_to", "Choose what the coupon applies to.");
+                AppliesTo::Everything
+            }
+        };
+        let mut time = |field: &'static str, text: &str| -> Option<i64> {
+            let text = text.trim();
+            if text.is_empty() {
+                return None;
+            }
+            let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+            match time::PrimitiveDateTime::parse(text, &format) {
+                Ok(t) => Some(t.assume_utc().unix_timestamp()),
+                Err(_) => {
+                    problems.push(FieldError { field, message: "Type a date and time such as 2026-12-31T23:59 (UTC).".into() });
+                    None
+                }
+            }
+        };
+        let starts_at = time("starts_at", &self.starts_at);
+        let ends_at = time("ends_at", &self.ends_at);
+        let mut whole = |field: &'static str, text: &str| -> Option<i64> {
+            let text = text.trim();
+            if text.is_empty() {
+                return None;
+            }
+            match text.parse::<i64>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    problems.push(FieldError { field, message: "Type a whole number, or leave it empty for no limit.".into() });
+                    None
+                }
+            }
+        };
+        let max_redemptions = whole("max_redemptions", &self.max_redemptions);
+        let per_customer_limit = whole("per_customer_limit", &self.per_customer_limit);
+        let min_subtotal = match self.min_subtotal.trim() {
+            "" => None,
+            text => match Money::parse(text, currency) {
+                Ok(m) => Some(m),
+                Err(_) => {
+                    problems.push(FieldError { field: "min_subtotal", message: "Type an amount such as 20.00.".into() });
+                    None
+                }
+            },
+        };
+        let coupon = NewCoupon {
+            currency,
+            code: self.code.clone(),
+            description: self.description.clone(),
+            value,
+            applies_to,
+            new_subscribers_only: self.new_subscribers_only.is_some(),
+            starts_at,
+            ends_at,
+            max_redemptions,
+            per_customer_limit,
+            min_subtotal,
+            active: self.active.is_some(),
+        };
+        problems.extend(coupon.problems());
+        match problems.is_empty() {
+            true => Ok(coupon),
+            false => {
+                problems.dedup();
+                Err(problems)
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct PreviewRow {
+    sku: String,
+    name: String,
+    price: Money,
+    after: Money,
+}
+
+/// Every plan and single issue, priced with the coupon by the cart's own pricing.
+async fn preview(state: &AppState, coupon: &Coupon) -> Result<Vec<PreviewRow>, Error> {
+    let mut rows = Vec::new();
+    for product in catalog::products(&state.db).await? {
+        let Some(unit_price) = product.price() else { continue };
+        let line = PricingLine {
+            sku: product.sku().to_string(),
+            name: product.name(),
+            publication: product.publication().to_string(),
+            is_subscription: matches!(product, Product::Plan(_)),
+            unit_price,
+            quantity: 1,
+        };
+        let quote = price(&[line], Some(coupon), unit_price.currency);
+        rows.push(PreviewRow { sku: product.sku().into(), name: product.name(), price: unit_price, after: quote.total });
+    }
+    Ok(rows)
+}
+
+async fn form_page(
+    state: &AppState,
+    ctx: &StaffContext,
+    status: StatusCode,
+    form: &CouponForm,
+    existing: Option<&Coupon>,
+    problems: &[FieldError],
+    show_preview: Option<&Coupon>,
+) -> Result<Response, PageError> {
+    let title = existing.map(|c| format!("Coupon {}", c.code)).unwrap_or_else(|| "New coupon".into());
+    let mut context = admin_context(state, ctx, &title).await;
+    context.insert("form", form);
+    context.insert("coupon_id", &existing.map(|c| c.id.clone()));
+    context.insert("errors", &problems.iter().map(|p| (p.field, p.message.clone())).collect::<std::collections::HashMap<_, _>>());
+    context.insert("error_list", &problems.iter().map(|p| p.message.clone()).collect::<Vec<_>>());
+    let preview_rows = match show_preview {
+        Some(coupon) => preview(state, coupon).await?,
+        None => Vec::new(),
+    };
+    context.insert("preview", &preview_rows);
+    let (redemptions, redeemed) = match existing {
+        Some(c) => (coupons::redemptions(&state.db, &c.id).await?, coupons::redemption_count(&state.db, &c.id).await? > 0),
+        None => (Vec::new(), false),
+    };
+    let redemption_rows: Vec<_> = redemptions
+        .iter()
+        .map(|r| (r.order_id.clone(), r.email.clone(), datetime(r.created_at), Money::new(r.amount_saved, state.currency()), r.status.clone()))
+        .collect();
+    context.insert("redemptions", &redemption_rows);
+    context.insert("redeemed", &redeemed);
+    context.insert("used", &existing.map(|c| c.redemptions_used).unwrap_or(0));
+    let mut response = render(state, "admin/coupon_form.html", &context)?.into_response();
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+async fn new_form(State(state): State<AppState>, ctx: StaffContext) -> Result<Response, PageError> {
+    let form = CouponForm { kind: "percent".into(), applies_to: "everything".into(), active: Some("on".into()), ..CouponForm::default() };
+    form_page(&state, &ctx, StatusCode::OK, &form, None, &[], None).await
+}
+
+async fn create(State(state): State<AppState>, ctx: StaffContext, FormBody(form): FormBody<CouponForm>) -> Result<Response, PageError> {
+    let coupon = match form.parse(state.currency()) {
+        Ok(coupon) => coupon,
+        Err(problems) => return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems, None).await,
+    };
+    if form.action == "preview" {
+        return form_page(&state, &ctx, StatusCode::OK, &form, None, &[], Some(&coupon.unsaved())).await;
+    }
+    match coupons::create_coupon(&state.db, &coupon, Some(&ctx.actor()), clock::now()).await? {
+        Ok(saved) => {
+            ctx.flash(format!("Coupon {} saved.", saved.code)).await;
+            Ok(Redirect::to(&format!("/admin/coupons/{}", saved.id)).into_response())
+        }
+        Err(problems) => form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems, None).await,
+    }
+}
+
+async fn existing(state: &AppState, id: &str) -> Result<Coupon, Error> {
+    coupons::find_coupon(&state.db, id).await?.ok_or_else(|| Error::not_found("coupon_not_found", "There is no such coupon."))
+}
+
+async fn edit_form(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+    let coupon = existing(&state, &id).await?;
+    form_page(&state, &ctx, StatusCode::OK, &CouponForm::from_coupon(&coupon), Some(&coupon), &[], Some(&coupon)).await
+}
+
+async fn update(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>, FormBody(form): FormBody<CouponForm>) -> Result<Response, PageError> {
+    let current = existing(&state, &id).await?;
+    let coupon = match form.parse(state.currency()) {
+        Ok(coupon) => coupon,
+        Err(problems) => return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&current), &problems, None).await,
+    };
+    if form.action == "preview" {
+        return form_page(&state, &ctx, StatusCode::OK, &form, Some(&current), &[], Some(&coupon.unsaved())).await;
+    }
+    match coupons::update_coupon(&state.db, &id, &coupon, &ctx.actor(), clock::now()).await? {
+        Ok(saved) => {
+            ctx.flash(format!("Coupon {} saved.", saved.code)).await;
+            Ok(Redirect::to(&format!("/admin/coupons/{id}")).into_response())
+        }
+        Err(problems) => form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&current), &problems, None).await,
+    }
+}
+
+async fn set_active(state: &AppState, ctx: &StaffContext, id: &str, active: bool) -> Result<Response, PageError> {
+    let coupon = existing(state, id).await?;
+    coupons::set_coupon_active(&state.db, id, active, &ctx.actor(), clock::now()).await?;
+    ctx.flash(format!("Coupon {} {}.", coupon.code, if active { "activated" } else { "deactivated: it stops working at once" })).await;
+    Ok(Redirect::to(&format!("/admin/coupons/{id}")).into_response())
+}
+
+async fn deactivate(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+    set_active(&state, &ctx, &id, false).await
+}
+
+async fn activate(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+    set_active(&state, &ctx, &id, true).await
+}
+
+async fn delete(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+    let coupon = existing(&state, &id).await?;
+    coupons::delete_coupon(&state.db, &id, &ctx.actor(), clock::now()).await?;
+    ctx.flash(format!("Coupon {} deleted.", coupon.code)).await;
+    Ok(Redirect::to("/admin/coupons").into_response())
+}

@@ -1,0 +1,268 @@
+//! Issues in the admin: create and edit (contents one article per line, in reading order),
+//! upload a cover or the digital edition's PDF, publish and unpublish.
+
+use axum::{
+    extract::{DefaultBodyLimit, Multipart, Path, State},
+    handler::Handler,
+    http::{header, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{admin_context, StaffContext};
+use crate::{
+    catalog::{self, editing::{self, IssueDraft, IssueProblem}, Article},
+    clock,
+    error::Error,
+    http::{error::PageError, extract::FormBody, render::render, routes::RecordingRouter, AppState},
+    money::Money,
+    storage::{FileKind, FileStore},
+};
+
+const MAX_COVER_BYTES: usize = 5 * 1024 * 1024;
+const MAX_PDF_BYTES: usize = 100 * 1024 * 1024;
+
+pub fn routes(routes: RecordingRouter) -> RecordingRouter {
+    routes
+        .get("/issues", list)
+        .get("/issues/new", new_form)
+        .post("/issues", create)
+        .get("/issues/{sku}", edit_form)
+        .post("/issues/{sku}", update)
+        .post("/issues/{sku}/publish", publish)
+        .post("/issues/{sku}/unpublish", unpublish)
+        .post("/issues/{sku}/cover", upload_cover.layer(DefaultBodyLimit::max(MAX_COVER_BYTES + 64 * 1024)))
+        .post("/issues/{sku}/pdf", upload_pdf.layer(DefaultBodyLimit::max(MAX_PDF_BYTES + 64 * 1024)))
+        .get("/issues/{sku}/pdf", download_pdf)
+}
+
+fn store(state: &AppState) -> FileStore {
+    FileStore::new(&state.config.data_dir.join("media"))
+}
+
+async fn list(State(state): State<AppState>, ctx: StaffContext) -> Result<Response, PageError> {
+    let mut context = admin_context(&state, &ctx, "Issues").await;
+    context.insert("issues", &catalog::all_issues(&state.db).await?);
+    Ok(render(&state, "admin/issues.html", &context)?.into_response())
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+struct IssueForm {
+    #[serde(default)]
+    publication: String,
+    #[serde(default)]
+    year: String,
+    #[serde(default)]
+    month: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    summary: String,
+    /// One article a line: `Section | Title | Author` (the section may be left out).
+    #[serde(default)]
+    contents: String,
+    #[serde(default)]
+    price: String,
+}
+
+impl IssueForm {
+    fn draft(&self, state: &AppState) -> Result<IssueDraft, Vec<IssueProblem>> {
+        let mut problems = Vec::new();
+        let number = |text: &str| text.trim().parse::<i64>().unwrap_or(0);
+        let price = match self.price.trim() {
+            "" => None,
+            text => match Money::parse(text, state.currency()) {
+                Ok(m) => Some(m),
+                Err(_) => {
+                    problems.push(IssueProblem { field: "price", message: "Type a price such as 2.50, or leave it empty.".into() });
+                    None
+                }
+            },
+        };
+        let articles = self
+            .contents
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let parts: Vec<&str> = line.split('|').map(str::trim).collect();
+                match parts.as_slice() {
+                    [section, title, author] => Article { section: Some(section.to_string()), title: title.to_string(), author: author.to_string() },
+                    [title, author] => Article { section: None, title: title.to_string(), author: author.to_string() },
+                    _ => Article { section: None, title: line.trim().to_string(), author: String::new() },
+                }
+            })
+            .collect();
+        let draft = IssueDraft {
+            publication: self.publication.trim().to_string(),
+            year: number(&self.year),
+            month: number(&self.month),
+            title: self.title.clone(),
+            summary: self.summary.clone(),
+            articles,
+            price,
+        };
+        match problems.is_empty() {
+            true => Ok(draft),
+            false => Err(problems),
+        }
+    }
+
+    fn from_issue(issue: &catalog::Issue) -> IssueForm {
+        IssueForm {
+            publication: issue.publication.clone(),
+            year: issue.year.to_string(),
+            month: issue.month.to_string(),
+            title: issue.title.clone(),
+            summary: issue.summary.clone(),
+            contents: issue
+                .articles
+                .iter()
+                .map(|a| match &a.section {
+                    Some(section) => format!("{section} | {} | {}", a.title, a.author),
+                    None => format!("{} | {}", a.title, a.author),
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            price: issue.price.map(|p| p.to_decimal().to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+async fn form_page(state: &AppState, ctx: &StaffContext, status: StatusCode, form: &IssueForm, issue: Option<&catalog::Issue>, problems: &[IssueProblem]) -> Result<Response, PageError> {
+    let title = issue.map(|i| format!("{} {}", i.publication_name, i.label)).unwrap_or_else(|| "New issue".into());
+    let mut context = admin_context(state, ctx, &title).await;
+    context.insert("form", form);
+    context.insert("issue", &issue);
+    context.insert("publications", &catalog::publications(&state.db).await?);
+    context.insert("errors", &problems.iter().map(|p| (p.field, p.message.clone())).collect::<std::collections::HashMap<_, _>>());
+    let mut response = render(state, "admin/issue_form.html", &context)?.into_response();
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+async fn new_form(State(state): State<AppState>, ctx: StaffContext) -> Result<Response, PageError> {
+    form_page(&state, &ctx, StatusCode::OK, &IssueForm::default(), None, &[]).await
+}
+
+async fn create(State(state): State<AppState>, ctx: StaffContext, FormBody(form): FormBody<IssueForm>) -> Result<Response, PageError> {
+    let draft = match form.draft(&state) {
+        Ok(draft) => draft,
+        Err(problems) => return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems).await,
+    };
+    match editing::create_issue(&state.db, &draft, &ctx.actor(), clock::now()).await? {
+        Ok(sku) => {
+            ctx.flash("Issue saved, not yet published.").await;
+            Ok(Redirect::to(&format!("/admin/issues/{sku}")).into_response())
+        }
+        Err(problems) => form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems).await,
+    }
+}
+
+async fn existing(state: &AppState, sku: &str) -> Result<catalog::Issue, Error> {
+    let not_found = || Error::not_found("issue_not_found", "There is no such issue.");
+    if !catalog::is_well_formed_sku(sku) {
+        return Err(not_found());
+    }
+    catalog::issue_any(&state.db, sku).await?.ok_or_else(not_found)
+}
+
+async fn edit_form(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>) -> Result<Response, PageError> {
+    let issue = existing(&state, &sku).await?;
+    form_page(&state, &ctx, StatusCode::OK, &IssueForm::from_issue(&issue), Some(&issue), &[]).await
+}
+
+async fn update(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>, FormBody(form): FormBody<IssueForm>) -> Result<Response, PageError> {
+    let issue = existing(&state, &sku).await?;
+    let draft = match form.draft(&state) {
+        Ok(draft) => draft,
+        Err(problems) => return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&issue), &problems).await,
+    };
+    match editing::update_issue(&state.db, &sku, &draft, &ctx.actor(), clock::now()).await? {
+        Ok(()) => {
+            ctx.flash("Issue saved.").await;
+            Ok(Redirect::to(&format!("/admin/issues/{sku}")).into_response())
+        }
+        Err(problems) => form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&issue), &problems).await,
+    }
+}
+
+async fn set_published(state: &AppState, ctx: &StaffContext, sku: &str, published: bool) -> Result<Response, PageError> {
+    existing(state, sku).await?;
+    editing::set_published(&state.db, sku, published, &ctx.actor(), clock::now()).await?;
+    ctx.flash(if published { "Published: the issue is on the site." } else { "Unpublished: readers no longer see it." }).await;
+    Ok(Redirect::to(&format!("/admin/issues/{sku}")).into_response())
+}
+
+async fn publish(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>) -> Result<Response, PageError> {
+    set_published(&state, &ctx, &sku, true).await
+}
+
+async fn unpublish(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>) -> Result<Response, PageError> {
+    set_published(&state, &ctx, &sku, false).await
+}
+
+/// The first file field of an upload, at most `limit` bytes.
+async fn uploaded_file(mut multipart: Multipart, limit: usize) -> Result<Vec<u8>, Error> {
+    let too_large = || Error::PayloadTooLarge { code: "file_too_large", message: format!("The file is larger than {} MiB.", limit / (1024 * 1024)) };
+    while let Some(field) = multipart.next_field().await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { Error::bad_request("bad_upload", "The upload could not be read.") }
+    })? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let bytes = field.bytes().await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { Error::bad_request("bad_upload", "The upload could not be read.") }
+        })?;
+        if bytes.len() > limit {
+            return Err(too_large());
+        }
+        if bytes.is_empty() {
+            break;
+        }
+        return Ok(bytes.to_vec());
+    }
+    Err(Error::invalid("no_file", "Choose a file to upload."))
+}
+
+async fn upload(state: &AppState, ctx: &StaffContext, sku: &str, multipart: Multipart, pdf: bool) -> Result<Response, PageError> {
+    existing(state, sku).await?;
+    let bytes = uploaded_file(multipart, if pdf { MAX_PDF_BYTES } else { MAX_COVER_BYTES }).await?;
+    let kind = FileKind::sniff(&bytes);
+    let accepted = match (pdf, kind) {
+        (true, Some(FileKind::Pdf)) => true,
+        (false, Some(FileKind::Png | FileKind::Jpeg | FileKind::Webp | FileKind::Svg)) => true,
+        _ => false,
+    };
+    let Some(kind) = kind.filter(|_| accepted) else {
+        return Err(PageError(Error::invalid(
+            "wrong_file_type",
+            if pdf { "That file is not a PDF." } else { "A cover must be a PNG, JPEG, WebP or SVG image." },
+        )));
+    };
+    let key = store(state)
+        .put(if pdf { "pdfs" } else { "covers" }, sku, kind, &bytes)
+        .await
+        .map_err(Error::Internal)?;
+    editing::set_file(&state.db, sku, pdf, &key, &ctx.actor(), clock::now()).await?;
+    ctx.flash(if pdf { "PDF uploaded." } else { "Cover uploaded." }).await;
+    Ok(Redirect::to(&format!("/admin/issues/{sku}")).into_response())
+}
+
+async fn upload_cover(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>, multipart: Multipart) -> Result<Response, PageError> {
+    upload(&state, &ctx, &sku, multipart, false).await
+}
+
+async fn upload_pdf(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>, multipart: Multipart) -> Result<Response, PageError> {
+    upload(&state, &ctx, &sku, multipart, true).await
+}
+
+async fn download_pdf(State(state): State<AppState>, _ctx: StaffContext, Path(sku): Path<String>) -> Result<Response, PageError> {
+    let not_found = || Error::not_found("pdf_not_found", "This issue has no PDF.");
+    let key = catalog::pdf_key(&state.db, &sku).await?.ok_or_else(not_found)?;
+    let bytes = store(&state).read(&key).await.map_err(Error::Internal)?.ok_or_else(not_found)?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/pdf".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{sku}.pdf\""))],
+        bytes,
+    )
+        .into_response())
+}

@@ -1,0 +1,199 @@
+//! Orders, subscribers and the print mailing list in the admin.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::header,
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{admin_context, StaffContext};
+use crate::{
+    catalog::{self, IssueRef},
+    error::Error,
+    http::{error::PageError, render::render, routes::RecordingRouter, AppState},
+    orders::{self, staff::OrderFilter, terms},
+    payments,
+};
+
+pub fn routes(routes: RecordingRouter) -> RecordingRouter {
+    routes
+        .get("/orders", list)
+        .get("/orders/{id}", detail)
+        .post("/orders/{id}/refund", refund)
+        .get("/subscribers", subscribers)
+        .get("/mailing-list", mailing_list)
+        .get("/mailing-list/{file}", mailing_list_csv)
+}
+
+#[derive(Deserialize, Serialize, Default)]
+struct OrderQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    email: String,
+}
+
+fn day_start(text: &str) -> Option<i64> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text.trim(), &format).ok().map(|d| d.midnight().assume_utc().unix_timestamp())
+}
+
+fn datetime(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute()))
+        .unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct OrderRow {
+    id: String,
+    created: String,
+    email: String,
+    status: String,
+    total: String,
+    coupon: Option<String>,
+}
+
+async fn list(State(state): State<AppState>, ctx: StaffContext, Query(query): Query<OrderQuery>) -> Result<Response, PageError> {
+    let filter = OrderFilter {
+        status: Some(query.status.clone()).filter(|s| !s.is_empty()),
+        from: day_start(&query.from),
+        to: day_start(&query.to).map(|t| t + 86_400),
+        email: Some(query.email.clone()).filter(|e| !e.trim().is_empty()),
+    };
+    let rows: Vec<OrderRow> = orders::staff::list_orders(&state.db, &filter)
+        .await?
+        .into_iter()
+        .map(|o| OrderRow {
+            created: datetime(o.created_at),
+            total: o.money(o.total).display(),
+            id: o.id,
+            email: o.email,
+            status: o.status,
+            coupon: o.coupon_code,
+        })
+        .collect();
+    let mut context = admin_context(&state, &ctx, "Orders").await;
+    context.insert("orders", &rows);
+    context.insert("query", &query);
+    Ok(render(&state, "admin/orders.html", &context)?.into_response())
+}
+
+async fn find(state: &AppState, id: &str) -> Result<orders::Order, Error> {
+    let not_found = || Error::not_found("order_not_found", "There is no such order.");
+    if id.len() > 64 {
+        return Err(not_found());
+    }
+    orders::find_order(&state.db, id).await?.ok_or_else(not_found)
+}
+
+async fn detail(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+    let order = find(&state, &id).await?;
+    let lines: Vec<_> = orders::order_lines(&state.db, &id)
+        .await?
+        .into_iter()
+        .map(|l| (l.name, l.quantity, order.money(l.unit_price), order.money(l.discount), order.money(l.line_total - l.discount)))
+        .collect();
+    let subscriptions: Vec<_> = orders::subscriptions_of_order(&state.db, &id)
+        .await?
+        .into_iter()
+        .map(|s| (s.first_issue(), s.last_issue(), s.status.clone(), s.title))
+        .collect();
+    let mut context = admin_context(&state, &ctx, &format!("Order {}", &order.id[..8.min(order.id.len())])).await;
+    context.insert("created", &datetime(order.created_at));
+    context.insert("paid", &order.paid_at.map(datetime));
+    context.insert("subtotal", &order.money(order.subtotal));
+    context.insert("discount", &order.money(order.discount));
+    context.insert("total", &order.money(order.total));
+    context.insert("order", &order);
+    context.insert("lines", &lines);
+    context.insert("subscriptions", &subscriptions);
+    context.insert("refundable", &matches!(order.status.as_str(), "paid" | "review"));
+    Ok(render(&state, "admin/order.html", &context)?.into_response())
+}
+
+async fn refund(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+    let order = find(&state, &id).await?;
+    payments::refund(&state.db, &state.payments, &order, &ctx.actor()).await?;
+    ctx.flash("Refunded: the order's subscriptions have ended.").await;
+    Ok(Redirect::to(&format!("/admin/orders/{id}")).into_response())
+}
+
+fn current_period() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    terms::period(now.year() as i64, now.month() as i64)
+}
+
+#[derive(Deserialize, Serialize, Default)]
+struct SubscriberQuery {
+    /// `active` (the default) or `ending` (within 60 days).
+    #[serde(default)]
+    view: String,
+    #[serde(default)]
+    email: String,
+}
+
+async fn subscribers(State(state): State<AppState>, ctx: StaffContext, Query(query): Query<SubscriberQuery>) -> Result<Response, PageError> {
+    // 60 days from now reaches at most into the issue two months on.
+    let ending = (query.view == "ending").then_some(2);
+    let email = Some(query.email.as_str()).filter(|e| !e.trim().is_empty());
+    let rows: Vec<_> = orders::staff::subscribers(&state.db, current_period(), ending, email)
+        .await?
+        .into_iter()
+        .map(|s| (s.email.clone(), s.name.clone(), s.publication.clone(), s.edition.clone(), s.first_issue(), s.last_issue(), s.order_id.clone(), s.ship_country.clone()))
+        .collect();
+    let mut context = admin_context(&state, &ctx, "Subscribers").await;
+    context.insert("subscribers", &rows);
+    context.insert("query", &query);
+    Ok(render(&state, "admin/subscribers.html", &context)?.into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct IssueQuery {
+    #[serde(default)]
+    issue: String,
+}
+
+/// `sw-2017-01` as a publication, year and month.
+fn issue_of_sku(sku: &str) -> Option<IssueRef> {
+    let (rest, month) = sku.rsplit_once('-')?;
+    let (publication, year) = rest.rsplit_once('-')?;
+    IssueRef::parse(publication, year, month)
+}
+
+async fn mailing_list(State(state): State<AppState>, ctx: StaffContext, Query(query): Query<IssueQuery>) -> Result<Response, PageError> {
+    let issues = catalog::all_issues(&state.db).await?;
+    let mut context = admin_context(&state, &ctx, "Mailing list").await;
+    context.insert("issues", &issues.iter().map(|i| (i.sku.clone(), i.name())).collect::<Vec<_>>());
+    context.insert("chosen", &query.issue);
+    if let Some(issue) = issue_of_sku(&query.issue) {
+        let entries = orders::staff::mailing_list(&state.db, &issue.publication, issue.year, issue.month).await?;
+        context.insert("by_country", &orders::staff::copies_by_country(&entries));
+        context.insert("copies", &entries.iter().map(|e| e.copies).sum::<i64>());
+        context.insert("entries", &entries);
+    }
+    Ok(render(&state, "admin/mailing_list.html", &context)?.into_response())
+}
+
+async fn mailing_list_csv(State(state): State<AppState>, _ctx: StaffContext, Path(file): Path<String>) -> Result<Response, PageError> {
+    let not_found = || Error::not_found("issue_not_found", "There is no such issue.");
+    let sku = file.strip_suffix(".csv").ok_or_else(not_found)?;
+    let issue = issue_of_sku(sku).ok_or_else(not_found)?;
+    catalog::issue_any(&state.db, sku).await?.ok_or_else(not_found)?;
+    let entries = orders::staff::mailing_list(&state.db, &issue.publication, issue.year, issue.month).await?;
+    let csv = orders::staff::mailing_csv(&entries).map_err(Error::Internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"mailing-list-{sku}.csv\"")),
+        ],
+        csv,
+    )
+        .into_response())
+}
+

@@ -1,0 +1,109 @@
+//! Staff accounts (admins only), the second-factor rule, and the audit log.
+
+use axum::{
+    extract::{Path, State},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::{admin_context, StaffContext};
+use crate::{
+    admin::{self, audit, staff::{self, Role}},
+    clock,
+    error::Error,
+    http::{error::PageError, extract::FormBody, render::render, routes::RecordingRouter, AppState},
+};
+
+pub fn routes(routes: RecordingRouter) -> RecordingRouter {
+    routes
+        .get("/staff", list)
+        .post("/staff", add)
+        .post("/staff/{id}/disable", disable)
+        .post("/staff/{id}/enable", enable)
+        .post("/staff/two-factor", require_two_factor)
+        .get("/audit", audit_log)
+}
+
+async fn list(State(state): State<AppState>, ctx: StaffContext) -> Result<Response, PageError> {
+    ctx.require_admin()?;
+    let mut context = admin_context(&state, &ctx, "Staff").await;
+    context.insert("members", &staff::list(&state.db).await?);
+    context.insert("required", &admin::two_factor_required(&state.db).await?);
+    Ok(render(&state, "admin/staff.html", &context)?.into_response())
+}
+
+#[derive(Deserialize)]
+struct AddForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+}
+
+async fn add(State(state): State<AppState>, ctx: StaffContext, FormBody(form): FormBody<AddForm>) -> Result<Response, PageError> {
+    ctx.require_admin()?;
+    let role = if form.role == "admin" { Role::Admin } else { Role::Staff };
+    let now = clock::now();
+    let (member, token) = staff::add(&state.db, &form.email, role, None, now).await?;
+    let mut conn = state.db.pool.acquire().await.map_err(Error::from)?;
+    audit::record(&mut conn, &ctx.actor(), "staff.add", "staff", &member.id, None, Some(serde_json::json!({"email": member.email, "role": role.as_str()})), now).await?;
+    if let Some(token) = token {
+        ctx.flash(format!("{} added. Send them this one-time link to set a password (valid for a day): {}/admin/set-password/{token}", member.email, state.config.base())).await;
+    }
+    Ok(Redirect::to("/admin/staff").into_response())
+}
+
+async fn set_disabled(state: &AppState, ctx: &StaffContext, id: &str, disabled: bool) -> Result<Response, PageError> {
+    ctx.require_admin()?;
+    let member = staff::find_by_id(&state.db, id).await?.ok_or_else(|| Error::not_found("staff_not_found", "There is no such staff account."))?;
+    if member.id == ctx.staff.id && disabled {
+        return Err(PageError(Error::invalid("cannot_disable_self", "You cannot disable your own account.")));
+    }
+    staff::set_disabled(&state.db, &member.email, disabled).await?;
+    let mut conn = state.db.pool.acquire().await.map_err(Error::from)?;
+    let action = if disabled { "staff.disable" } else { "staff.enable" };
+    audit::record(&mut conn, &ctx.actor(), action, "staff", &member.id, Some(serde_json::json!({"disabled": member.disabled})), Some(serde_json::json!({"disabled": disabled})), clock::now()).await?;
+    ctx.flash(format!("{} {}.", member.email, if disabled { "disabled: signed out at their next request" } else { "enabled" })).await;
+    Ok(Redirect::to("/admin/staff").into_response())
+}
+
+async fn disable(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+    set_disabled(&state, &ctx, &id, true).await
+}
+
+async fn enable(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+    set_disabled(&state, &ctx, &id, false).await
+}
+
+#[derive(Deserialize)]
+struct RequireForm {
+    #[serde(default)]
+    required: Option<String>,
+}
+
+async fn require_two_factor(State(state): State<AppState>, ctx: StaffContext, FormBody(form): FormBody<RequireForm>) -> Result<Response, PageError> {
+    ctx.require_admin()?;
+    let required = form.required.is_some();
+    let before = admin::two_factor_required(&state.db).await?;
+    admin::set_two_factor_required(&state.db, required).await?;
+    let mut conn = state.db.pool.acquire().await.map_err(Error::from)?;
+    audit::record(&mut conn, &ctx.actor(), "settings.two_factor", "settings", "require_two_factor", Some(serde_json::json!(before)), Some(serde_json::json!(required)), clock::now()).await?;
+    ctx.flash(if required { "Everyone now needs a second factor to use the admin." } else { "A second factor is now optional." }).await;
+    Ok(Redirect::to("/admin/staff").into_response())
+}
+
+async fn audit_log(State(state): State<AppState>, ctx: StaffContext) -> Result<Response, PageError> {
+    let entries: Vec<_> = audit::recent(&state.db, 500)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let at = time::OffsetDateTime::from_unix_timestamp(e.at)
+                .map(|t| format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second()))
+                .unwrap_or_default();
+            (at, e.staff_email, e.action, e.entity, e.entity_id, e.before_json, e.after_json)
+        })
+        .collect();
+    let mut context = admin_context(&state, &ctx, "Audit log").await;
+    context.insert("entries", &entries);
+    Ok(render(&state, "admin/audit.html", &context)?.into_response())
+}

@@ -1,0 +1,196 @@
+//! What staff see of orders and subscriptions: order lists, refunds, subscribers, and the
+//! mailing list for a print run.
+
+use serde::Serialize;
+use sqlx::FromRow;
+
+use super::{terms, Order, ORDER_COLUMNS};
+use crate::{
+    admin::audit::{self, Actor},
+    db::Db,
+    error::{Error, Result},
+};
+
+#[derive(Clone, Debug, Default)]
+pub struct OrderFilter {
+    pub status: Option<String>,
+    /// Unix seconds, inclusive.
+    pub from: Option<i64>,
+    /// Unix seconds, exclusive.
+    pub to: Option<i64>,
+    pub email: Option<String>,
+}
+
+/// Orders matching the filter, newest first (at most 500).
+pub async fn list_orders(db: &Db, filter: &OrderFilter) -> Result<Vec<Order>> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR created_at >= $2) \
+         AND ($3 IS NULL OR created_at < $3) AND ($4 IS NULL OR email_normalized LIKE $4) \
+         ORDER BY created_at DESC LIMIT 500"
+    );
+    let email = filter.email.as_ref().map(|e| format!("%{}%", e.trim().to_lowercase().replace(['%', '_'], "")));
+    Ok(sqlx::query_as(&sql).bind(&filter.status).bind(filter.from).bind(filter.to).bind(email).fetch_all(&db.pool).await?)
+}
+
+/// Marks a paid (or reviewed) order refunded and ends the subscriptions it created, in one
+/// transaction with its audit entry. The money itself is returned by the payment provider first.
+pub async fn mark_refunded(db: &Db, order_id: &str, refund_reference: Option<&str>, actor: &Actor, now: i64) -> Result<()> {
+    let mut tx = db.begin_write().await?;
+    let refunded = sqlx::query(
+        "UPDATE orders SET status = 'refunded', review_reason = COALESCE($2, review_reason) \
+         WHERE id = $1 AND status IN ('paid', 'review')",
+    )
+    .bind(order_id)
+    .bind(refund_reference.map(|r| format!("refunded: {r}")))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if refunded == 0 {
+        return Err(Error::Conflict { code: "not_refundable", message: "Only a paid order can be refunded, once.".into() });
+    }
+    let ended = sqlx::query("UPDATE subscriptions SET status = 'ended' WHERE order_id = $1 AND status = 'active'")
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    audit::record(
+        &mut tx,
+        actor,
+        "order.refund",
+        "order",
+        order_id,
+        Some(serde_json::json!({"status": "paid"})),
+        Some(serde_json::json!({"status": "refunded", "subscriptions_ended": ended, "reference": refund_reference})),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A subscription as staff see it, with where it goes.
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct Subscriber {
+    pub id: String,
+    pub order_id: String,
+    pub email: String,
+    pub name: String,
+    pub publication: String,
+    pub edition: String,
+    pub first_period: i64,
+    pub last_period: i64,
+    pub status: String,
+    pub ship_line1: Option<String>,
+    pub ship_line2: Option<String>,
+    pub ship_city: Option<String>,
+    pub ship_region: Option<String>,
+    pub ship_postal_code: Option<String>,
+    pub ship_country: Option<String>,
+}
+
+impl Subscriber {
+    pub fn first_issue(&self) -> String {
+        terms::describe(self.first_period)
+    }
+
+    pub fn last_issue(&self) -> String {
+        terms::describe(self.last_period)
+    }
+}
+
+const SUBSCRIBER_COLUMNS: &str = "id, order_id, email, name, publication, edition, first_period, last_period, status, \
+     ship_line1, ship_line2, ship_city, ship_region, ship_postal_code, ship_country FROM subscriptions";
+
+/// Active subscriptions that have not ended by `current_period`; those ending within `ending_within`
+/// periods when given; those whose email contains `email` when given.
+pub async fn subscribers(db: &Db, current_period: i64, ending_within: Option<i64>, email: Option<&str>) -> Result<Vec<Subscriber>> {
+    let sql = format!(
+        "SELECT {SUBSCRIBER_COLUMNS} WHERE status = 'active' AND last_period >= $1 AND ($2 IS NULL OR last_period <= $2) \
+         AND ($3 IS NULL OR email_normalized LIKE $3) ORDER BY last_period, email_normalized LIMIT 1000"
+    );
+    let email = email.map(|e| format!("%{}%", e.trim().to_lowercase().replace(['%', '_'], "")));
+    Ok(sqlx::query_as(&sql)
+        .bind(current_period)
+        .bind(ending_within.map(|n| current_period + n))
+        .bind(email)
+        .fetch_all(&db.pool)
+        .await?)
+}
+
+/// One copy to mail for a print run.
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct MailingEntry {
+    /// `subscription` or `single copy`.
+    pub kind: String,
+    pub copies: i64,
+    pub name: String,
+    pub email: String,
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+    pub order_id: String,
+}
+
+/// Everyone who gets a printed copy of this issue: active print subscriptions whose term covers
+/// it, and single print copies of it sold in paid orders.
+pub async fn mailing_list(db: &Db, publication: &str, year: i64, month: i64) -> Result<Vec<MailingEntry>> {
+    let period = terms::period(year, month);
+    let sku = crate::catalog::issue_sku(publication, year, month);
+    Ok(sqlx::query_as(
+        "SELECT 'subscription' AS kind, CAST(1 AS BIGINT) AS copies, name, email, ship_line1 AS line1, ship_line2 AS line2, \
+         ship_city AS city, ship_region AS region, ship_postal_code AS postal_code, ship_country AS country, order_id \
+         FROM subscriptions WHERE publication = $1 AND edition = 'print' AND status = 'active' \
+         AND first_period <= $2 AND last_period >= $2 \
+         UNION ALL \
+         SELECT 'single copy' AS kind, i.quantity AS copies, o.name, o.email, o.ship_line1, o.ship_line2, o.ship_city, \
+         o.ship_region, o.ship_postal_code, o.ship_country, o.id \
+         FROM order_items i JOIN orders o ON o.id = i.order_id \
+         WHERE i.issue_sku = $3 AND i.action = 'ship' AND o.status = 'paid' \
+         ORDER BY 10, 9, 3",
+    )
+    .bind(publication)
+    .bind(period)
+    .bind(sku)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+/// Copies per country, largest first.
+pub fn copies_by_country(entries: &[MailingEntry]) -> Vec<(String, i64)> {
+    let mut counts: Vec<(String, i64)> = Vec::new();
+    for entry in entries {
+        let country = entry.country.clone().unwrap_or_else(|| "??".into());
+        match counts.iter_mut().find(|(c, _)| *c == country) {
+            Some((_, n)) => *n += entry.copies,
+            None => counts.push((country, entry.copies)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    counts
+}
+
+/// The list as CSV, one row per address, for the mailing house.
+pub fn mailing_csv(entries: &[MailingEntry]) -> anyhow::Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(["name", "line1", "line2", "city", "region", "postal_code", "country", "copies", "kind", "email", "order"])?;
+    for e in entries {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        writer.write_record([
+            e.name.clone(),
+            opt(&e.line1),
+            opt(&e.line2),
+            opt(&e.city),
+            opt(&e.region),
+            opt(&e.postal_code),
+            opt(&e.country),
+            e.copies.to_string(),
+            e.kind.clone(),
+            e.email.clone(),
+            e.order_id.clone(),
+        ])?;
+    }
+    Ok(writer.into_inner()?)
+}
