@@ -174,7 +174,7 @@ async fn require_staff(State(state): State<AppState>, mut request: Request, next
         }
         Err(error) => return PageError(error).into_response(),
     };
-    let (path, _) = original_path(request);
+    let (path, _) = original_path(&request);
     if !staff.two_factor && !matches!(path.as_str(), "/admin/two-factor" | "/admin/logout") {
         match admin::two_factor_required(&state.db).await {
             Ok(true) => return Redirect::to("/admin/two-factor").into_response(),
