@@ -24,7 +24,9 @@ macro_rules! recorded_method {
             T: 'static,
         {
             self.router = self.router.route(path, $name(handler));
-            self.routes.push(($method, format!("{}{path}", self.prefix)));
+            // A nested "/" is the prefix itself (`/admin`, not `/admin/`).
+            let full = if path == "/" { self.prefix.to_string() } else { format!("{}{path}", self.prefix) };
+            self.routes.push(($method, full));
             self
         }
     };

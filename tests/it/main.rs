@@ -2,6 +2,7 @@
 
 mod support;
 
+mod admin;
 mod cart;
 mod catalog;
 mod checkout;

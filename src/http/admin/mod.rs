@@ -44,6 +44,13 @@ struct StaffSession {
     seen_at: i64,
 }
 
+impl StaffSession {
+    /// A staff session ends after 30 minutes without a request, and 12 hours after signing in.
+    fn still_valid(&self, now: i64) -> bool {
+        now - self.seen_at <= IDLE_SECS && now - self.signed_in_at <= MAX_SECS
+    }
+}
+
 /// The signed-in staff member, for handlers.
 #[derive(Clone)]
 pub struct StaffContext {
@@ -165,7 +172,7 @@ async fn require_staff(State(state): State<AppState>, mut request: Request, next
     let Ok(Some(mut signed_in)) = session.get::<StaffSession>(STAFF_KEY).await else {
         return unauthenticated(&request);
     };
-    let expired = now - signed_in.seen_at > IDLE_SECS || now - signed_in.signed_in_at > MAX_SECS;
+    let expired = !signed_in.still_valid(now);
     let staff = match admin::staff::find_by_id(&state.db, &signed_in.id).await {
         Ok(Some(staff)) if !staff.disabled && !expired => staff,
         Ok(_) => {
@@ -235,4 +242,18 @@ async fn check_csrf(request: Request, next: Next) -> Response {
         return forged();
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staff_sessions_end_after_thirty_idle_minutes_or_twelve_hours() {
+        let session = |signed_in_at, seen_at| StaffSession { id: "s".into(), signed_in_at, seen_at };
+        assert!(session(0, 0).still_valid(IDLE_SECS));
+        assert!(!session(0, 0).still_valid(IDLE_SECS + 1), "idle too long");
+        assert!(session(0, MAX_SECS - 60).still_valid(MAX_SECS));
+        assert!(!session(0, MAX_SECS - 60).still_valid(MAX_SECS + 1), "signed in too long ago, however busy");
+    }
 }

@@ -166,6 +166,22 @@ impl TestApp {
         self.config.clone()
     }
 
+    /// Another browser on the same shop: its own cookies, no server of its own.
+    pub fn with_new_client(&self) -> TestApp {
+        TestApp {
+            address: self.address.clone(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(true)
+                .build()
+                .expect("a client"),
+            db: self.db.clone(),
+            config: self.config.clone(),
+            shutdown: None,
+            server: None,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
