@@ -2,12 +2,15 @@
 
 use masthead::{
     clock,
-    coupons::{create_coupon, AppliesTo, CouponValue, NewCoupon},
+    coupons::{AppliesTo, NewCoupon},
     money::{Currency, Money},
 };
 use serde_json::{json, Value};
 
-use crate::{on_both_databases, support::TestApp};
+use crate::{
+    on_both_databases,
+    support::{save_coupon, test_coupon, TestApp},
+};
 
 on_both_databases!(
     the_publishers_offer_halves_the_journal,
@@ -29,27 +32,6 @@ on_both_databases!(
 
 fn usd(amount: i64) -> Money {
     Money::new(amount, Currency::Usd)
-}
-
-fn coupon(code: &str) -> NewCoupon {
-    NewCoupon {
-        currency: Currency::Usd,
-        code: code.into(),
-        description: format!("Test coupon {code}"),
-        value: CouponValue::Percent(1000),
-        applies_to: AppliesTo::Everything,
-        new_subscribers_only: false,
-        starts_at: None,
-        ends_at: None,
-        max_redemptions: None,
-        per_customer_limit: None,
-        min_subtotal: None,
-        active: true,
-    }
-}
-
-async fn save(app: &TestApp, coupon: NewCoupon) {
-    create_coupon(&app.db, &coupon, None, clock::now()).await.expect("saved").expect("a valid coupon");
 }
 
 async fn add(app: &TestApp, sku: &str, quantity: i64) -> (u16, Value) {
@@ -106,12 +88,12 @@ async fn refused_coupon(app: &TestApp, code: &str, expected: &str) {
 
 async fn every_coupon_problem_has_its_code_and_changes_nothing(app: TestApp) {
     let now = clock::now();
-    save(&app, NewCoupon { starts_at: Some(now + 86_400), ..coupon("LATER") }).await;
-    save(&app, NewCoupon { ends_at: Some(now - 1), starts_at: Some(now - 86_400), ..coupon("GONE") }).await;
-    save(&app, NewCoupon { active: false, ..coupon("OFF") }).await;
-    save(&app, NewCoupon { applies_to: AppliesTo::SingleIssues, ..coupon("ISSUES") }).await;
-    save(&app, NewCoupon { min_subtotal: Some(usd(5000)), ..coupon("BIG") }).await;
-    save(&app, NewCoupon { max_redemptions: Some(1), ..coupon("ONCE") }).await;
+    save_coupon(&app, NewCoupon { starts_at: Some(now + 86_400), ..test_coupon("LATER") }).await;
+    save_coupon(&app, NewCoupon { ends_at: Some(now - 1), starts_at: Some(now - 86_400), ..test_coupon("GONE") }).await;
+    save_coupon(&app, NewCoupon { active: false, ..test_coupon("OFF") }).await;
+    save_coupon(&app, NewCoupon { applies_to: AppliesTo::SingleIssues, ..test_coupon("ISSUES") }).await;
+    save_coupon(&app, NewCoupon { min_subtotal: Some(usd(5000)), ..test_coupon("BIG") }).await;
+    save_coupon(&app, NewCoupon { max_redemptions: Some(1), ..test_coupon("ONCE") }).await;
     sqlx::query("UPDATE coupons SET redemptions_used = 1 WHERE normalized_code = 'ONCE'")
         .execute(&app.db.pool)
         .await

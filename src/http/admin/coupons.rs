@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{admin_context, StaffContext};
+use super::{admin_context, datetime, StaffContext};
 use crate::{
     cart::{price, PricingLine},
     catalog::{self, Product},
@@ -50,16 +50,9 @@ struct ListQuery {
     status: String,
 }
 
-/// "2026-11-25 14:00 UTC".
-fn datetime(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .map(|t| format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month() as u8, t.day(), t.hour(), t.minute()))
-        .unwrap_or_default()
-}
-
 /// The value an `<input type="datetime-local">` shows.
 fn datetime_local(unix: i64) -> String {
-    datetime(unix).replace(' ', "T").trim_end_matches("TUTC").to_string()
+    datetime(unix).replace(' ', "T")
 }
 
 async fn list(State(state): State<AppState>, ctx: StaffContext, Query(query): Query<ListQuery>) -> Result<Response, PageError> {

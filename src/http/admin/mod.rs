@@ -97,6 +97,13 @@ async fn csrf_token(session: &Session) -> Result<String, Error> {
     Ok(token)
 }
 
+/// "2026-11-25 14:00" (UTC), as the admin shows times.
+pub fn datetime(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute()))
+        .unwrap_or_default()
+}
+
 /// The context every admin page starts from.
 pub async fn admin_context(state: &AppState, ctx: &StaffContext, title: &str) -> Context {
     let mut context = render::page_context(state, title);

@@ -7,7 +7,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{admin_context, StaffContext};
+use super::{admin_context, datetime, StaffContext};
 use crate::{
     catalog::{self, IssueRef},
     error::Error,
@@ -41,12 +41,6 @@ struct OrderQuery {
 fn day_start(text: &str) -> Option<i64> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(text.trim(), &format).ok().map(|d| d.midnight().assume_utc().unix_timestamp())
-}
-
-fn datetime(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .map(|t| format!("{:04}-{:02}-{:02} {:02}:{:02}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute()))
-        .unwrap_or_default()
 }
 
 #[derive(Serialize)]

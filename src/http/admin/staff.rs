@@ -6,7 +6,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{admin_context, StaffContext};
+use super::{admin_context, datetime, StaffContext};
 use crate::{
     admin::{self, audit, staff::{self, Role}},
     clock,
@@ -96,12 +96,7 @@ async fn audit_log(State(state): State<AppState>, ctx: StaffContext) -> Result<R
     let entries: Vec<_> = audit::recent(&state.db, 500)
         .await?
         .into_iter()
-        .map(|e| {
-            let at = time::OffsetDateTime::from_unix_timestamp(e.at)
-                .map(|t| format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second()))
-                .unwrap_or_default();
-            (at, e.staff_email, e.action, e.entity, e.entity_id, e.before_json, e.after_json)
-        })
+        .map(|e| (datetime(e.at), e.staff_email, e.action, e.entity, e.entity_id, e.before_json, e.after_json))
         .collect();
     let mut context = admin_context(&state, &ctx, "Audit log").await;
     context.insert("entries", &entries);

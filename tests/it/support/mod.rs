@@ -234,3 +234,30 @@ pub fn html_text(html: &str) -> String {
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
+
+/// A plain 10%-off coupon for everything, to change with struct update syntax.
+pub fn test_coupon(code: &str) -> masthead::coupons::NewCoupon {
+    use masthead::{coupons::{AppliesTo, CouponValue, NewCoupon}, money::Currency};
+    NewCoupon {
+        currency: Currency::Usd,
+        code: code.into(),
+        description: format!("Test coupon {code}"),
+        value: CouponValue::Percent(1000),
+        applies_to: AppliesTo::Everything,
+        new_subscribers_only: false,
+        starts_at: None,
+        ends_at: None,
+        max_redemptions: None,
+        per_customer_limit: None,
+        min_subtotal: None,
+        active: true,
+    }
+}
+
+/// Saves a coupon straight into the shop's database.
+pub async fn save_coupon(app: &TestApp, coupon: masthead::coupons::NewCoupon) {
+    masthead::coupons::create_coupon(&app.db, &coupon, None, masthead::clock::now())
+        .await
+        .expect("saved")
+        .expect("a valid coupon");
+}
