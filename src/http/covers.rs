@@ -26,7 +26,8 @@ async fn cover(State(state): State<AppState>, Path(file): Path<String>) -> Resul
 
     let mut context = page_context(&state, &issue.name());
     context.insert("issue", &issue);
-    context.insert("headline_lines", &wrap(&issue.title, 16, 5));
+    // 13 characters of bold serif at 28px fit the cover's 256px text column even in a wide fallback font.
+    context.insert("headline_lines", &wrap(&issue.title, 13, 6));
     context.insert("theme", if issue.publication == "sw" { "red" } else { "ink" });
     let svg = render(&state, "covers/cover.svg", &context)?;
     Ok((
@@ -66,7 +67,7 @@ fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
 mod tests {
     #[test]
     fn headlines_wrap_on_spaces() {
-        assert_eq!(super::wrap("The hate won't go unchallenged", 16, 5), vec!["The hate won't", "go unchallenged"]);
+        assert_eq!(super::wrap("The hate won't go unchallenged", 13, 6), vec!["The hate", "won't go", "unchallenged"]);
         assert_eq!(super::wrap("a b c d e f", 1, 3), vec!["a", "b", "c…"]);
     }
 }

@@ -98,6 +98,40 @@ impl Subscriber {
     }
 }
 
+/// The figures on the admin's front page.
+#[derive(Clone, Debug, Serialize)]
+pub struct Dashboard {
+    pub pending_orders: i64,
+    pub review_orders: i64,
+    pub paid_orders: i64,
+    /// Active subscriptions that have not ended by the current issue period.
+    pub active_subscriptions: i64,
+    pub active_coupons: i64,
+}
+
+pub async fn dashboard(db: &Db, current_period: i64) -> Result<Dashboard> {
+    let orders_in = |status: &'static str| async move {
+        sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM orders WHERE status = $1")
+            .bind(status)
+            .fetch_one(&db.pool)
+            .await
+            .map(|(n,)| n)
+    };
+    let (active_subscriptions,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM subscriptions WHERE status = 'active' AND last_period >= $1")
+            .bind(current_period)
+            .fetch_one(&db.pool)
+            .await?;
+    let (active_coupons,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM coupons WHERE active = 1").fetch_one(&db.pool).await?;
+    Ok(Dashboard {
+        pending_orders: orders_in("pending").await?,
+        review_orders: orders_in("review").await?,
+        paid_orders: orders_in("paid").await?,
+        active_subscriptions,
+        active_coupons,
+    })
+}
+
 const SUBSCRIBER_COLUMNS: &str = "id, order_id, email, name, publication, edition, first_period, last_period, status, \
      ship_line1, ship_line2, ship_city, ship_region, ship_postal_code, ship_country FROM subscriptions";
 

@@ -391,12 +391,16 @@ async fn a_refund_ends_the_subscriptions_and_is_audited(app: TestApp) {
     let token = sign_in_as(&staff_client, "staff@example.org", Role::Staff).await;
     let (_, page) = staff_client.page(&format!("/admin/orders/{order_id}")).await;
     assert!(page.contains("Refund this order") && page.contains("$58.00"));
+    let (_, page) = staff_client.page("/admin").await;
+    assert!(page.contains("<strong>1</strong> paid orders") && page.contains("<strong>1</strong> active subscriptions"), "{page}");
     let response = staff_client.post_form(&format!("/admin/orders/{order_id}/refund"), &[("csrf_token", &token)]).await;
     assert_eq!(response.status(), 303);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM orders WHERE status = 'refunded'").await, 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM subscriptions WHERE status = 'ended'").await, 1);
     let response = staff_client.post_form(&format!("/admin/orders/{order_id}/refund"), &[("csrf_token", &token)]).await;
     assert_eq!(response.status(), 409, "refunded once");
+    let (_, page) = staff_client.page("/admin").await;
+    assert!(page.contains("<strong>0</strong> paid orders") && page.contains("<strong>0</strong> active subscriptions"), "{page}");
     let (_, page) = staff_client.page("/admin/audit").await;
     assert!(page.contains("order.refund") && page.contains("staff@example.org"));
     let (_, page) = staff_client.page("/admin/orders?status=refunded&email=REFUND").await;

@@ -118,7 +118,7 @@ async fn refund(State(state): State<AppState>, ctx: StaffContext, Path(id): Path
     Ok(Redirect::to(&format!("/admin/orders/{id}")).into_response())
 }
 
-fn current_period() -> i64 {
+pub(super) fn current_period() -> i64 {
     let now = time::OffsetDateTime::now_utc();
     terms::period(now.year() as i64, now.month() as i64)
 }

@@ -180,15 +180,8 @@ pub async fn enable_two_factor(State(state): State<AppState>, ctx: StaffContext,
 }
 
 pub async fn dashboard(State(state): State<AppState>, ctx: StaffContext) -> Result<Response, PageError> {
-    let count = |sql: &'static str| {
-        let pool = state.db.pool.clone();
-        async move { sqlx::query_as::<_, (i64,)>(sql).fetch_one(&pool).await.map(|(n,)| n) }
-    };
+    let figures = crate::orders::staff::dashboard(&state.db, super::orders::current_period()).await?;
     let mut context = admin_context(&state, &ctx, "Admin").await;
-    context.insert("pending_orders", &count("SELECT COUNT(*) FROM orders WHERE status = 'pending'").await.map_err(Error::from)?);
-    context.insert("review_orders", &count("SELECT COUNT(*) FROM orders WHERE status = 'review'").await.map_err(Error::from)?);
-    context.insert("paid_orders", &count("SELECT COUNT(*) FROM orders WHERE status = 'paid'").await.map_err(Error::from)?);
-    context.insert("active_subscriptions", &count("SELECT COUNT(*) FROM subscriptions WHERE status = 'active'").await.map_err(Error::from)?);
-    context.insert("active_coupons", &count("SELECT COUNT(*) FROM coupons WHERE active = 1").await.map_err(Error::from)?);
+    context.insert("figures", &figures);
     Ok(render(&state, "admin/dashboard.html", &context)?.into_response())
 }
