@@ -111,7 +111,7 @@ pub struct AddItemBody {
     #[schema(example = "isr-print-4y")]
     pub sku: String,
     /// A whole number from 1 to 99 (a subscription: 1). Defaults to 1.
-    #[schema(value_type = Option<i64>, example = 1)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 99, example = 1)]
     pub quantity: Option<serde_json::Value>,
 }
 
@@ -138,15 +138,15 @@ pub async fn add_item(
 #[derive(Deserialize, ToSchema)]
 pub struct QuantityBody {
     /// A whole number from 0 to 99; 0 removes the line.
-    #[schema(value_type = i64, example = 3)]
+    #[schema(value_type = i64, minimum = 0, maximum = 99, example = 3)]
     pub quantity: serde_json::Value,
 }
 
 /// Sets a line's quantity; 0 removes it.
 #[utoipa::path(patch, path = "/api/v1/cart/items/{sku}", tag = "cart", request_body = QuantityBody,
     params(("sku" = String, Path, example = "sw-2017-01")),
-    responses((status = 200, body = CartJson), (status = 404, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = CartJson), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_item(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -184,8 +184,8 @@ pub struct CouponBody {
 
 /// Applies a coupon, replacing any coupon the cart had.
 #[utoipa::path(post, path = "/api/v1/cart/coupon", tag = "cart", request_body = CouponBody,
-    responses((status = 200, body = CartJson), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, body = ErrorBody),
+    responses((status = 200, body = CartJson), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody, description = "Too many failed codes; see Retry-After")))]
 pub async fn apply_coupon(
     State(state): State<AppState>,
