@@ -7,5 +7,6 @@ mod cart;
 mod catalog;
 mod checkout;
 mod email;
+mod journey;
 mod stripe;
 mod operations;

@@ -1,6 +1,7 @@
 //! Starts the real application on an ephemeral port against a fresh database,
 //! SQLite or PostgreSQL, and gives the test a client for it.
 
+pub mod browser;
 pub mod postgres;
 pub mod stripe;
 
@@ -136,11 +137,26 @@ impl TestApp {
         Some(TestApp::start(config).await)
     }
 
+    /// A fresh shop whose base URL is its own address, so that a real browser can follow every
+    /// link and redirect it makes (the payment page among them).
+    pub async fn spawn_reachable(backend: Backend) -> Option<TestApp> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let addr: SocketAddr = listener.local_addr().expect("an address");
+        let (url, dir) = fresh_database(backend).await?;
+        let mut config = test_config(&url, dir);
+        config.base_url = format!("http://{addr}");
+        Some(TestApp::start_on(config, listener).await)
+    }
+
     /// Starts the shop on an existing database (as a restart would).
     pub async fn start(config: Config) -> TestApp {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        TestApp::start_on(config, listener).await
+    }
+
+    async fn start_on(config: Config, listener: TcpListener) -> TestApp {
         let db = app::prepare(&config).await.expect("the database is prepared");
         let state = app::build_state(config.clone(), db.clone()).await.expect("the state is built");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
         let addr: SocketAddr = listener.local_addr().expect("an address");
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app::serve_on(listener, state, async {
