@@ -142,6 +142,7 @@ pub async fn create_coupon(
 ) -> Result<Result<Coupon, Vec<FieldError>>> {
     let mut problems = coupon.problems();
     problems.extend(unknown_targets(db, &coupon.applies_to).await?);
+    problems.extend(code_taken(db, &coupon.code, None).await?);
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
@@ -181,10 +182,7 @@ pub async fn create_coupon(
     .await?
     .rows_affected();
     if inserted == 0 {
-        return Ok(Err(vec![FieldError {
-            field: "code",
-            message: format!("Another coupon already uses the code {} (codes ignore case, spaces and hyphens).", normalized),
-        }]));
+        return Ok(Err(vec![code_in_use(&normalized)]));
     }
     save_targets(&mut tx, &id, &coupon.applies_to).await?;
     if let Some(actor) = actor {
@@ -193,6 +191,27 @@ pub async fn create_coupon(
     tx.commit().await?;
     let created = find_coupon(db, &id).await?.ok_or_else(|| anyhow!("the coupon just saved is missing"))?;
     Ok(Ok(created))
+}
+
+fn code_in_use(normalized: &str) -> FieldError {
+    FieldError {
+        field: "code",
+        message: format!("Another coupon already uses the code {normalized} (codes ignore case, spaces and hyphens)."),
+    }
+}
+
+/// Said beside the form's other mistakes; the unique index still decides when two staff save at once.
+pub async fn code_taken(db: &Db, code: &str, except_id: Option<&str>) -> Result<Option<FieldError>> {
+    let normalized = normalize_code(code);
+    if normalized.is_empty() {
+        return Ok(None);
+    }
+    let (taken,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM coupons WHERE normalized_code = $1 AND ($2 IS NULL OR id <> $2)")
+        .bind(&normalized)
+        .bind(except_id)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok((taken > 0).then(|| code_in_use(&normalized)))
 }
 
 async fn save_targets(conn: &mut AnyConnection, id: &str, applies_to: &AppliesTo) -> Result<()> {
@@ -221,6 +240,8 @@ pub async fn update_coupon(
     let normalized = normalize_code(&coupon.code);
     if normalized != before.normalized_code && redemption_count(db, id).await? > 0 {
         problems.push(FieldError { field: "code", message: "This coupon has been redeemed, so its code can no longer change.".into() });
+    } else {
+        problems.extend(code_taken(db, &coupon.code, Some(id)).await?);
     }
     if !problems.is_empty() {
         return Ok(Err(problems));
@@ -253,10 +274,7 @@ pub async fn update_coupon(
     .await;
     match updated {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Ok(Err(vec![FieldError {
-                field: "code",
-                message: format!("Another coupon already uses the code {normalized} (codes ignore case, spaces and hyphens)."),
-            }]));
+            return Ok(Err(vec![code_in_use(&normalized)]));
         }
         Err(sqlx::Error::Database(e)) if e.is_check_violation() => {
             return Ok(Err(vec![FieldError {

@@ -248,6 +248,16 @@ async fn coupon_form_refuses_each_mistake_field_by_field(app: TestApp) {
         assert!(page.contains(says), "{overrides:?}: {says}");
         assert_eq!(count(&app, "SELECT COUNT(*) FROM coupons").await, 1, "{overrides:?}: nothing saved");
     }
+    // Every mistake at once, each said once: a taken code beside the others, and no overflow on an absurd number.
+    for value in ["150", "79228162514264337593543950335"] {
+        let overrides = [("code", "Ftr 2016"), ("value", value), ("description", "")];
+        let response = app.post_form("/admin/coupons", &coupon_fields(&token, &overrides)).await;
+        assert_eq!(response.status(), 422);
+        let page = html_text(&response.text().await.expect("a page"));
+        let listed = page.split("<li>").filter(|item| item.starts_with("A percentage must be")).count();
+        assert_eq!(listed, 1, "the range mistake is listed once: {page}");
+        assert!(page.contains("Another coupon already uses the code FTR2016") && page.contains("Say what the coupon gives"));
+    }
     let response = app.post_form("/admin/coupons", &coupon_fields(&token, &[("value", "33.33")])).await;
     assert_eq!(response.status(), 303);
     let (bp, code): (i64, String) =

@@ -143,11 +143,13 @@ impl CouponForm {
         let mut problem = |field, message: &str| problems.push(FieldError { field, message: message.into() });
         let value = match self.kind.as_str() {
             "percent" => match self.value.trim().parse::<rust_decimal::Decimal>() {
-                Ok(percent) if percent.scale() <= 2 || percent.normalize().scale() <= 2 => {
-                    let bp = rust_decimal::prelude::ToPrimitive::to_i64(&(percent * rust_decimal::Decimal::from(100)).round()).unwrap_or(0);
-                    if !(rust_decimal::Decimal::ZERO < percent && percent <= rust_decimal::Decimal::from(100)) {
-                        problem("percent", "A percentage must be more than 0 and at most 100.");
-                    }
+                Ok(percent) if percent.normalize().scale() <= 2 => {
+                    // The range is the coupon's own rule (`NewCoupon::problems`); here the arithmetic
+                    // only must not overflow on an absurd number, which then counts as out of range.
+                    let bp = percent
+                        .checked_mul(rust_decimal::Decimal::from(100))
+                        .and_then(|bp| rust_decimal::prelude::ToPrimitive::to_i64(&bp.round()))
+                        .unwrap_or(0);
                     CouponValue::Percent(bp)
                 }
                 _ => {
@@ -239,7 +241,8 @@ impl CouponForm {
         match problems.is_empty() {
             true => Ok(coupon),
             false => {
-                problems.dedup();
+                let mut seen = std::collections::HashSet::new();
+                problems.retain(|p| seen.insert((p.field, p.message.clone())));
                 Err(problems)
             }
         }
@@ -317,7 +320,10 @@ async fn new_form(State(state): State<AppState>, ctx: StaffContext) -> Result<Re
 async fn create(State(state): State<AppState>, ctx: StaffContext, FormBody(form): FormBody<CouponForm>) -> Result<Response, PageError> {
     let coupon = match form.parse(state.currency()) {
         Ok(coupon) => coupon,
-        Err(problems) => return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems, None).await,
+        Err(problems) => {
+            let problems = with_taken_code(&state, &form, None, problems).await?;
+            return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems, None).await;
+        }
     };
     if form.action == "preview" {
         return form_page(&state, &ctx, StatusCode::OK, &form, None, &[], Some(&coupon.unsaved())).await;
@@ -329,6 +335,14 @@ async fn create(State(state): State<AppState>, ctx: StaffContext, FormBody(form)
         }
         Err(problems) => form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems, None).await,
     }
+}
+
+/// A form refused for other mistakes also says when its code is taken, so staff fix all at once.
+async fn with_taken_code(state: &AppState, form: &CouponForm, id: Option<&str>, mut problems: Vec<FieldError>) -> Result<Vec<FieldError>, Error> {
+    if !problems.iter().any(|p| p.field == "code") {
+        problems.extend(coupons::code_taken(&state.db, &form.code, id).await?);
+    }
+    Ok(problems)
 }
 
 async fn existing(state: &AppState, id: &str) -> Result<Coupon, Error> {
@@ -344,7 +358,10 @@ async fn update(State(state): State<AppState>, ctx: StaffContext, Path(id): Path
     let current = existing(&state, &id).await?;
     let coupon = match form.parse(state.currency()) {
         Ok(coupon) => coupon,
-        Err(problems) => return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&current), &problems, None).await,
+        Err(problems) => {
+            let problems = with_taken_code(&state, &form, Some(&id), problems).await?;
+            return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&current), &problems, None).await;
+        }
     };
     if form.action == "preview" {
         return form_page(&state, &ctx, StatusCode::OK, &form, Some(&current), &[], Some(&coupon.unsaved())).await;
