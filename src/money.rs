@@ -66,6 +66,8 @@ pub enum MoneyError {
     NotAnAmount(String),
     #[error("{0:?} has more decimal places than the currency allows")]
     TooPrecise(String),
+    #[error("{0:?} is more money than the shop can count")]
+    TooLarge(String),
     #[error("{0:?} is not a currency the shop knows")]
     UnknownCurrency(String),
 }
@@ -88,11 +90,16 @@ impl Money {
     /// Parses a major-unit amount as people write it ("29", "14.50"), refusing fractions of a cent.
     pub fn parse(text: &str, currency: Currency) -> Result<Money, MoneyError> {
         let value: Decimal = text.trim().parse().map_err(|_| MoneyError::NotAnAmount(text.into()))?;
-        Money::from_decimal_exact(value, currency).ok_or_else(|| MoneyError::TooPrecise(text.into()))
+        let exponent = currency.exponent();
+        if value.normalize().scale() > exponent {
+            return Err(MoneyError::TooPrecise(text.into()));
+        }
+        Money::from_decimal_exact(value, currency).ok_or_else(|| MoneyError::TooLarge(text.into()))
     }
 
     fn from_decimal_exact(value: Decimal, currency: Currency) -> Option<Money> {
-        let minor = value * Decimal::from(10i64.pow(currency.exponent()));
+        // Checked: an absurd amount typed into a form is refused, never a panic.
+        let minor = value.checked_mul(Decimal::from(10i64.pow(currency.exponent())))?;
         if minor.fract() != Decimal::ZERO {
             return None;
         }
@@ -189,6 +196,9 @@ mod tests {
         assert_eq!(Money::parse("14.50", Currency::Usd), Ok(usd(1450)));
         assert!(matches!(Money::parse("14.505", Currency::Usd), Err(MoneyError::TooPrecise(_))));
         assert!(matches!(Money::parse("abc", Currency::Usd), Err(MoneyError::NotAnAmount(_))));
+        assert!(matches!(Money::parse("79228162514264337593543950335", Currency::Usd), Err(MoneyError::TooLarge(_))));
+        assert!(matches!(Money::parse("92233720368547758.08", Currency::Usd), Err(MoneyError::TooLarge(_))));
+        assert_eq!(Money::parse("14.50", Currency::Usd).expect("an amount"), usd(1450));
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub fn router(state: AppState) -> Router {
                 .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
                 .layer(security_header(header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
                 .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+                // A bug must still answer (500, logged), never drop the reader's connection.
+                .layer(tower_http::catch_panic::CatchPanicLayer::new())
                 .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                     axum::http::StatusCode::SERVICE_UNAVAILABLE,
                     Duration::from_secs(30),
