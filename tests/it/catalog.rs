@@ -148,10 +148,12 @@ async fn atom_feed_lists_published_issues(app: TestApp) {
     let response = app.get("/issues.atom").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/atom+xml; charset=utf-8");
-    let body = super::support::html_text(&response.text().await.expect("a body"));
+    // Read as a feed reader would: URLs as written, not entity-encoded.
+    let body = response.text().await.expect("a body");
     assert!(body.starts_with("<?xml"));
     assert!(body.contains("<link rel=\"self\" type=\"application/atom+xml\" href=\"http://shop.test/issues.atom\"/>"));
     assert!(body.contains("<id>http://shop.test/issues/sw/2016/12</id>"));
+    assert!(body.contains("The hate won&#x27;t go unchallenged"), "text is still escaped");
     assert!(body.contains("<updated>2017-01-01T12:00:00Z</updated>"), "the feed is as new as its newest issue");
     let (_, issues) = app.json("/api/v1/issues").await;
     let published = issues.as_array().expect("an array").len();
