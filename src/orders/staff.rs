@@ -211,9 +211,9 @@ pub fn mailing_csv(entries: &[MailingEntry]) -> anyhow::Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(["name", "line1", "line2", "city", "region", "postal_code", "country", "copies", "kind", "email", "order"])?;
     for e in entries {
-        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let opt = |v: &Option<String>| spreadsheet_safe(v.as_deref().unwrap_or_default());
         writer.write_record([
-            e.name.clone(),
+            spreadsheet_safe(&e.name),
             opt(&e.line1),
             opt(&e.line2),
             opt(&e.city),
@@ -222,9 +222,44 @@ pub fn mailing_csv(entries: &[MailingEntry]) -> anyhow::Result<Vec<u8>> {
             opt(&e.country),
             e.copies.to_string(),
             e.kind.clone(),
-            e.email.clone(),
+            spreadsheet_safe(&e.email),
             e.order_id.clone(),
         ])?;
     }
     Ok(writer.into_inner()?)
+}
+
+/// Readers type these fields; staff open the file in a spreadsheet, which would run a cell that
+/// starts like a formula. A leading apostrophe makes it plain text there (OWASP's CSV injection advice).
+fn spreadsheet_safe(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mailing_list_cells_cannot_run_as_formulas() {
+        let entry = MailingEntry {
+            kind: "subscription".into(),
+            copies: 1,
+            name: "=HYPERLINK(\"http://evil.example\",\"click\")".into(),
+            email: "@reader@example.org".into(),
+            line1: Some("-1 Main St".into()),
+            line2: None,
+            city: Some("Chicago".into()),
+            region: Some("IL".into()),
+            postal_code: Some("60601".into()),
+            country: Some("US".into()),
+            order_id: "o1".into(),
+        };
+        let csv = String::from_utf8(mailing_csv(&[entry]).expect("written")).expect("text");
+        let row = csv.lines().nth(1).expect("a row");
+        assert!(row.starts_with("\"'=HYPERLINK("), "{row}");
+        assert!(row.contains(",'-1 Main St,,Chicago,IL,60601,US,1,subscription,'@reader@example.org,o1"), "{row}");
+    }
 }
