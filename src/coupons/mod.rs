@@ -25,6 +25,21 @@ pub enum CouponValue {
 }
 
 impl CouponValue {
+    /// A percentage as staff type it ("50", "33.33") in hundredths of a percent; `None` when it is
+    /// not a number with at most two decimals. The range is `NewCoupon::problems`' to judge: a number
+    /// too large to count becomes 0, which that rule refuses, never an overflow.
+    pub fn percent_from_text(text: &str) -> Option<CouponValue> {
+        let percent: Decimal = text.trim().parse().ok()?;
+        if percent.normalize().scale() > 2 {
+            return None;
+        }
+        let bp = percent
+            .checked_mul(Decimal::from(100))
+            .and_then(|bp| rust_decimal::prelude::ToPrimitive::to_i64(&bp.round()))
+            .unwrap_or(0);
+        Some(CouponValue::Percent(bp))
+    }
+
     /// "50%", "33.33%", "$5.00".
     pub fn describe(&self) -> String {
         match self {

@@ -148,39 +148,16 @@ pub async fn create_coupon(
     }
     let id = uuid::Uuid::new_v4().simple().to_string();
     let normalized = normalize_code(&coupon.code);
-    let (kind, percent_bp, amount_off) = match &coupon.value {
-        CouponValue::Percent(bp) => ("percent", Some(*bp), None),
-        CouponValue::Fixed(m) => ("fixed", None, Some(m.amount)),
-    };
-    let currency = coupon.currency.code();
     let mut tx = db.pool.begin().await?;
-    let inserted = sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO coupons (id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
          applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, per_customer_limit, min_subtotal, \
          active, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
          ON CONFLICT (normalized_code) DO NOTHING",
     )
-    .bind(&id)
-    .bind(coupon.code.trim())
-    .bind(&normalized)
-    .bind(coupon.description.trim())
-    .bind(kind)
-    .bind(percent_bp)
-    .bind(amount_off)
-    .bind(currency)
-    .bind(coupon.applies_to.kind())
-    .bind(coupon.new_subscribers_only as i64)
-    .bind(coupon.starts_at)
-    .bind(coupon.ends_at)
-    .bind(coupon.max_redemptions)
-    .bind(coupon.per_customer_limit)
-    .bind(coupon.min_subtotal.map(|m| m.amount))
-    .bind(coupon.active as i64)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    .bind(&id);
+    let inserted = bind_fields(insert, coupon).bind(now).execute(&mut *tx).await?.rows_affected();
     if inserted == 0 {
         return Ok(Err(vec![code_in_use(&normalized)]));
     }
@@ -191,6 +168,33 @@ pub async fn create_coupon(
     tx.commit().await?;
     let created = find_coupon(db, &id).await?.ok_or_else(|| anyhow!("the coupon just saved is missing"))?;
     Ok(Ok(created))
+}
+
+/// Binds a coupon's stored fields as `$2` to `$16`, in the order both the INSERT and the UPDATE name them.
+fn bind_fields<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    coupon: &'q NewCoupon,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let (kind, percent_bp, amount_off) = match &coupon.value {
+        CouponValue::Percent(bp) => ("percent", Some(*bp), None),
+        CouponValue::Fixed(m) => ("fixed", None, Some(m.amount)),
+    };
+    query
+        .bind(coupon.code.trim())
+        .bind(normalize_code(&coupon.code))
+        .bind(coupon.description.trim())
+        .bind(kind)
+        .bind(percent_bp)
+        .bind(amount_off)
+        .bind(coupon.currency.code())
+        .bind(coupon.applies_to.kind())
+        .bind(coupon.new_subscribers_only as i64)
+        .bind(coupon.starts_at)
+        .bind(coupon.ends_at)
+        .bind(coupon.max_redemptions)
+        .bind(coupon.per_customer_limit)
+        .bind(coupon.min_subtotal.map(|m| m.amount))
+        .bind(coupon.active as i64)
 }
 
 fn code_in_use(normalized: &str) -> FieldError {
@@ -246,32 +250,14 @@ pub async fn update_coupon(
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
-    let (kind, percent_bp, amount_off) = match &coupon.value {
-        CouponValue::Percent(bp) => ("percent", Some(*bp), None),
-        CouponValue::Fixed(m) => ("fixed", None, Some(m.amount)),
-    };
     let mut tx = db.begin_write().await?;
-    let updated = sqlx::query(
-        "UPDATE coupons SET code = $2, normalized_code = $3, description = $4, kind = $5, percent_bp = $6,          amount_off = $7, currency = $8, applies_to = $9, new_subscribers_only = $10, starts_at = $11, ends_at = $12,          max_redemptions = $13, per_customer_limit = $14, min_subtotal = $15, active = $16 WHERE id = $1",
+    let update = sqlx::query(
+        "UPDATE coupons SET code = $2, normalized_code = $3, description = $4, kind = $5, percent_bp = $6, \
+         amount_off = $7, currency = $8, applies_to = $9, new_subscribers_only = $10, starts_at = $11, ends_at = $12, \
+         max_redemptions = $13, per_customer_limit = $14, min_subtotal = $15, active = $16 WHERE id = $1",
     )
-    .bind(id)
-    .bind(coupon.code.trim())
-    .bind(&normalized)
-    .bind(coupon.description.trim())
-    .bind(kind)
-    .bind(percent_bp)
-    .bind(amount_off)
-    .bind(coupon.currency.code())
-    .bind(coupon.applies_to.kind())
-    .bind(coupon.new_subscribers_only as i64)
-    .bind(coupon.starts_at)
-    .bind(coupon.ends_at)
-    .bind(coupon.max_redemptions)
-    .bind(coupon.per_customer_limit)
-    .bind(coupon.min_subtotal.map(|m| m.amount))
-    .bind(coupon.active as i64)
-    .execute(&mut *tx)
-    .await;
+    .bind(id);
+    let updated = bind_fields(update, coupon).execute(&mut *tx).await;
     match updated {
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             return Ok(Err(vec![code_in_use(&normalized)]));
@@ -467,9 +453,8 @@ pub async fn seed_demo_coupons(db: &Db, currency: Currency, now: i64) -> anyhow:
         if find_coupon_by_code(db, &f.code).await?.is_some() {
             continue;
         }
-        let percent: rust_decimal::Decimal = f.percent.parse()?;
-        let bp = rust_decimal::prelude::ToPrimitive::to_i64(&(percent * rust_decimal::Decimal::from(100)))
-            .ok_or_else(|| anyhow!("percent {}", f.percent))?;
+        let value = CouponValue::percent_from_text(&f.percent)
+            .ok_or_else(|| anyhow!("fixtures/coupons.json: {} is not a percentage", f.percent))?;
         let applies_to = match f.applies_to.as_str() {
             "subscriptions" => AppliesTo::Subscriptions,
             "single_issues" => AppliesTo::SingleIssues,
@@ -479,7 +464,7 @@ pub async fn seed_demo_coupons(db: &Db, currency: Currency, now: i64) -> anyhow:
             currency,
             code: f.code,
             description: f.description,
-            value: CouponValue::Percent(bp),
+            value,
             applies_to,
             new_subscribers_only: f.new_subscribers_only,
             starts_at: None,

@@ -110,13 +110,9 @@ pub struct Dashboard {
 }
 
 pub async fn dashboard(db: &Db, current_period: i64) -> Result<Dashboard> {
-    let orders_in = |status: &'static str| async move {
-        sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM orders WHERE status = $1")
-            .bind(status)
-            .fetch_one(&db.pool)
-            .await
-            .map(|(n,)| n)
-    };
+    let by_status: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM orders GROUP BY status").fetch_all(&db.pool).await?;
+    let orders_in = |status: &str| by_status.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
     let (active_subscriptions,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM subscriptions WHERE status = 'active' AND last_period >= $1")
             .bind(current_period)
@@ -124,9 +120,9 @@ pub async fn dashboard(db: &Db, current_period: i64) -> Result<Dashboard> {
             .await?;
     let (active_coupons,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM coupons WHERE active = 1").fetch_one(&db.pool).await?;
     Ok(Dashboard {
-        pending_orders: orders_in("pending").await?,
-        review_orders: orders_in("review").await?,
-        paid_orders: orders_in("paid").await?,
+        pending_orders: orders_in("pending"),
+        review_orders: orders_in("review"),
+        paid_orders: orders_in("paid"),
         active_subscriptions,
         active_coupons,
     })

@@ -142,21 +142,10 @@ impl CouponForm {
         let mut problems = Vec::new();
         let mut problem = |field, message: &str| problems.push(FieldError { field, message: message.into() });
         let value = match self.kind.as_str() {
-            "percent" => match self.value.trim().parse::<rust_decimal::Decimal>() {
-                Ok(percent) if percent.normalize().scale() <= 2 => {
-                    // The range is the coupon's own rule (`NewCoupon::problems`); here the arithmetic
-                    // only must not overflow on an absurd number, which then counts as out of range.
-                    let bp = percent
-                        .checked_mul(rust_decimal::Decimal::from(100))
-                        .and_then(|bp| rust_decimal::prelude::ToPrimitive::to_i64(&bp.round()))
-                        .unwrap_or(0);
-                    CouponValue::Percent(bp)
-                }
-                _ => {
-                    problem("percent", "Type a percentage such as 50 or 33.33 (at most two decimals).");
-                    CouponValue::Percent(0)
-                }
-            },
+            "percent" => CouponValue::percent_from_text(&self.value).unwrap_or_else(|| {
+                problem("percent", "Type a percentage such as 50 or 33.33 (at most two decimals).");
+                CouponValue::Percent(0)
+            }),
             "fixed" => match Money::parse(&self.value, currency) {
                 Ok(amount) => CouponValue::Fixed(amount),
                 Err(_) => {

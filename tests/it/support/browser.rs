@@ -19,15 +19,11 @@ pub struct Browser {
     profile: PathBuf,
 }
 
-fn find_program(names: &[&str]) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
-    names.iter().flat_map(|name| paths.iter().map(move |dir| dir.join(name))).find(|p| p.is_file())
-}
-
 impl Browser {
     /// A headless Chromium, or `None` (with one line saying why) when this machine has none.
     pub async fn start() -> Option<Browser> {
-        let found = (find_program(&["chromedriver"]), find_program(&["chromium", "chromium-browser", "google-chrome"]));
+        let chromium = ["chromium", "chromium-browser", "google-chrome"].into_iter().find_map(super::on_path);
+        let found = (super::on_path("chromedriver"), chromium);
         let (Some(driver_path), Some(chromium)) = found else {
             let why = "no chromium and chromedriver on PATH (Debian: apt-get install chromium chromium-driver)";
             if std::env::var("CI").as_deref() == Ok("true") {

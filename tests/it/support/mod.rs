@@ -37,6 +37,12 @@ macro_rules! on_both_databases {
     )+};
 }
 
+/// A program of that name on PATH.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths).map(|dir| dir.join(name)).find(|p| p.is_file())
+}
+
 /// One folder for everything this test process writes, removed by a watchdog after it exits.
 fn scratch_root() -> &'static PathBuf {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();

@@ -20,14 +20,11 @@ pub fn server_url() -> Result<String, String> {
 }
 
 fn find_tool(name: &str) -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join(name)).collect::<Vec<_>>())
-        .unwrap_or_default();
     // Debian installs the server binaries outside PATH.
     let debian = std::fs::read_dir("/usr/lib/postgresql")
         .map(|versions| versions.flatten().map(|v| v.path().join("bin").join(name)).collect::<Vec<_>>())
         .unwrap_or_default();
-    on_path.into_iter().chain(debian).find(|p| p.is_file())
+    super::on_path(name).or_else(|| debian.into_iter().find(|p| p.is_file()))
 }
 
 fn is_root() -> bool {
