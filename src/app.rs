@@ -6,14 +6,16 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::{
-    admin, attempts, cart, catalog, clock,
+    admin, attempts,
+    audit::Actor,
+    cart, catalog, clock,
     config::Config,
     coupons,
     db::Db,
     email::{self, Mailer},
     http,
-    money::Currency,
     payments::{self, PaymentProvider, StripeGateway},
+    settings,
 };
 
 pub fn init_tracing() {
@@ -22,20 +24,28 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
-/// Connects, migrates, and loads the demo catalog when the database is empty.
-pub async fn prepare(config: &Config) -> anyhow::Result<Db> {
-    let db = Db::connect(&config.database_url).await?;
-    db.migrate().await?;
-    if catalog::catalog_is_empty(&db).await? {
-        let added = catalog::seed_demo_catalog(&db).await?;
-        coupons::seed_demo_coupons(&db, shop_currency(config), clock::now()).await?;
-        tracing::info!(issues = added, "loaded the demo catalog and coupons into an empty database");
-    }
-    Ok(db)
+async fn connect(config: &Config) -> anyhow::Result<Db> {
+    Db::connect(&config.database_url, config.db_acquire_timeout).await
 }
 
-fn shop_currency(config: &Config) -> Currency {
-    Currency::parse(&config.currency).unwrap_or(Currency::Usd)
+/// Connects, migrates, fixes the shop's currency on first start (and refuses to start in another
+/// one later), and loads the demo catalog when the database is empty. Instances starting together
+/// on one PostgreSQL do this one after another, under the set-up lock.
+pub async fn prepare(config: &Config) -> anyhow::Result<Db> {
+    let db = connect(config).await?;
+    db.migrate().await?;
+    db.with_setup_lock(async {
+        db.migrate_sessions().await?;
+        settings::fix_currency(&db, config.currency).await?;
+        if catalog::catalog_is_empty(&db).await? {
+            let added = catalog::seed_demo_catalog(&db, config.currency).await?;
+            coupons::seed_demo_coupons(&db, config.currency, clock::now()).await?;
+            tracing::info!(issues = added, "loaded the demo catalog and coupons into an empty database");
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(db)
 }
 
 /// Housekeeping every instance may run at once (each statement is safe to repeat): expired
@@ -54,7 +64,7 @@ fn spawn_maintenance(db: Db) {
             }
             for limit in [attempts::COUPON_CODES, attempts::STAFF_SIGN_IN] {
                 if let Err(e) = limit.purge(&db, now).await {
-                    tracing::warn!(error = %e, table = limit.table, "maintenance: failures");
+                    tracing::warn!(error = %e, kind = limit.kind, "maintenance: failures");
                 }
             }
         }
@@ -128,17 +138,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let db = Db::connect(&config.database_url).await?;
-    db.migrate().await?;
+    prepare_without_demo(config).await?;
     tracing::info!("migrations applied");
     Ok(())
 }
 
-pub async fn seed(config: &Config) -> anyhow::Result<()> {
-    let db = Db::connect(&config.database_url).await?;
+/// Migrations, the session table and the currency, without the demo catalog.
+async fn prepare_without_demo(config: &Config) -> anyhow::Result<Db> {
+    let db = connect(config).await?;
     db.migrate().await?;
-    let added = catalog::seed_demo_catalog(&db).await?;
-    coupons::seed_demo_coupons(&db, shop_currency(config), clock::now()).await?;
+    db.with_setup_lock(async {
+        db.migrate_sessions().await?;
+        settings::fix_currency(&db, config.currency).await
+    })
+    .await?;
+    Ok(db)
+}
+
+pub async fn seed(config: &Config) -> anyhow::Result<()> {
+    let db = prepare_without_demo(config).await?;
+    let added = db
+        .with_setup_lock(async {
+            let added = catalog::seed_demo_catalog(&db, config.currency).await?;
+            coupons::seed_demo_coupons(&db, config.currency, clock::now()).await?;
+            Ok(added)
+        })
+        .await?;
     tracing::info!(issues = added, "demo catalog and coupons loaded");
     Ok(())
 }
@@ -146,8 +171,7 @@ pub async fn seed(config: &Config) -> anyhow::Result<()> {
 /// `masthead staff add`: the password comes from standard input (the first line), or a link is printed.
 pub async fn staff_add(config: &Config, email: &str, admin: bool) -> anyhow::Result<()> {
     use std::io::{BufRead, IsTerminal};
-    let db = Db::connect(&config.database_url).await?;
-    db.migrate().await?;
+    let db = prepare_without_demo(config).await?;
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         eprintln!("Password for {email} (at least 12 characters; leave empty for a one-time link):");
@@ -156,9 +180,10 @@ pub async fn staff_add(config: &Config, email: &str, admin: bool) -> anyhow::Res
     stdin.lock().read_line(&mut line)?;
     let password = line.trim_end_matches(['\n', '\r']);
     let role = if admin { admin::staff::Role::Admin } else { admin::staff::Role::Staff };
-    let (staff, token) = admin::staff::add(&db, email, role, Some(password).filter(|p| !p.is_empty()), clock::now())
+    let password = Some(password).filter(|p| !p.is_empty());
+    let (staff, token) = admin::staff::add(&db, email, role, password, &Actor::command_line(), clock::now())
         .await
-        .map_err(|e| anyhow::anyhow!(e.public_message()))?;
+        .map_err(operator_error)?;
     println!("created {} ({})", staff.email, staff.role.as_str());
     if let Some(token) = token {
         println!("set the password within a day at {}/admin/set-password/{token}", config.base());
@@ -167,8 +192,7 @@ pub async fn staff_add(config: &Config, email: &str, admin: bool) -> anyhow::Res
 }
 
 pub async fn staff_list(config: &Config) -> anyhow::Result<()> {
-    let db = Db::connect(&config.database_url).await?;
-    db.migrate().await?;
+    let db = prepare_without_demo(config).await?;
     for s in admin::staff::list(&db).await? {
         println!(
             "{}\t{}\t{}{}",
@@ -182,11 +206,21 @@ pub async fn staff_list(config: &Config) -> anyhow::Result<()> {
 }
 
 pub async fn staff_disable(config: &Config, email: &str) -> anyhow::Result<()> {
-    let db = Db::connect(&config.database_url).await?;
-    db.migrate().await?;
-    let staff = admin::staff::set_disabled(&db, email, true).await.map_err(|e| anyhow::anyhow!(e.public_message()))?;
+    let db = prepare_without_demo(config).await?;
+    let staff =
+        admin::staff::set_disabled(&db, email, true, &Actor::command_line(), clock::now()).await.map_err(operator_error)?;
     println!("disabled {}", staff.email);
     Ok(())
+}
+
+/// The operator at the command line sees the real cause of a failure (a reader would get only
+/// the public sentence).
+fn operator_error(error: crate::error::Error) -> anyhow::Error {
+    match error {
+        crate::error::Error::Internal(cause) => cause,
+        crate::error::Error::Unavailable(cause) => anyhow::anyhow!("the database is unavailable: {cause}"),
+        other => anyhow::anyhow!(other.public_message()),
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM, so in-flight requests finish before the process ends.

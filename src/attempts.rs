@@ -1,81 +1,108 @@
-//! Counting failures to slow down guessing: coupon codes, staff passwords. After `limit`
-//! failures within `window_secs` for any of the keys (a session, an address, an account),
-//! further attempts are refused until the oldest failure that counts ages out. Failures are
-//! rows in the shop's database, so every instance counts the same ones.
+//! Counting failures to slow down guessing: coupon codes, staff passwords. Each attempt first
+//! takes a place in the count of every key it is made under (a cart, an address, an account) in
+//! one atomic statement; past `limit` within the window the attempt is refused before anything is
+//! checked, and an attempt that succeeds gives its place back. So N attempts at once, on any
+//! number of instances, can never check more than `limit` guesses: the count and the record are
+//! one upsert, never a read followed by a write.
 
-use crate::{db::Db, error::Result};
+use crate::{
+    db::Db,
+    error::{Error, Result},
+};
 
 #[derive(Clone, Copy, Debug)]
 pub struct FailureLimit {
-    /// The table the failures are kept in (a constant of the shop's, never input).
-    pub table: &'static str,
+    /// The kind of limit, the first half of its rows' key.
+    pub kind: &'static str,
+    /// The error code of a refusal.
+    pub refusal_code: &'static str,
     pub limit: i64,
     pub window_secs: i64,
 }
 
 /// Coupon codes: 10 failed codes in 10 minutes.
-pub const COUPON_CODES: FailureLimit = FailureLimit { table: "coupon_failures", limit: 10, window_secs: 600 };
+pub const COUPON_CODES: FailureLimit = FailureLimit { kind: "coupon_code", refusal_code: "too_many_coupon_attempts", limit: 10, window_secs: 600 };
 /// Staff sign-in: 10 failures in 15 minutes (slowed down from the third).
-pub const STAFF_SIGN_IN: FailureLimit = FailureLimit { table: "login_failures", limit: 10, window_secs: 900 };
+pub const STAFF_SIGN_IN: FailureLimit = FailureLimit { kind: "staff_sign_in", refusal_code: "too_many_sign_in_attempts", limit: 10, window_secs: 900 };
+
+/// An attempt allowed to go ahead: how many attempts (this one included) count against its
+/// busiest key. Give it back with `FailureLimit::succeeded` when the guess was right.
+/// A wrong attempt is simply dropped: its place in the count stays.
+#[derive(Debug)]
+pub struct Attempt {
+    pub count: i64,
+    keys: Vec<String>,
+}
 
 impl FailureLimit {
-    /// How many failures each key has within the window, the largest.
-    pub async fn failures(&self, db: &Db, keys: &[String], now: i64) -> Result<i64> {
-        let sql = format!("SELECT COUNT(*) FROM {} WHERE limiter_key = $1 AND failed_at > $2", self.table);
-        let mut most = 0;
+    /// Counts this attempt against every key, atomically; refuses it with 429 (and `Retry-After`)
+    /// when any key is past the limit. `refusal` words the message for the reader.
+    pub async fn begin(&self, db: &Db, keys: &[String], now: i64, refusal: &'static str) -> Result<Attempt> {
+        let mut count = 0;
+        let mut retry_after: i64 = 0;
         for key in keys {
-            let (count,): (i64,) = sqlx::query_as(&sql).bind(key).bind(now - self.window_secs).fetch_one(&db.pool).await?;
-            most = most.max(count);
-        }
-        Ok(most)
-    }
-
-    /// When any of the keys is over the limit: the seconds until it may try again.
-    pub async fn retry_after(&self, db: &Db, keys: &[String], now: i64) -> Result<Option<i64>> {
-        let count_sql = format!("SELECT COUNT(*) FROM {} WHERE limiter_key = $1 AND failed_at > $2", self.table);
-        let nth_sql = format!(
-            "SELECT failed_at FROM {} WHERE limiter_key = $1 AND failed_at > $2 ORDER BY failed_at LIMIT 1 OFFSET $3",
-            self.table
-        );
-        let mut wait = None;
-        for key in keys {
-            let (count,): (i64,) =
-                sqlx::query_as(&count_sql).bind(key).bind(now - self.window_secs).fetch_one(&db.pool).await?;
-            if count < self.limit {
-                continue;
+            // Every right-hand side reads the row as it was, on both databases: a window that has
+            // ended starts again at one.
+            let (failures, window_start): (i64, i64) = sqlx::query_as(
+                "INSERT INTO attempt_counts (kind, limiter_key, window_start, failures) VALUES ($1, $2, $3, 1) \
+                 ON CONFLICT (kind, limiter_key) DO UPDATE SET \
+                 failures = CASE WHEN attempt_counts.window_start <= $4 THEN 1 ELSE attempt_counts.failures + 1 END, \
+                 window_start = CASE WHEN attempt_counts.window_start <= $4 THEN $3 ELSE attempt_counts.window_start END \
+                 RETURNING failures, window_start",
+            )
+            .bind(self.kind)
+            .bind(key)
+            .bind(now)
+            .bind(now - self.window_secs)
+            .fetch_one(&db.pool)
+            .await?;
+            count = count.max(failures);
+            if failures > self.limit {
+                retry_after = retry_after.max((window_start + self.window_secs - now).max(1));
             }
-            // Allowed again once all but `limit - 1` of the failures in the window have aged out.
-            let (oldest_that_matters,): (i64,) = sqlx::query_as(&nth_sql)
-                .bind(key)
-                .bind(now - self.window_secs)
-                .bind(count - self.limit)
-                .fetch_one(&db.pool)
-                .await?;
-            let seconds = (oldest_that_matters + self.window_secs - now).max(1);
-            wait = Some(wait.map_or(seconds, |w: i64| w.max(seconds)));
         }
-        Ok(wait)
+        if retry_after > 0 {
+            return Err(Error::TooManyRequests {
+                code: self.refusal_code,
+                message: format!("{refusal} Please wait {} before trying again.", describe_wait(retry_after)),
+                retry_after_secs: retry_after as u64,
+            });
+        }
+        Ok(Attempt { count, keys: keys.to_vec() })
     }
 
-    pub async fn record_failure(&self, db: &Db, keys: &[String], now: i64) -> Result<()> {
-        let sql = format!("INSERT INTO {} (limiter_key, failed_at) VALUES ($1, $2)", self.table);
-        for key in keys {
-            sqlx::query(&sql).bind(key).bind(now).execute(&db.pool).await?;
+    /// The attempt was right: it stops counting against its keys.
+    pub async fn succeeded(&self, db: &Db, attempt: Attempt) -> Result<()> {
+        for key in &attempt.keys {
+            sqlx::query(
+                "UPDATE attempt_counts SET failures = failures - 1 WHERE kind = $1 AND limiter_key = $2 AND failures > 0",
+            )
+            .bind(self.kind)
+            .bind(key)
+            .execute(&db.pool)
+            .await?;
         }
         Ok(())
     }
 
-    /// Forgets a key's failures (after a successful sign-in).
+    /// Forgets a key's failures (an account after a successful sign-in).
     pub async fn forget(&self, db: &Db, key: &str) -> Result<()> {
-        let sql = format!("DELETE FROM {} WHERE limiter_key = $1", self.table);
-        sqlx::query(&sql).bind(key).execute(&db.pool).await?;
+        sqlx::query("DELETE FROM attempt_counts WHERE kind = $1 AND limiter_key = $2")
+            .bind(self.kind)
+            .bind(key)
+            .execute(&db.pool)
+            .await?;
         Ok(())
     }
 
-    /// Deletes failures that can no longer count.
+    /// Deletes counts whose window has ended.
     pub async fn purge(&self, db: &Db, now: i64) -> Result<u64> {
-        let sql = format!("DELETE FROM {} WHERE failed_at <= $1", self.table);
-        Ok(sqlx::query(&sql).bind(now - self.window_secs).execute(&db.pool).await?.rows_affected())
+        Ok(sqlx::query("DELETE FROM attempt_counts WHERE kind = $1 AND window_start <= $2")
+            .bind(self.kind)
+            .bind(now - self.window_secs)
+            .execute(&db.pool)
+            .await?
+            .rows_affected())
     }
 }
 

@@ -1,6 +1,8 @@
 //! Every setting of the shop, read from the environment once at start-up.
 
-use std::{env, net::SocketAddr, path::PathBuf};
+use std::{env, net::SocketAddr, path::PathBuf, time::Duration};
+
+use crate::{client_address::TrustedProxies, money::Currency};
 
 use anyhow::{bail, Context};
 
@@ -15,8 +17,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The folder holding `templates/` and `static/`; a publisher may point it at a copy to restyle the shop.
     pub site_dir: PathBuf,
-    /// The currency every price of the shop is in.
-    pub currency: String,
+    /// The currency every price of the shop is in (fixed when the database is first prepared).
+    pub currency: Currency,
     /// The shop's name in page titles and the header.
     pub shop_name: String,
     /// Stripe's secret API key; without one the shop sells in local test mode.
@@ -29,6 +31,10 @@ pub struct Config {
     pub smtp_url: Option<Secret>,
     /// The sender of the shop's email.
     pub email_from: String,
+    /// How long a request waits for a database connection before it is answered 503.
+    pub db_acquire_timeout: Duration,
+    /// Networks whose `X-Forwarded-For` / `Forwarded` headers are believed (a load balancer's).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// A setting that must never be logged.
@@ -63,7 +69,21 @@ impl Config {
         let site_dir = var("MASTHEAD_SITE_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-        let currency = var("MASTHEAD_CURRENCY").unwrap_or_else(|| "USD".into());
+        let currency_text = var("MASTHEAD_CURRENCY").unwrap_or_else(|| "USD".into());
+        let currency = Currency::parse(&currency_text).with_context(|| {
+            format!("MASTHEAD_CURRENCY {currency_text:?} is not a currency the shop knows (USD, EUR, GBP, CAD, AUD)")
+        })?;
+        let db_acquire_timeout = match var("MASTHEAD_DB_TIMEOUT_MS") {
+            None => Duration::from_millis(2000),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(ms @ 100..=60_000) => Duration::from_millis(ms),
+                _ => bail!("MASTHEAD_DB_TIMEOUT_MS must be a number of milliseconds from 100 to 60000"),
+            },
+        };
+        let trusted_proxies =
+            TrustedProxies::parse(var("MASTHEAD_TRUSTED_PROXIES").as_deref().unwrap_or("")).map_err(|why| {
+                anyhow::anyhow!("MASTHEAD_TRUSTED_PROXIES must be a comma-separated list of networks such as 10.0.0.0/8, 127.0.0.1: {why}")
+            })?;
         let shop_name = var("MASTHEAD_SHOP_NAME").unwrap_or_else(|| "Socialist Worker Subscriptions".into());
 
         let config = Config {
@@ -79,6 +99,8 @@ impl Config {
             stripe_api_base: var("STRIPE_API_BASE"),
             smtp_url: var("SMTP_URL").map(Secret),
             email_from: var("MASTHEAD_EMAIL_FROM").unwrap_or_else(|| "Socialist Worker Subscriptions <subscriptions@localhost>".into()),
+            db_acquire_timeout,
+            trusted_proxies,
         };
         config.validate()?;
         Ok(config)
@@ -93,9 +115,6 @@ impl Config {
         }
         if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
             bail!("MASTHEAD_BASE_URL must start with http:// or https://");
-        }
-        if crate::money::Currency::parse(&self.currency).is_none() {
-            bail!("MASTHEAD_CURRENCY {:?} is not a currency the shop knows (USD, EUR, GBP, CAD, AUD)", self.currency);
         }
         if self.stripe_secret_key.is_some() && self.stripe_webhook_secret.is_none() {
             bail!("STRIPE_WEBHOOK_SECRET must be set with STRIPE_SECRET_KEY, or paid orders would never be fulfilled");
@@ -127,15 +146,17 @@ impl Config {
     /// The settings as they may be logged: the database password is hidden.
     pub fn describe(&self) -> String {
         format!(
-            "addr={} base_url={} database={} data_dir={} site_dir={} currency={} payments={} email={}",
+            "addr={} base_url={} database={} data_dir={} site_dir={} currency={} payments={} email={} db_timeout={}ms trusted_proxies={}",
             self.addr,
             self.base_url,
             redact_password(&self.database_url),
             self.data_dir.display(),
             self.site_dir.display(),
-            self.currency,
+            self.currency.code(),
             if self.test_mode() { "local test mode" } else { "Stripe" },
             if self.smtp_url.is_some() { "SMTP" } else { "files" },
+            self.db_acquire_timeout.as_millis(),
+            self.trusted_proxies,
         )
     }
 }

@@ -38,7 +38,9 @@ pub enum SessionPool {
 }
 
 impl Db {
-    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+    /// Opens the pools. `acquire_timeout` bounds how long a request waits for a connection, so a
+    /// database that has gone away is answered with 503 in about that time instead of hanging.
+    pub async fn connect(url: &str, acquire_timeout: Duration) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
         if backend == Backend::Sqlite {
@@ -47,7 +49,14 @@ impl Db {
         let options = AnyConnectOptions::from_str(url).context("DATABASE_URL is not a database URL")?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(acquire_timeout)
+            // A request dropped at the wrong moment (a reader's lost connection, a timeout) can leave
+            // a connection inside a transaction that nobody will end: sqlx's `begin` is not
+            // cancel-safe on every driver. Such a connection would hold SQLite's write lock (or
+            // swallow later writes into a savepoint on PostgreSQL) for ever, so it is closed, which
+            // rolls its transaction back, instead of going back into the pool.
+            .after_release(|conn, _meta| Box::pin(async move { Ok(!left_in_transaction(conn).await) }))
+            .before_acquire(|conn, _meta| Box::pin(async move { Ok(!left_in_transaction(conn).await) }))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -71,19 +80,32 @@ impl Db {
                     .busy_timeout(Duration::from_secs(5))
                     .foreign_keys(true);
                 SessionPool::Sqlite(
-                    sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect_with(options).await?,
+                    sqlx::sqlite::SqlitePoolOptions::new()
+                        .max_connections(4)
+                        .acquire_timeout(acquire_timeout)
+                        .connect_with(options)
+                        .await?,
                 )
             }
-            Backend::Postgres => {
-                SessionPool::Postgres(sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(url).await?)
-            }
+            Backend::Postgres => SessionPool::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(acquire_timeout)
+                    .connect(url)
+                    .await?,
+            ),
         };
         Ok(Db { pool, backend, sessions })
     }
 
-    /// The shop's migrations, then the session store's own table.
+    /// The shop's migrations (sqlx takes PostgreSQL's advisory lock around them).
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        MIGRATOR.run(&self.pool).await.context("running the migrations")?;
+        MIGRATOR.run(&self.pool).await.context("running the migrations")
+    }
+
+    /// The session store's own table. Its `CREATE ... IF NOT EXISTS` is not safe against another
+    /// instance doing the same at once on PostgreSQL: call it under `with_setup_lock`.
+    pub async fn migrate_sessions(&self) -> anyhow::Result<()> {
         match &self.sessions {
             SessionPool::Sqlite(pool) => SqliteStore::new(pool.clone()).migrate().await,
             SessionPool::Postgres(pool) => PostgresStore::new(pool.clone()).migrate().await,
@@ -119,9 +141,68 @@ impl Db {
         }
     }
 
-    /// True when the database answers a trivial query.
-    pub async fn is_ready(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    /// True when the database can be written within `within`: a write transaction is opened (on
+    /// SQLite that takes the write lock a wedged connection would hold), touched and rolled back.
+    /// The probe runs in its own task, so giving up on it never cancels it halfway.
+    pub async fn is_writable(&self, within: Duration) -> bool {
+        let db = self.clone();
+        let probe = tokio::spawn(async move {
+            let mut tx = db.begin_write().await?;
+            sqlx::query("UPDATE settings SET value = value WHERE name = 'currency'").execute(&mut *tx).await?;
+            tx.rollback().await
+        });
+        matches!(tokio::time::timeout(within, probe).await, Ok(Ok(Ok(()))))
+    }
+
+    /// Runs `work` while holding the shop's set-up lock, so that instances starting together on
+    /// one PostgreSQL prepare the database one after another (PostgreSQL's advisory lock, held by
+    /// one connection). SQLite is one process's file: no lock is needed.
+    pub async fn with_setup_lock<T>(&self, work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+        if self.backend == Backend::Sqlite {
+            return work.await;
+        }
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock($1)").bind(SETUP_LOCK_KEY).execute(&mut *conn).await?;
+        let result = work.await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)").bind(SETUP_LOCK_KEY).execute(&mut *conn).await;
+        if unlocked.is_err() {
+            // A session lock lives as long as its connection: end the connection to free it.
+            conn.close_on_drop();
+        }
+        result
+    }
+}
+
+/// The key of the advisory lock instances take while preparing the database (any constant;
+/// distinct from sqlx's migration lock).
+const SETUP_LOCK_KEY: i64 = 0x6d61_7374_6865_6164;
+
+/// True when a connection is inside a transaction no `Transaction` value will ever end.
+async fn left_in_transaction(conn: &mut sqlx::AnyConnection) -> bool {
+    use sqlx::Connection;
+    if !conn.is_in_transaction() {
+        return false;
+    }
+    // A transaction dropped without commit is rolled back by SQLite's worker thread a moment
+    // later; a ping queued behind that rollback waits for it.
+    if conn.ping().await.is_err() {
+        return true;
+    }
+    let stuck = conn.is_in_transaction();
+    if stuck {
+        tracing::warn!("a database connection came back inside a transaction: closing it (the transaction is rolled back)");
+    }
+    stuck
+}
+
+/// True when an error means the database cannot be reached or is going away, rather than a
+/// fault in the query: the request is answered 503 with `Retry-After`, not 500.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL's classes 08 (connection exception) and 57 (operator intervention: shutting down).
+        sqlx::Error::Database(e) => e.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
+        _ => false,
     }
 }
 
@@ -145,6 +226,20 @@ fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A `LIKE ... ESCAPE '\'` pattern matching text that contains `typed` (lower-cased), with `%`,
+/// `_` and `\` in it matched as themselves: searching for `o_brien` finds only `o_brien`.
+pub fn contains_pattern(typed: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in typed.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// Reads a 0/1 flag column (flags are integers so that both databases decode them alike).

@@ -30,6 +30,10 @@ pub enum Error {
     /// Too many attempts; try again after this many seconds (429).
     #[error("{message}")]
     TooManyRequests { code: &'static str, message: String, retry_after_secs: u64 },
+    /// The database cannot be reached just now (503, with `Retry-After`): the request changed
+    /// nothing and may be sent again shortly.
+    #[error("The shop cannot reach its database just now. Nothing was changed: please try again in a few seconds.")]
+    Unavailable(String),
     /// The shop's own fault: logged in full, shown to the reader as a 500 without details.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -60,6 +64,7 @@ impl Error {
             | Error::PayloadTooLarge { code, .. }
             | Error::Upstream { code, .. }
             | Error::TooManyRequests { code, .. } => code,
+            Error::Unavailable(_) => "temporarily_unavailable",
             Error::Internal(_) => "internal_error",
         }
     }
@@ -75,6 +80,9 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Error {
+        if crate::db::is_unavailable(&error) {
+            return Error::Unavailable(error.to_string());
+        }
         Error::Internal(anyhow::Error::new(error).context("database"))
     }
 }

@@ -1,10 +1,13 @@
 //! masthead: a self-hosted storefront for periodical publishers.
 
+pub mod address;
 pub mod admin;
 pub mod app;
 pub mod attempts;
+pub mod audit;
 pub mod cart;
 pub mod catalog;
+pub mod client_address;
 pub mod clock;
 pub mod config;
 pub mod coupons;
@@ -15,4 +18,5 @@ pub mod http;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod settings;
 pub mod storage;

@@ -53,6 +53,27 @@ impl Currency {
     }
 }
 
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.code())
+    }
+}
+
+/// A currency column reads straight into `Currency`: a row in a currency the shop does not know
+/// fails to load instead of being taken for dollars.
+impl sqlx::Type<sqlx::Any> for Currency {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<sqlx::Any>>::type_info()
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for Currency {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Currency, sqlx::error::BoxDynError> {
+        let code = <String as sqlx::Decode<sqlx::Any>>::decode(value)?;
+        Currency::parse(&code).ok_or_else(|| format!("unknown currency {code:?}").into())
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Money {
     /// Minor units (cents).

@@ -87,29 +87,101 @@ impl FileStore {
         FileStore { root: root.to_path_buf() }
     }
 
-    /// Stores the bytes under a new key in `folder`, named after `stem`; answers the key.
-    pub async fn put(&self, folder: &str, stem: &str, kind: FileKind, bytes: &[u8]) -> anyhow::Result<String> {
-        let key = format!("{folder}/{stem}-{}.{}", uuid::Uuid::new_v4().simple(), kind.extension());
-        anyhow::ensure!(is_valid_key(&key), "invalid key {key}");
-        let path = self.root.join(&key);
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await.with_context(|| format!("creating {}", parent.display()))?;
-        }
-        // Written beside, then renamed: a reader never sees half a file.
-        let partial = path.with_extension("partial");
-        tokio::fs::write(&partial, bytes).await.with_context(|| format!("writing {}", partial.display()))?;
-        tokio::fs::rename(&partial, &path).await?;
-        Ok(key)
+    /// Starts storing an upload under a new key in `folder`, named after `stem`. The bytes go
+    /// straight to a partial file on disk (never all into memory); `Upload::finish` judges what
+    /// they are and puts the file in place, and an upload dropped unfinished leaves nothing.
+    pub async fn begin_upload(&self, folder: &str, stem: &str, limit: u64) -> anyhow::Result<Upload> {
+        let stem = format!("{stem}-{}", uuid::Uuid::new_v4().simple());
+        anyhow::ensure!(is_valid_key(&format!("{folder}/{stem}.pdf")), "invalid key {folder}/{stem}");
+        let dir = self.root.join(folder);
+        tokio::fs::create_dir_all(&dir).await.with_context(|| format!("creating {}", dir.display()))?;
+        let partial = dir.join(format!("{stem}.partial"));
+        let file = tokio::fs::File::create(&partial).await.with_context(|| format!("creating {}", partial.display()))?;
+        Ok(Upload { file: Some(file), partial, dir, folder: folder.to_string(), stem, written: 0, limit, head: Vec::new() })
     }
 
-    pub async fn read(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    /// The path of a stored file and its length, for streaming it; `None` when there is none.
+    pub async fn locate(&self, key: &str) -> anyhow::Result<Option<(PathBuf, u64)>> {
         if !is_valid_key(key) {
             return Ok(None);
         }
-        match tokio::fs::read(self.root.join(key)).await {
-            Ok(bytes) => Ok(Some(bytes)),
+        let path = self.root.join(key);
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if meta.is_file() => Ok(Some((path, meta.len()))),
+            Ok(_) => Ok(None),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Why an upload was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("the file is larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("the file is not of a kind accepted here")]
+    WrongKind,
+    #[error("the file is empty")]
+    Empty,
+    #[error(transparent)]
+    Storage(#[from] anyhow::Error),
+}
+
+/// An upload being written to disk.
+pub struct Upload {
+    file: Option<tokio::fs::File>,
+    partial: PathBuf,
+    dir: PathBuf,
+    folder: String,
+    stem: String,
+    written: u64,
+    limit: u64,
+    /// The first bytes, to tell what the file is.
+    head: Vec<u8>,
+}
+
+const SNIFF_BYTES: usize = 2048;
+
+impl Upload {
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), UploadError> {
+        use tokio::io::AsyncWriteExt;
+        self.written += chunk.len() as u64;
+        if self.written > self.limit {
+            return Err(UploadError::TooLarge(self.limit));
+        }
+        if self.head.len() < SNIFF_BYTES {
+            let take = (SNIFF_BYTES - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+        let file = self.file.as_mut().ok_or_else(|| anyhow::anyhow!("upload already finished"))?;
+        file.write_all(chunk).await.with_context(|| format!("writing {}", self.partial.display()))?;
+        Ok(())
+    }
+
+    /// Judges the bytes by their content (never the name), and when `accept` takes that kind,
+    /// syncs the file and renames it into place: a reader never sees half a file. Answers the key.
+    pub async fn finish(mut self, accept: impl Fn(FileKind) -> bool) -> Result<(String, FileKind), UploadError> {
+        use tokio::io::AsyncWriteExt;
+        if self.written == 0 {
+            return Err(UploadError::Empty);
+        }
+        let kind = FileKind::sniff(&self.head).filter(|k| accept(*k)).ok_or(UploadError::WrongKind)?;
+        let mut file = self.file.take().ok_or_else(|| anyhow::anyhow!("upload already finished"))?;
+        file.flush().await.context("flushing an upload")?;
+        file.sync_all().await.context("syncing an upload")?;
+        drop(file);
+        let name = format!("{}.{}", self.stem, kind.extension());
+        tokio::fs::rename(&self.partial, self.dir.join(&name)).await.context("putting an upload in place")?;
+        self.partial = PathBuf::new();
+        Ok((format!("{}/{name}", self.folder), kind))
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if !self.partial.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.partial);
         }
     }
 }

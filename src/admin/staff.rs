@@ -3,24 +3,19 @@
 
 use std::time::Duration;
 
-use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
-    Algorithm, Argon2, Params, Version,
-};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 use totp_rs::{Secret, TOTP};
 
+use super::password::{self, password_problem};
 use crate::{
-    attempts::{self, STAFF_SIGN_IN},
+    audit::{self, Actor},
+    attempts::STAFF_SIGN_IN,
     db::{flag, Db},
     error::{Error, Result},
 };
 
-pub const MIN_PASSWORD_CHARS: usize = 12;
-pub const MAX_PASSWORD_CHARS: usize = 128;
-const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
 /// A one-time link to set a password lasts a day.
 const PASSWORD_LINK_SECS: i64 = 24 * 3600;
 
@@ -85,47 +80,6 @@ fn normalize(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// Why a password is refused, or nothing.
-pub fn password_problem(password: &str) -> Option<String> {
-    let chars = password.chars().count();
-    if chars < MIN_PASSWORD_CHARS {
-        return Some(format!("A password needs at least {MIN_PASSWORD_CHARS} characters."));
-    }
-    if chars > MAX_PASSWORD_CHARS {
-        return Some(format!("A password can have at most {MAX_PASSWORD_CHARS} characters."));
-    }
-    let lower = password.to_lowercase();
-    let first = lower.chars().next();
-    if lower.chars().all(|c| Some(c) == first) || COMMON_PASSWORDS.lines().any(|common| common.trim() == lower) {
-        return Some("That password is too common: choose a longer phrase of your own.".into());
-    }
-    None
-}
-
-fn hasher() -> Argon2<'static> {
-    // OWASP's minimum for argon2id: 19 MiB of memory, 2 passes, 1 lane.
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-pub fn hash_password(password: &str) -> Result<String> {
-    let salt = SaltString::generate(&mut OsRng);
-    hasher()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::Internal(anyhow::anyhow!("hashing a password: {e}")))
-}
-
-fn password_matches(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| hasher().verify_password(password.as_bytes(), &parsed).is_ok())
-}
-
-/// Checked against only to spend the same time on an unknown account as on a known one.
-fn dummy_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| hash_password("not anybody's password").unwrap_or_default())
-}
-
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<Staff>> {
     Ok(row_by_email(db, email).await?.map(|r| r.staff()))
 }
@@ -150,9 +104,16 @@ pub async fn list(db: &Db) -> Result<Vec<Staff>> {
     Ok(rows.iter().map(StaffRow::staff).collect())
 }
 
-/// Creates a staff account. With a password it can sign in at once; without one, the answer
-/// carries a one-time token for a link to set it.
-pub async fn add(db: &Db, email: &str, role: Role, password: Option<&str>, now: i64) -> Result<(Staff, Option<String>)> {
+/// Creates a staff account, with its audit entry in the same transaction. With a password it can
+/// sign in at once; without one, the answer carries a one-time token for a link to set it.
+pub async fn add(
+    db: &Db,
+    email: &str,
+    role: Role,
+    password: Option<&str>,
+    actor: &Actor,
+    now: i64,
+) -> Result<(Staff, Option<String>)> {
     let email = normalize(email);
     if !email_address::EmailAddress::is_valid(&email) {
         return Err(Error::invalid("invalid_email", format!("{email} is not an email address.")));
@@ -162,11 +123,12 @@ pub async fn add(db: &Db, email: &str, role: Role, password: Option<&str>, now: 
             if let Some(problem) = password_problem(p) {
                 return Err(Error::invalid("weak_password", problem));
             }
-            Some(hash_password(p)?)
+            Some(password::hash(p).await?)
         }
         None => None,
     };
     let id = uuid::Uuid::new_v4().simple().to_string();
+    let mut tx = db.begin_write().await?;
     let inserted = sqlx::query(
         "INSERT INTO staff (id, email, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (email) DO NOTHING",
@@ -176,7 +138,7 @@ pub async fn add(db: &Db, email: &str, role: Role, password: Option<&str>, now: 
     .bind(role.as_str())
     .bind(&hash)
     .bind(now)
-    .execute(&db.pool)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
     if inserted == 0 {
@@ -184,8 +146,11 @@ pub async fn add(db: &Db, email: &str, role: Role, password: Option<&str>, now: 
     }
     let token = match hash {
         Some(_) => None,
-        None => Some(password_link(db, &id, now).await?),
+        None => Some(password_link(&mut tx, &id, now).await?),
     };
+    let after = serde_json::json!({"email": email, "role": role.as_str()});
+    audit::record(&mut tx, actor, "staff.add", "staff", &id, None, Some(after), now).await?;
+    tx.commit().await?;
     let staff = find_by_id(db, &id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("staff {id} vanished")))?;
     Ok((staff, token))
 }
@@ -194,14 +159,14 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// A one-time token to set a password (only its hash is stored).
-pub async fn password_link(db: &Db, staff_id: &str, now: i64) -> Result<String> {
+/// A one-time token to set a password (only its hash is stored), written on the caller's transaction.
+pub async fn password_link(conn: &mut AnyConnection, staff_id: &str, now: i64) -> Result<String> {
     let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     sqlx::query("INSERT INTO staff_password_tokens (token_hash, staff_id, expires_at) VALUES ($1, $2, $3)")
         .bind(token_hash(&token))
         .bind(staff_id)
         .bind(now + PASSWORD_LINK_SECS)
-        .execute(&db.pool)
+        .execute(&mut *conn)
         .await?;
     Ok(token)
 }
@@ -211,7 +176,7 @@ pub async fn set_password_with_token(db: &Db, token: &str, password: &str, now: 
     if let Some(problem) = password_problem(password) {
         return Err(Error::invalid("weak_password", problem));
     }
-    let hash = hash_password(password)?;
+    let hash = password::hash(password).await?;
     let mut tx = db.begin_write().await?;
     let spent: Option<(String,)> = sqlx::query_as(
         "UPDATE staff_password_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
@@ -229,16 +194,21 @@ pub async fn set_password_with_token(db: &Db, token: &str, password: &str, now: 
     find_by_id(db, &staff_id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("staff vanished")))
 }
 
-pub async fn set_disabled(db: &Db, email: &str, disabled: bool) -> Result<Staff> {
-    let updated = sqlx::query("UPDATE staff SET disabled = $2 WHERE email = $1")
+/// Disables or enables an account, with its audit entry in the same transaction.
+pub async fn set_disabled(db: &Db, email: &str, disabled: bool, actor: &Actor, now: i64) -> Result<Staff> {
+    let mut tx = db.begin_write().await?;
+    let before: Option<(String, i64)> = sqlx::query_as("SELECT id, disabled FROM staff WHERE email = $1")
         .bind(normalize(email))
-        .bind(disabled as i64)
-        .execute(&db.pool)
-        .await?
-        .rows_affected();
-    if updated == 0 {
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((id, was_disabled)) = before else {
         return Err(Error::not_found("staff_not_found", format!("There is no staff account for {email}.")));
-    }
+    };
+    sqlx::query("UPDATE staff SET disabled = $2 WHERE id = $1").bind(&id).bind(disabled as i64).execute(&mut *tx).await?;
+    let action = if disabled { "staff.disable" } else { "staff.enable" };
+    let (before, after) = (serde_json::json!({"disabled": flag(was_disabled)}), serde_json::json!({"disabled": disabled}));
+    audit::record(&mut tx, actor, action, "staff", &id, Some(before), Some(after), now).await?;
+    tx.commit().await?;
     find_by_email(db, email).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("staff vanished")))
 }
 
@@ -292,26 +262,14 @@ fn wrong_credentials() -> Error {
 pub async fn sign_in(db: &Db, email: &str, password: &str, code: &str, ip: &str, now: i64) -> Result<Staff> {
     let email = normalize(email);
     let keys = vec![format!("account:{email}"), format!("ip:{ip}")];
-    if let Some(seconds) = STAFF_SIGN_IN.retry_after(db, &keys, now).await? {
+    let attempt = STAFF_SIGN_IN.begin(db, &keys, now, "Too many failed sign-ins.").await.inspect_err(|_| {
         tracing::warn!(email, ip, "staff sign-in refused: too many failures");
-        return Err(Error::TooManyRequests {
-            code: "too_many_sign_in_attempts",
-            message: format!("Too many failed sign-ins. Try again in {}.", attempts::describe_wait(seconds)),
-            retry_after_secs: seconds as u64,
-        });
-    }
-    let failures = STAFF_SIGN_IN.failures(db, &keys, now).await?;
-    if failures >= 3 {
-        tokio::time::sleep(Duration::from_millis((250 * (failures - 2)).min(2000) as u64)).await;
+    })?;
+    if attempt.count > 3 {
+        tokio::time::sleep(Duration::from_millis((250 * (attempt.count - 3)).min(2000) as u64)).await;
     }
     let row = row_by_email(db, &email).await?;
-    let password_ok = match row.as_ref().and_then(|r| r.password_hash.as_deref()) {
-        Some(hash) => password_matches(hash, password),
-        None => {
-            password_matches(dummy_hash(), password);
-            false
-        }
-    };
+    let password_ok = password::verify(row.as_ref().and_then(|r| r.password_hash.as_deref()), password).await?;
     let refusal = match &row {
         _ if !password_ok => Some(("wrong email or password", wrong_credentials())),
         Some(r) if flag(r.disabled) => Some(("account disabled", Error::invalid("account_disabled", "This staff account is disabled."))),
@@ -325,11 +283,11 @@ pub async fn sign_in(db: &Db, email: &str, password: &str, code: &str, ip: &str,
         None => Some(("unknown account", wrong_credentials())),
     };
     if let Some((reason, error)) = refusal {
-        STAFF_SIGN_IN.record_failure(db, &keys, now).await?;
         tracing::warn!(email, ip, reason, "staff sign-in failed");
         return Err(error);
     }
     let Some(row) = row else { return Err(wrong_credentials()) };
+    STAFF_SIGN_IN.succeeded(db, attempt).await?;
     STAFF_SIGN_IN.forget(db, &format!("account:{email}")).await?;
     sqlx::query("UPDATE staff SET last_sign_in = $2 WHERE id = $1").bind(&row.id).bind(now).execute(&db.pool).await?;
     tracing::info!(email, ip, "staff signed in");

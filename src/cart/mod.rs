@@ -6,7 +6,10 @@ mod store;
 
 use serde::Serialize;
 
-use crate::{coupons::CouponSummary, error::Error};
+use crate::{
+    coupons::{Coupon, CouponSummary},
+    error::Error,
+};
 
 pub use pricing::{price, PricedLine, PricingLine, Quote};
 pub use store::*;
@@ -34,6 +37,9 @@ impl Notice {
 pub struct CartView {
     pub quote: Quote,
     pub coupon: Option<CouponSummary>,
+    /// The coupon the quote was priced with: checkout reserves exactly this one.
+    #[serde(skip)]
+    pub applied_coupon: Option<Coupon>,
     /// How many copies and subscriptions, for the header.
     pub item_count: i64,
     pub notices: Vec<Notice>,

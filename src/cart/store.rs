@@ -178,20 +178,11 @@ pub async fn apply_coupon(
     currency: Currency,
     now: i64,
 ) -> Result<Vec<Notice>> {
-    if let Some(seconds) = attempts::COUPON_CODES.retry_after(db, limiter_keys, now).await? {
-        return Err(Error::TooManyRequests {
-            code: "too_many_coupon_attempts",
-            message: format!(
-                "Too many coupon codes didn't work. Please wait {} before trying another.",
-                attempts::describe_wait(seconds)
-            ),
-            retry_after_secs: seconds as u64,
-        });
-    }
     let problem = |p: CouponProblem| Error::invalid(p.code(), p.message());
     if coupons::normalize_code(typed).is_empty() {
         return Err(problem(CouponProblem::EmptyCode));
     }
+    let attempt = attempts::COUPON_CODES.begin(db, limiter_keys, now, "Too many coupon codes didn't work.").await?;
     let checked = match coupons::find_coupon_by_code(db, typed).await? {
         None => Err(CouponProblem::Unknown(typed.trim().chars().take(40).collect())),
         Some(coupon) => {
@@ -201,13 +192,9 @@ pub async fn apply_coupon(
             coupon.check(now, &facts, subtotal).map(|()| coupon)
         }
     };
-    let coupon = match checked {
-        Ok(coupon) => coupon,
-        Err(p) => {
-            attempts::COUPON_CODES.record_failure(db, limiter_keys, now).await?;
-            return Err(problem(p));
-        }
-    };
+    // A wrong code keeps its place in the guessing count; a right one gives it back.
+    let coupon = checked.map_err(problem)?;
+    attempts::COUPON_CODES.succeeded(db, attempt).await?;
     open_cart(db, cart_id, now).await?;
     sqlx::query("UPDATE carts SET coupon_id = $2, updated_at = $3 WHERE id = $1")
         .bind(cart_id)
@@ -271,7 +258,8 @@ async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<
 /// The cart as it stands, priced now. A coupon that no longer applies is taken off (only if it is
 /// still the cart's coupon: a conditional update, so a coupon applied meanwhile is kept), with a notice.
 pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: i64) -> Result<CartView> {
-    let empty = || CartView { quote: price(&[], None, currency), coupon: None, item_count: 0, notices: vec![] };
+    let empty =
+        || CartView { quote: price(&[], None, currency), coupon: None, applied_coupon: None, item_count: 0, notices: vec![] };
     let Some(cart_id) = cart_id else { return Ok(empty()) };
     let cart: Option<(Option<String>, i64)> =
         sqlx::query_as("SELECT coupon_id, updated_at FROM carts WHERE id = $1").bind(cart_id).fetch_optional(&db.pool).await?;
@@ -311,7 +299,8 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
     Ok(CartView {
         item_count: quote.lines.iter().map(|l| l.quantity).sum(),
         quote,
-        coupon: coupon.map(|c| c.summary()),
+        coupon: coupon.as_ref().map(|c| c.summary()),
+        applied_coupon: coupon,
         notices,
     })
 }

@@ -5,10 +5,10 @@ use serde::Serialize;
 
 use super::{issue_sku, store::issue_any, Article, Issue};
 use crate::{
-    admin::audit::{self, Actor},
+    audit::{self, Actor},
     db::Db,
     error::{Error, Result},
-    money::Money,
+    money::{Currency, Money},
 };
 
 /// An issue as staff type it.
@@ -92,7 +92,7 @@ async fn save_articles(conn: &mut sqlx::AnyConnection, sku: &str, articles: &[Ar
 }
 
 /// Creates an unpublished issue. Answers its SKU, or the problems with the draft.
-pub async fn create_issue(db: &Db, draft: &IssueDraft, actor: &Actor, now: i64) -> Result<std::result::Result<String, Vec<IssueProblem>>> {
+pub async fn create_issue(db: &Db, draft: &IssueDraft, currency: Currency, actor: &Actor, now: i64) -> Result<std::result::Result<String, Vec<IssueProblem>>> {
     let mut problems = draft.problems();
     if super::find_publication(db, &draft.publication).await?.is_none() {
         problems.push(IssueProblem { field: "publication", message: "Choose a publication.".into() });
@@ -113,7 +113,8 @@ pub async fn create_issue(db: &Db, draft: &IssueDraft, actor: &Actor, now: i64) 
     .bind(draft.title.trim())
     .bind(draft.summary.trim())
     .bind(draft.price.map(|p| p.amount))
-    .bind(draft.price.map(|p| p.currency.code()).unwrap_or("USD"))
+    // An issue without a price of its own is still stored in the shop's currency.
+    .bind(draft.price.map_or(currency, |p| p.currency).code())
     .execute(&mut *tx)
     .await?
     .rows_affected();

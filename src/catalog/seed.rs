@@ -14,7 +14,6 @@ const CATALOG_JSON: &str = include_str!("../../fixtures/catalog.json");
 
 #[derive(Deserialize)]
 struct CatalogFixture {
-    currency: String,
     publications: Vec<PublicationFixture>,
     issues: Vec<IssueFixture>,
 }
@@ -59,10 +58,10 @@ struct ArticleFixture {
 
 /// Loads the demo catalog in one transaction; rows that already exist are left as they are.
 /// Returns how many issues were added.
-pub async fn seed_demo_catalog(db: &Db) -> anyhow::Result<u64> {
+pub async fn seed_demo_catalog(db: &Db, currency: Currency) -> anyhow::Result<u64> {
     let catalog: CatalogFixture = serde_json::from_str(CATALOG_JSON).context("fixtures/catalog.json")?;
-    let currency = Currency::parse(&catalog.currency).ok_or_else(|| anyhow!("unknown currency in fixtures"))?;
-    let mut tx = db.pool.begin().await?;
+    // The fixture's amounts are read in the shop's own currency: a demo shop in euros sells for €29.
+    let mut tx = db.begin_write().await?;
     let mut single_prices = Vec::new();
 
     for (position, p) in catalog.publications.iter().enumerate() {

@@ -8,7 +8,7 @@ use super::{normalize_code, AppliesTo, Coupon, CouponValue};
 use sqlx::AnyConnection;
 
 use crate::{
-    admin::audit::{self, Actor},
+    audit::{self, Actor},
     db::{flag, Db},
     error::{Error, Result},
     money::{Currency, Money},
@@ -148,7 +148,7 @@ pub async fn create_coupon(
     }
     let id = uuid::Uuid::new_v4().simple().to_string();
     let normalized = normalize_code(&coupon.code);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin_write().await?;
     let insert = sqlx::query(
         "INSERT INTO coupons (id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
          applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, per_customer_limit, min_subtotal, \
@@ -475,7 +475,10 @@ pub async fn seed_demo_coupons(db: &Db, currency: Currency, now: i64) -> anyhow:
             active: true,
         };
         if let Err(problems) = create_coupon(db, &coupon, None, now).await? {
-            anyhow::bail!("fixtures/coupons.json: {problems:?}");
+            // Another instance starting at the same moment saved it first: that is the same coupon.
+            if find_coupon_by_code(db, &coupon.code).await?.is_none() {
+                anyhow::bail!("fixtures/coupons.json: {problems:?}");
+            }
         }
     }
     Ok(())

@@ -12,10 +12,7 @@ use lettre::{
 };
 use sqlx::AnyConnection;
 
-use crate::{
-    error::Result,
-    orders::{Order, OrderLine, Subscription},
-};
+use crate::error::Result;
 
 pub use outbox::{deliver_due, OutboxEmail};
 
@@ -49,44 +46,6 @@ pub async fn enqueue(
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-/// The confirmation a reader gets when an order is paid: lines, totals, and each subscription's
-/// first and last issue.
-pub fn order_confirmation(order: &Order, lines: &[OrderLine], subscriptions: &[Subscription]) -> EmailMessage {
-    let mut body = format!("Dear {},\n\nThank you for your order {}.\n\n", order.name, order.id);
-    for line in lines {
-        body.push_str(&format!("  {} x {}  {}", line.quantity, line.name, order.money(line.line_total)));
-        if line.discount > 0 {
-            body.push_str(&format!("  (less {})", order.money(line.discount)));
-        }
-        body.push('\n');
-    }
-    body.push_str(&format!("\nSubtotal: {}\n", order.money(order.subtotal)));
-    if order.discount > 0 {
-        let code = order.coupon_code.as_deref().unwrap_or("coupon");
-        body.push_str(&format!("Discount ({code}): -{}\n", order.money(order.discount)));
-    }
-    body.push_str(&format!("Total paid: {}\n", order.money(order.total)));
-    if !subscriptions.is_empty() {
-        body.push_str("\nYour subscriptions:\n");
-        for s in subscriptions {
-            body.push_str(&format!("  {}: from the {} issue to the {} issue\n", s.title, s.first_issue(), s.last_issue()));
-        }
-    }
-    if let (Some(line1), Some(city)) = (&order.ship_line1, &order.ship_city) {
-        body.push_str(&format!(
-            "\nWe will mail print copies to:\n  {}\n  {}{}\n  {} {} {}\n",
-            order.name,
-            line1,
-            order.ship_line2.as_deref().map(|l| format!("\n  {l}")).unwrap_or_default(),
-            city,
-            order.ship_postal_code.as_deref().unwrap_or(""),
-            order.ship_country.as_deref().unwrap_or("")
-        ));
-    }
-    body.push_str("\nSubscriptions are prepaid: nothing renews without you.\n");
-    EmailMessage { subject: format!("Your order {} is confirmed", &order.id[..8.min(order.id.len())]), body }
 }
 
 /// Where email goes: an SMTP server, or `.eml` files in a folder when none is configured.

@@ -1,10 +1,11 @@
 //! The cart pages: plain forms and redirect-after-POST, so all of it works without JavaScript.
 //! Each form calls the same domain function as its JSON twin in `api/cart.rs`.
 
+use crate::http::redirect;
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
     routing::{get, post},
     Router,
 };
@@ -66,7 +67,7 @@ async fn respond(state: &AppState, visitor: Visitor, outcome: Result<Vec<Notice>
     match outcome {
         Ok(notices) => {
             visitor.flash(notices.into_iter().map(|n| n.message).collect()).await?;
-            Ok(Redirect::to("/cart").into_response())
+            Ok(redirect::to("/cart"))
         }
         Err(Error::Internal(cause)) => Err(PageError(Error::Internal(cause))),
         Err(error) => cart_page(state, &visitor, status_of(&error), vec![], Some(&error)).await,

@@ -1,10 +1,11 @@
 //! Checkout pages: the details form, the local test-mode payment page, and the pages the
 //! payment provider sends the reader back to. Orders are shown only to the session that placed them.
 
+use crate::http::redirect;
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
     routing::{get, post},
     Router,
 };
@@ -82,7 +83,7 @@ async fn form_page(
 ) -> Result<Response, PageError> {
     let view = cart::view_cart(&state.db, visitor.cart_id.as_deref(), state.currency(), clock::now()).await?;
     if view.quote.lines.is_empty() && error.is_none() {
-        return Ok(Redirect::to("/cart").into_response());
+        return Ok(redirect::to("/cart"));
     }
     let mut needs_address = false;
     for line in &view.quote.lines {
@@ -122,7 +123,7 @@ async fn place_order(
     )
     .await;
     match started {
-        Ok(started) => Ok(Redirect::to(&started.payment_url).into_response()),
+        Ok(started) => Ok(redirect::to_payment_page(&started.payment_url)),
         Err((Error::Internal(cause), _)) => Err(PageError(Error::Internal(cause))),
         Err((error, problems)) => form_page(&state, &visitor, status_of(&error), &form, Some(&error), &problems).await,
     }
@@ -180,10 +181,10 @@ async fn cancel_and_return(state: &AppState, visitor: &Visitor, order_id: &str) 
     }
     let order = own_order(state, visitor, order_id).await?;
     if order.status == "paid" {
-        return Ok(Redirect::to(&format!("/checkout/success?order={}", order.id)).into_response());
+        return Ok(redirect::to(&format!("/checkout/success?order={}", order.id)));
     }
     visitor.flash(vec!["Checkout cancelled: nothing was charged, and your cart is as you left it.".into()]).await?;
-    Ok(Redirect::to("/cart").into_response())
+    Ok(redirect::to("/cart"))
 }
 
 async fn cancel(State(state): State<AppState>, visitor: Visitor, Query(query): Query<OrderQuery>) -> Result<Response, PageError> {
@@ -202,7 +203,7 @@ async fn test_order(state: &AppState, visitor: &Visitor, order_id: &str) -> Resu
 async fn test_payment_page(State(state): State<AppState>, visitor: Visitor, Path(order_id): Path<String>) -> Result<Response, PageError> {
     let order = test_order(&state, &visitor, &order_id).await?;
     if order.status != "pending" {
-        return Ok(Redirect::to(&format!("/checkout/success?order={}", order.id)).into_response());
+        return Ok(redirect::to(&format!("/checkout/success?order={}", order.id)));
     }
     let lines = orders::order_lines(&state.db, &order.id).await?;
     let mut context = visitor_context(&state, &visitor, "Test payment").await;
@@ -218,7 +219,7 @@ async fn test_payment_page(State(state): State<AppState>, visitor: Visitor, Path
 async fn test_pay(State(state): State<AppState>, visitor: Visitor, Path(order_id): Path<String>) -> Result<Response, PageError> {
     let order = test_order(&state, &visitor, &order_id).await?;
     payments::pay_in_test_mode(&state.db, &state.payments, &order).await?;
-    Ok(Redirect::to(&format!("/checkout/success?order={}", order.id)).into_response())
+    Ok(redirect::to(&format!("/checkout/success?order={}", order.id)))
 }
 
 async fn test_cancel(State(state): State<AppState>, visitor: Visitor, Path(order_id): Path<String>) -> Result<Response, PageError> {

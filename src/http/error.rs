@@ -13,6 +13,9 @@ use serde::Serialize;
 use super::{render, AppState};
 use crate::error::Error;
 
+/// When to try again after the database was unreachable.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
 pub fn status_of(error: &Error) -> StatusCode {
     match error {
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -24,18 +27,26 @@ pub fn status_of(error: &Error) -> StatusCode {
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::Upstream { .. } => StatusCode::BAD_GATEWAY,
         Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 /// Status, headers and a log line shared by both shapes of error response.
 fn respond(error: &Error, body: impl IntoResponse) -> Response {
-    if let Error::Internal(cause) = error {
-        tracing::error!(error = format!("{cause:#}"), "request failed");
+    match error {
+        Error::Internal(cause) => tracing::error!(error = format!("{cause:#}"), "request failed"),
+        Error::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable: answered 503"),
+        _ => {}
     }
     let mut response = (status_of(error), body).into_response();
-    if let Error::TooManyRequests { retry_after_secs, .. } = error {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+    let retry_after = match error {
+        Error::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
+        Error::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+        _ => None,
+    };
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }
@@ -109,6 +120,7 @@ pub async fn render_error_pages(State(state): State<AppState>, request: Request,
         StatusCode::TOO_MANY_REQUESTS => "Too many attempts",
         StatusCode::FORBIDDEN => "Not allowed",
         StatusCode::UNAUTHORIZED => "Please sign in",
+        StatusCode::SERVICE_UNAVAILABLE => "Back in a moment",
         s if s.is_server_error() => "Something went wrong",
         _ => "That didn't work",
     };

@@ -33,8 +33,12 @@ pub struct Visitor {
     pub ip: IpAddr,
 }
 
+/// Sessions live in the shop's database: a store that cannot be read is the database being away.
 fn session_error(error: tower_sessions::session::Error) -> Error {
-    Error::Internal(anyhow::anyhow!("session: {error}"))
+    match error {
+        tower_sessions::session::Error::Store(e) => Error::Unavailable(format!("session store: {e}")),
+        other => Error::Internal(anyhow::anyhow!("session: {other}")),
+    }
 }
 
 impl Visitor {
@@ -77,11 +81,12 @@ impl FromRequestParts<AppState> for Visitor {
             .await
             .map_err(|(_, message)| Error::Internal(anyhow::anyhow!("no session layer: {message}")))?;
         let cart_id = session.get::<String>(CART_KEY).await.map_err(session_error)?;
-        let ip = parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let ip = state.config.trusted_proxies.client_address(peer, &parts.headers);
         Ok(Visitor { session, cart_id, ip })
     }
 }

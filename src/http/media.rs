@@ -2,8 +2,8 @@
 
 use axum::{
     extract::{Path, State},
-    http::header,
-    response::{IntoResponse, Response},
+    http::{header, HeaderValue},
+    response::Response,
     routing::get,
     Router,
 };
@@ -25,14 +25,23 @@ async fn media(State(state): State<AppState>, Path(key): Path<String>) -> Result
         return Err(not_found().into());
     }
     let kind = FileKind::from_key(&key).filter(|k| *k != FileKind::Pdf).ok_or_else(not_found)?;
-    let bytes = FileStore::new(&state.config.data_dir.join("media")).read(&key).await.map_err(Error::Internal)?.ok_or_else(not_found)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, kind.content_type()),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; sandbox"),
-        ],
-        bytes,
-    )
-        .into_response())
+    let (path, _) = FileStore::new(&state.config.data_dir.join("media")).locate(&key).await.map_err(Error::Internal)?.ok_or_else(not_found)?;
+    let mut response = stream_file(&path).await?;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind.content_type()));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),
+    );
+    Ok(response)
+}
+
+/// A stored file as a streamed response (read from disk as it is sent, never whole into memory).
+pub async fn stream_file(path: &std::path::Path) -> Result<Response, Error> {
+    let request = axum::http::Request::new(axum::body::Body::empty());
+    let response = tower::ServiceExt::oneshot(tower_http::services::ServeFile::new(path), request)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("serving {}: {e}", path.display())))?;
+    Ok(response.map(axum::body::Body::new))
 }

@@ -5,12 +5,13 @@ pub mod api;
 mod cart;
 mod checkout;
 mod covers;
-mod media;
+pub mod media;
 pub mod error;
 pub mod extract;
 mod feed;
 mod ops;
 mod pages;
+pub mod redirect;
 mod webhook;
 pub mod render;
 pub mod routes;
@@ -32,6 +33,7 @@ use tower_http::{
     set_header::SetResponseHeaderLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
+use axum::response::IntoResponse;
 use tracing::Level;
 
 use crate::{
@@ -53,7 +55,7 @@ pub struct AppState {
 impl AppState {
     /// The currency the shop prices in.
     pub fn currency(&self) -> Currency {
-        Currency::parse(&self.config.currency).unwrap_or(Currency::Usd)
+        self.config.currency
     }
 }
 
@@ -97,7 +99,14 @@ pub fn router(state: AppState) -> Router {
                                 .get("x-request-id")
                                 .and_then(|v| v.to_str().ok())
                                 .unwrap_or("-");
-                            tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
+                            // The route's pattern, never the path itself: a path can carry a secret
+                            // (a set-password token), and the log must not.
+                            let route = request
+                                .extensions()
+                                .get::<axum::extract::MatchedPath>()
+                                .map(|p| p.as_str())
+                                .unwrap_or("(no route)");
+                            tracing::info_span!("request", id, method = %request.method(), route)
                         })
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
@@ -109,11 +118,40 @@ pub fn router(state: AppState) -> Router {
                 .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
                 // A bug must still answer (500, logged), never drop the reader's connection.
                 .layer(tower_http::catch_panic::CatchPanicLayer::new())
-                .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                    Duration::from_secs(30),
-                )),
+                .layer(middleware::from_fn(time_limit))
+                .layer(middleware::from_fn(run_to_completion)),
         )
+}
+
+/// Answers 503 when a request takes longer than its route allows: 30 seconds, or 15 minutes for
+/// an upload. (The layers above run after routing, so the matched route is known here.)
+async fn time_limit(request: Request<axum::body::Body>, next: middleware::Next) -> axum::response::Response {
+    let route = request.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str());
+    let limit = match route {
+        Some(route) if admin::issues::UPLOAD_ROUTES.contains(&route) => admin::issues::UPLOAD_TIMEOUT,
+        _ => Duration::from_secs(30),
+    };
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(seconds = limit.as_secs(), "request took too long: answered 503");
+            axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
+/// Runs each request in a task of its own, so a reader who goes away (a closed tab, a phone
+/// losing signal, the timeout above) never cancels a handler halfway through its transaction:
+/// the work finishes or rolls back as it would have, and only the answer is lost.
+async fn run_to_completion(request: Request<axum::body::Body>, next: middleware::Next) -> axum::response::Response {
+    use tracing::Instrument;
+    match tokio::spawn(next.run(request).instrument(tracing::Span::current())).await {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::error!(error = %error, "request task failed");
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 /// The reader's session lives in the shop's own database, so it survives restarts and is

@@ -3,11 +3,11 @@
 
 use serde::Deserialize;
 
-use super::{normalize_email, Order, CHECKOUT_LIFETIME_SECS, MINIMUM_CHARGE};
+use super::{normalize_email, DiscountsCounted::PaidOrPending, Order, CHECKOUT_LIFETIME_SECS, MINIMUM_CHARGE};
 use crate::{
     cart::{self, CartView},
     catalog::{self, Edition, Product},
-    coupons::{self, Coupon},
+    coupons::Coupon,
     db::Db,
     error::{Error, Result},
     money::Currency,
@@ -181,10 +181,9 @@ pub async fn place_order(
             ),
         )));
     }
-    let coupon = match cart::cart_coupon_id(db, cart_id).await.map_err(plain)? {
-        Some(id) => coupons::find_coupon(db, &id).await.map_err(plain)?,
-        None => None,
-    };
+    // The coupon the quote was priced with, and no other: `save_order` checks under the cart's
+    // lock that it is still the cart's coupon before reserving it.
+    let coupon = view.applied_coupon.clone();
     save_order(db, cart_id, &details, &view, &lines, coupon.as_ref(), currency, provider, now).await.map_err(plain)
 }
 
@@ -203,6 +202,25 @@ async fn save_order(
     let id = uuid::Uuid::new_v4().simple().to_string();
     let email_normalized = normalize_email(&details.email);
     let mut tx = db.begin_write().await?;
+    // The reader's row first: on PostgreSQL its lock makes two checkouts (or a checkout and a
+    // settlement) for one email take turns, so each sees what the other reserved.
+    super::lock_reader(&mut tx, &email_normalized, now).await?;
+    // Then the cart's row. If another tab swapped or removed the coupon since the cart was priced,
+    // the order is not placed: its discount would not be the reserved coupon's.
+    let cart_coupon: Option<(Option<String>,)> =
+        sqlx::query_as("UPDATE carts SET updated_at = $2 WHERE id = $1 RETURNING coupon_id")
+            .bind(cart_id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if cart_coupon.and_then(|(id,)| id).as_deref() != coupon.map(|c| c.id.as_str()) {
+        return Err(Error::Conflict {
+            code: "cart_changed",
+            message: "Your cart's coupon changed while you were checking out (in another tab?). \
+                      Please check the new total and place the order again."
+                .into(),
+        });
+    }
 
     if let Some(coupon) = coupon {
         // The limit is guarded by this one conditional statement: however many checkouts run at
@@ -223,8 +241,7 @@ async fn save_order(
                 format!("The coupon {} has just been used up or switched off. Remove it to pay the full price.", coupon.code),
             ));
         }
-        // Counted after the reservation, which holds the coupon's row lock, so two checkouts by one
-        // reader at once see each other.
+        // Counted under the reader's lock, so two checkouts by one reader at once see each other.
         if let Some(limit) = coupon.per_customer_limit {
             let (used,): (i64,) = sqlx::query_as(
                 "SELECT COUNT(*) FROM coupon_redemptions WHERE coupon_id = $1 AND email_normalized = $2 \
@@ -242,21 +259,16 @@ async fn save_order(
             }
         }
         if coupon.new_subscribers_only {
-            let discounted: Vec<&str> =
+            let mut publications: Vec<&str> =
                 lines.iter().filter(|l| l.discount > 0).map(|l| l.product.publication()).collect();
-            for publication in discounted {
-                let (existing,): (i64,) = sqlx::query_as(
-                    "SELECT COUNT(*) FROM subscriptions WHERE email_normalized = $1 AND publication = $2",
-                )
-                .bind(&email_normalized)
-                .bind(publication)
-                .fetch_one(&mut *tx)
-                .await?;
-                if existing > 0 {
+            publications.dedup();
+            for publication in publications {
+                if super::new_subscriber_discount_used(&mut tx, &email_normalized, publication, None, PaidOrPending).await? {
                     return Err(Error::invalid(
                         "coupon_new_subscribers_only",
                         format!(
-                            "The coupon {} is for new subscribers, and {} already has a subscription with us. \
+                            "The coupon {} is for new subscribers, and {} already has a subscription with us \
+                             (or an order waiting for payment with a new-subscriber discount). \
                              Remove the coupon to renew at the regular price.",
                             coupon.code, details.email
                         ),

@@ -2,14 +2,20 @@
 //! failed (`settle.rs`), subscription terms (`terms.rs`), and reading orders back.
 
 mod checkout;
+mod confirmation;
 mod settle;
 pub mod staff;
 pub mod terms;
 
 use serde::Serialize;
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 
-use crate::{db::Db, error::Result, money::Money};
+use crate::{
+    address::Address,
+    db::Db,
+    error::Result,
+    money::{Currency, Money},
+};
 
 pub use checkout::{place_order, AddressInput, CheckoutInput, FieldProblem};
 pub use settle::{fail_order, settle, Outcome, Settled};
@@ -35,7 +41,7 @@ pub struct Order {
     pub ship_region: Option<String>,
     pub ship_postal_code: Option<String>,
     pub ship_country: Option<String>,
-    pub currency: String,
+    pub currency: Currency,
     pub subtotal: i64,
     pub discount: i64,
     pub total: i64,
@@ -56,8 +62,21 @@ pub struct Order {
 }
 
 impl Order {
+    /// Where print copies go, when the order has print in it.
+    pub fn shipping_address(&self) -> Option<Address> {
+        Address::from_columns(
+            self.ship_line1.as_deref(),
+            self.ship_line2.as_deref(),
+            self.ship_city.as_deref(),
+            self.ship_region.as_deref(),
+            self.ship_postal_code.as_deref(),
+            self.ship_country.as_deref(),
+        )
+    }
+
+    /// An amount of this order, in its currency.
     pub fn money(&self, amount: i64) -> Money {
-        Money::from_row(amount, &self.currency).unwrap_or(Money::new(amount, crate::money::Currency::Usd))
+        Money::new(amount, self.currency)
     }
 }
 
@@ -132,6 +151,69 @@ pub async fn subscriptions_of_order(db: &Db, order_id: &str) -> Result<Vec<Subsc
     .bind(order_id)
     .fetch_all(&db.pool)
     .await?)
+}
+
+/// Takes the reader's row lock for the rest of the transaction (creating the row the first
+/// time). Checkouts and settlements for one email call this first, so on PostgreSQL they run one
+/// after another; SQLite's write transactions take turns anyway.
+async fn lock_reader(conn: &mut AnyConnection, email_normalized: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO readers (email_normalized, created_at, updated_at) VALUES ($1, $2, $2) \
+         ON CONFLICT (email_normalized) DO UPDATE SET updated_at = excluded.updated_at",
+    )
+    .bind(email_normalized)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Which other orders' new-subscriber discounts count against a reader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DiscountsCounted {
+    /// Paid ones and those reserved by checkouts waiting for payment (at checkout).
+    PaidOrPending,
+    /// Paid ones only (at settlement: of two pending orders, the first paid keeps the discount).
+    Paid,
+}
+
+/// True when the reader has had a subscription to the publication, or another order whose
+/// new-subscribers-only discount went to that publication: the discount is for a reader's first
+/// subscription, once. `except_order` leaves out the order being judged. Call it holding the
+/// reader's lock.
+async fn new_subscriber_discount_used(
+    conn: &mut AnyConnection,
+    email_normalized: &str,
+    publication: &str,
+    except_order: Option<&str>,
+    counted: DiscountsCounted,
+) -> Result<bool> {
+    let except = except_order.unwrap_or("");
+    let also_counted = match counted {
+        DiscountsCounted::PaidOrPending => "reserved",
+        DiscountsCounted::Paid => "final",
+    };
+    let (subscriptions,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM subscriptions WHERE email_normalized = $1 AND publication = $2 AND order_id <> $3",
+    )
+    .bind(email_normalized)
+    .bind(publication)
+    .bind(except)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (discounts,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM coupon_redemptions r JOIN coupons c ON c.id = r.coupon_id \
+         WHERE r.email_normalized = $1 AND r.status IN ('final', $4) AND c.new_subscribers_only = 1 \
+         AND r.order_id <> $3 AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = r.order_id \
+         AND l.publication = $2 AND l.discount > 0)",
+    )
+    .bind(email_normalized)
+    .bind(publication)
+    .bind(except)
+    .bind(also_counted)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(subscriptions + discounts > 0)
 }
 
 /// Orders still pending after their checkout expired, oldest first: for the reconciliation job.

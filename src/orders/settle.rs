@@ -82,21 +82,19 @@ async fn fulfil(
     }
 
     let mut tx = db.begin_write().await?;
-    if amount != order.total || !currency.eq_ignore_ascii_case(&order.currency) {
+    // The reader's lock: two of their payments settled at once read each other's terms and
+    // discounts (PostgreSQL would otherwise let both extend the same running term).
+    super::lock_reader(&mut tx, &normalize_email(&order.email), now).await?;
+    if amount != order.total || !currency.eq_ignore_ascii_case(order.currency.code()) {
         let reason = format!(
             "the payment provider reported {amount} {currency} for an order of {} {}",
-            order.total, order.currency
+            order.total,
+            order.currency.code()
         );
-        let marked = sqlx::query("UPDATE orders SET status = 'review', review_reason = $2 WHERE id = $1 AND status = 'pending'")
-            .bind(order_id)
-            .bind(&reason)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let current = status_of(&mut tx, order_id).await?;
-        tx.commit().await?;
-        tracing::warn!(order_id, reason, "payment does not match its order: put aside for staff");
-        return Ok(if marked == 1 { Settled::Review(reason) } else { Settled::AlreadySettled(current) });
+        return put_aside(tx, order_id, reason, &reference, ["pending", "pending"]).await;
+    }
+    if let Some(reason) = discount_not_due(&mut tx, &order, &lines).await? {
+        return put_aside(tx, order_id, reason, &reference, ["pending", "failed"]).await;
     }
     let claimed = sqlx::query(
         "UPDATE orders SET status = 'paid', paid_at = $2, payment_reference = $3, closed_at = $2 \
@@ -111,18 +109,7 @@ async fn fulfil(
     if claimed == 0 {
         // Money arrived for a checkout that had already failed (its coupon released): staff decide.
         let reason = "paid after its checkout had failed".to_string();
-        let marked = sqlx::query(
-            "UPDATE orders SET status = 'review', review_reason = $2, payment_reference = $3 WHERE id = $1 AND status = 'failed'",
-        )
-        .bind(order_id)
-        .bind(&reason)
-        .bind(&reference)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let current = status_of(&mut tx, order_id).await?;
-        tx.commit().await?;
-        return Ok(if marked == 1 { Settled::Review(reason) } else { Settled::AlreadySettled(current) });
+        return put_aside(tx, order_id, reason, &reference, ["failed", "failed"]).await;
     }
 
     let payment_period = {
@@ -170,11 +157,65 @@ async fn fulfil(
             .execute(&mut *tx)
             .await?;
     }
-    let message = email::order_confirmation(&order, &lines, &subscriptions);
+    let message = super::confirmation::order_confirmation(&order, &lines, &subscriptions);
     email::enqueue(&mut tx, Some(order_id), "order_confirmation", &order.email, &message, now).await?;
     tx.commit().await?;
     tracing::info!(order_id, total = order.total, "order paid and fulfilled");
     Ok(Settled::Fulfilled)
+}
+
+/// Puts a paid order aside for staff (`review`) when it is in one of the `from` states, and
+/// commits; an order already settled otherwise is left as it is.
+async fn put_aside(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    order_id: &str,
+    reason: String,
+    reference: &Option<String>,
+    from: [&str; 2],
+) -> Result<Settled> {
+    let marked = sqlx::query(
+        "UPDATE orders SET status = 'review', review_reason = $2, payment_reference = COALESCE($3, payment_reference) \
+         WHERE id = $1 AND status IN ($4, $5)",
+    )
+    .bind(order_id)
+    .bind(&reason)
+    .bind(reference)
+    .bind(from[0])
+    .bind(from[1])
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let current = status_of(&mut tx, order_id).await?;
+    tx.commit().await?;
+    if marked == 1 {
+        tracing::warn!(order_id, reason, "paid order put aside for staff");
+        return Ok(Settled::Review(reason));
+    }
+    Ok(Settled::AlreadySettled(current))
+}
+
+/// Why a paid order must not be fulfilled as it stands, if it must not: it carries a
+/// new-subscribers-only discount that the reader has had since (another order paid first, or a
+/// subscription that began meanwhile). Staff decide (refund the difference, or the order).
+async fn discount_not_due(conn: &mut AnyConnection, order: &Order, lines: &[OrderLine]) -> Result<Option<String>> {
+    let Some(coupon_id) = &order.coupon_id else { return Ok(None) };
+    let (new_subscribers_only,): (i64,) =
+        sqlx::query_as("SELECT new_subscribers_only FROM coupons WHERE id = $1").bind(coupon_id).fetch_one(&mut *conn).await?;
+    if new_subscribers_only == 0 {
+        return Ok(None);
+    }
+    let email = normalize_email(&order.email);
+    let mut publications: Vec<&str> = lines.iter().filter(|l| l.discount > 0).map(|l| l.publication.as_str()).collect();
+    publications.dedup();
+    for publication in publications {
+        if super::new_subscriber_discount_used(conn, &email, publication, Some(&order.id), super::DiscountsCounted::Paid).await? {
+            return Ok(Some(format!(
+                "paid with the new-subscriber coupon {}, which this reader had already used for {publication}",
+                order.coupon_code.as_deref().unwrap_or(coupon_id)
+            )));
+        }
+    }
+    Ok(None)
 }
 
 async fn create_subscription(

@@ -6,7 +6,7 @@ use sqlx::FromRow;
 
 use super::{terms, Order, ORDER_COLUMNS};
 use crate::{
-    admin::audit::{self, Actor},
+    audit::{self, Actor},
     db::Db,
     error::{Error, Result},
 };
@@ -25,10 +25,10 @@ pub struct OrderFilter {
 pub async fn list_orders(db: &Db, filter: &OrderFilter) -> Result<Vec<Order>> {
     let sql = format!(
         "SELECT {ORDER_COLUMNS} WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR created_at >= $2) \
-         AND ($3 IS NULL OR created_at < $3) AND ($4 IS NULL OR email_normalized LIKE $4) \
+         AND ($3 IS NULL OR created_at < $3) AND ($4 IS NULL OR email_normalized LIKE $4 ESCAPE '\\') \
          ORDER BY created_at DESC LIMIT 500"
     );
-    let email = filter.email.as_ref().map(|e| format!("%{}%", e.trim().to_lowercase().replace(['%', '_'], "")));
+    let email = filter.email.as_deref().map(crate::db::contains_pattern);
     Ok(sqlx::query_as(&sql).bind(&filter.status).bind(filter.from).bind(filter.to).bind(email).fetch_all(&db.pool).await?)
 }
 
@@ -136,9 +136,9 @@ const SUBSCRIBER_COLUMNS: &str = "id, order_id, email, name, publication, editio
 pub async fn subscribers(db: &Db, current_period: i64, ending_within: Option<i64>, email: Option<&str>) -> Result<Vec<Subscriber>> {
     let sql = format!(
         "SELECT {SUBSCRIBER_COLUMNS} WHERE status = 'active' AND last_period >= $1 AND ($2 IS NULL OR last_period <= $2) \
-         AND ($3 IS NULL OR email_normalized LIKE $3) ORDER BY last_period, email_normalized LIMIT 1000"
+         AND ($3 IS NULL OR email_normalized LIKE $3 ESCAPE '\\') ORDER BY last_period, email_normalized LIMIT 1000"
     );
-    let email = email.map(|e| format!("%{}%", e.trim().to_lowercase().replace(['%', '_'], "")));
+    let email = email.map(crate::db::contains_pattern);
     Ok(sqlx::query_as(&sql)
         .bind(current_period)
         .bind(ending_within.map(|n| current_period + n))

@@ -101,7 +101,7 @@ pub async fn start_checkout(
     let success = format!("{base_url}/checkout/success?order={}", order.id);
     if order.total == 0 {
         sqlx::query("UPDATE orders SET provider = 'none' WHERE id = $1").bind(&order.id).execute(&db.pool).await.map_err(|e| plain(e.into()))?;
-        let paid = Outcome::Paid { amount: 0, currency: order.currency.clone(), reference: None };
+        let paid = Outcome::Paid { amount: 0, currency: order.currency.code().to_string(), reference: None };
         orders::settle(db, &order.id, paid, now).await.map_err(plain)?;
         return Ok(CheckoutStarted { order_id: order.id, payment_url: success });
     }
@@ -194,7 +194,7 @@ pub async fn reconcile(db: &Db, provider: &PaymentProvider) -> Result<usize> {
 
 /// Returns an order's money (through Stripe, or nothing to return in test mode or for a free
 /// order), then marks it refunded and ends its subscriptions.
-pub async fn refund(db: &Db, provider: &PaymentProvider, order: &Order, actor: &crate::admin::audit::Actor) -> Result<()> {
+pub async fn refund(db: &Db, provider: &PaymentProvider, order: &Order, actor: &crate::audit::Actor) -> Result<()> {
     if !matches!(order.status.as_str(), "paid" | "review") {
         return Err(Error::Conflict { code: "not_refundable", message: "Only a paid order can be refunded, once.".into() });
     }
@@ -221,7 +221,7 @@ pub async fn pay_in_test_mode(db: &Db, provider: &PaymentProvider, order: &Order
     }
     let paid = Outcome::Paid {
         amount: order.total,
-        currency: order.currency.clone(),
+        currency: order.currency.code().to_string(),
         reference: Some(format!("test_payment_{}", order.id)),
     };
     orders::settle(db, &order.id, paid, clock::now()).await

@@ -40,7 +40,7 @@ impl StripeGateway {
         expires_at: i64,
     ) -> anyhow::Result<PaymentSession> {
         let currency: stripe_types::Currency =
-            order.currency.to_lowercase().parse().map_err(|_| anyhow::anyhow!("currency {}", order.currency))?;
+            order.currency.code().to_lowercase().parse().map_err(|_| anyhow::anyhow!("currency {}", order.currency.code()))?;
         let mut items = Vec::new();
         for line in lines {
             let (unit_amount, quantity) = charged_unit(line);

@@ -244,7 +244,7 @@ async fn seeding_twice_changes_nothing(app: TestApp) {
         async move { sqlx::query_as::<_, (i64,)>(sql).fetch_one(&pool).await.expect("a count").0 }
     };
     let before = (count("SELECT COUNT(*) FROM issues").await, count("SELECT COUNT(*) FROM articles").await);
-    let added = masthead::catalog::seed_demo_catalog(&app.db).await.expect("seeding again works");
+    let added = masthead::catalog::seed_demo_catalog(&app.db, masthead::money::Currency::Usd).await.expect("seeding again works");
     assert_eq!(added, 0);
     let after = (count("SELECT COUNT(*) FROM issues").await, count("SELECT COUNT(*) FROM articles").await);
     assert_eq!(before, after);

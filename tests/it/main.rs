@@ -6,6 +6,7 @@ mod admin;
 mod cart;
 mod catalog;
 mod checkout;
+mod races;
 mod email;
 mod journey;
 mod stripe;

@@ -1,10 +1,11 @@
 //! Coupons in the admin: the list, the form (with a preview of every price after the coupon,
 //! from the cart's own pricing), redemptions, deactivation and deletion.
 
+use crate::http::redirect;
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 
@@ -141,15 +142,16 @@ impl CouponForm {
     fn parse(&self, currency: Currency) -> Result<NewCoupon, Vec<FieldError>> {
         let mut problems = Vec::new();
         let mut problem = |field, message: &str| problems.push(FieldError { field, message: message.into() });
+        // Every message about the value goes beside its one input, `value`.
         let value = match self.kind.as_str() {
             "percent" => CouponValue::percent_from_text(&self.value).unwrap_or_else(|| {
-                problem("percent", "Type a percentage such as 50 or 33.33 (at most two decimals).");
+                problem("value", "Type a percentage such as 50 or 33.33 (at most two decimals).");
                 CouponValue::Percent(0)
             }),
             "fixed" => match Money::parse(&self.value, currency) {
                 Ok(amount) => CouponValue::Fixed(amount),
                 Err(_) => {
-                    problem("amount_off", "Type an amount such as 5 or 5.00.");
+                    problem("value", "Type an amount such as 5 or 5.00.");
                     CouponValue::Fixed(Money::zero(currency))
                 }
             },
@@ -226,7 +228,17 @@ impl CouponForm {
             min_subtotal,
             active: self.active.is_some(),
         };
-        problems.extend(coupon.problems());
+        let value_unreadable = problems.iter().any(|p| p.field == "value");
+        for mut rule in coupon.problems() {
+            if matches!(rule.field, "percent" | "amount_off") {
+                // A value that could not be read has no range to judge: one message, not two.
+                if value_unreadable {
+                    continue;
+                }
+                rule.field = "value";
+            }
+            problems.push(rule);
+        }
         match problems.is_empty() {
             true => Ok(coupon),
             false => {
@@ -320,7 +332,7 @@ async fn create(State(state): State<AppState>, ctx: StaffContext, FormBody(form)
     match coupons::create_coupon(&state.db, &coupon, Some(&ctx.actor()), clock::now()).await? {
         Ok(saved) => {
             ctx.flash(format!("Coupon {} saved.", saved.code)).await;
-            Ok(Redirect::to(&format!("/admin/coupons/{}", saved.id)).into_response())
+            Ok(redirect::to(&format!("/admin/coupons/{}", saved.id)))
         }
         Err(problems) => form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems, None).await,
     }
@@ -358,7 +370,7 @@ async fn update(State(state): State<AppState>, ctx: StaffContext, Path(id): Path
     match coupons::update_coupon(&state.db, &id, &coupon, &ctx.actor(), clock::now()).await? {
         Ok(saved) => {
             ctx.flash(format!("Coupon {} saved.", saved.code)).await;
-            Ok(Redirect::to(&format!("/admin/coupons/{id}")).into_response())
+            Ok(redirect::to(&format!("/admin/coupons/{id}")))
         }
         Err(problems) => form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&current), &problems, None).await,
     }
@@ -368,7 +380,7 @@ async fn set_active(state: &AppState, ctx: &StaffContext, id: &str, active: bool
     let coupon = existing(state, id).await?;
     coupons::set_coupon_active(&state.db, id, active, &ctx.actor(), clock::now()).await?;
     ctx.flash(format!("Coupon {} {}.", coupon.code, if active { "activated" } else { "deactivated: it stops working at once" })).await;
-    Ok(Redirect::to(&format!("/admin/coupons/{id}")).into_response())
+    Ok(redirect::to(&format!("/admin/coupons/{id}")))
 }
 
 async fn deactivate(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
@@ -383,5 +395,5 @@ async fn delete(State(state): State<AppState>, ctx: StaffContext, Path(id): Path
     let coupon = existing(&state, &id).await?;
     coupons::delete_coupon(&state.db, &id, &ctx.actor(), clock::now()).await?;
     ctx.flash(format!("Coupon {} deleted.", coupon.code)).await;
-    Ok(Redirect::to("/admin/coupons").into_response())
+    Ok(redirect::to("/admin/coupons"))
 }

@@ -1,11 +1,12 @@
 //! Issues in the admin: create and edit (contents one article per line, in reading order),
 //! upload a cover or the digital edition's PDF, publish and unpublish.
 
+use crate::http::redirect;
 use axum::{
     extract::{DefaultBodyLimit, Multipart, Path, State},
     handler::Handler,
-    http::{header, StatusCode},
-    response::{IntoResponse, Redirect, Response},
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 
@@ -14,13 +15,17 @@ use crate::{
     catalog::{self, editing::{self, IssueDraft, IssueProblem}, Article},
     clock,
     error::Error,
-    http::{error::PageError, extract::FormBody, render::render, routes::RecordingRouter, AppState},
+    http::{error::PageError, extract::FormBody, media::stream_file, render::render, routes::RecordingRouter, AppState},
     money::Money,
-    storage::{FileKind, FileStore},
+    storage::{FileKind, FileStore, UploadError},
 };
 
 const MAX_COVER_BYTES: usize = 5 * 1024 * 1024;
-const MAX_PDF_BYTES: usize = 100 * 1024 * 1024;
+const MAX_PDF_BYTES: usize = 200 * 1024 * 1024;
+/// An upload may take this long (a large PDF over a slow line); other requests get 30 seconds.
+pub const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// The routes that take uploads, for the timeout above.
+pub const UPLOAD_ROUTES: [&str; 2] = ["/admin/issues/{sku}/cover", "/admin/issues/{sku}/pdf"];
 
 pub fn routes(routes: RecordingRouter) -> RecordingRouter {
     routes
@@ -149,10 +154,10 @@ async fn create(State(state): State<AppState>, ctx: StaffContext, FormBody(form)
         Ok(draft) => draft,
         Err(problems) => return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems).await,
     };
-    match editing::create_issue(&state.db, &draft, &ctx.actor(), clock::now()).await? {
+    match editing::create_issue(&state.db, &draft, state.currency(), &ctx.actor(), clock::now()).await? {
         Ok(sku) => {
             ctx.flash("Issue saved, not yet published.").await;
-            Ok(Redirect::to(&format!("/admin/issues/{sku}")).into_response())
+            Ok(redirect::to(&format!("/admin/issues/{sku}")))
         }
         Err(problems) => form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems).await,
     }
@@ -180,7 +185,7 @@ async fn update(State(state): State<AppState>, ctx: StaffContext, Path(sku): Pat
     match editing::update_issue(&state.db, &sku, &draft, &ctx.actor(), clock::now()).await? {
         Ok(()) => {
             ctx.flash("Issue saved.").await;
-            Ok(Redirect::to(&format!("/admin/issues/{sku}")).into_response())
+            Ok(redirect::to(&format!("/admin/issues/{sku}")))
         }
         Err(problems) => form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&issue), &problems).await,
     }
@@ -190,7 +195,7 @@ async fn set_published(state: &AppState, ctx: &StaffContext, sku: &str, publishe
     existing(state, sku).await?;
     editing::set_published(&state.db, sku, published, &ctx.actor(), clock::now()).await?;
     ctx.flash(if published { "Published: the issue is on the site." } else { "Unpublished: readers no longer see it." }).await;
-    Ok(Redirect::to(&format!("/admin/issues/{sku}")).into_response())
+    Ok(redirect::to(&format!("/admin/issues/{sku}")))
 }
 
 async fn publish(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>) -> Result<Response, PageError> {
@@ -201,51 +206,52 @@ async fn unpublish(State(state): State<AppState>, ctx: StaffContext, Path(sku): 
     set_published(&state, &ctx, &sku, false).await
 }
 
-/// The first file field of an upload, at most `limit` bytes.
-async fn uploaded_file(mut multipart: Multipart, limit: usize) -> Result<Vec<u8>, Error> {
-    let too_large = || Error::PayloadTooLarge { code: "file_too_large", message: format!("The file is larger than {} MiB.", limit / (1024 * 1024)) };
-    while let Some(field) = multipart.next_field().await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { Error::bad_request("bad_upload", "The upload could not be read.") }
-    })? {
+fn upload_problem(error: UploadError, pdf: bool) -> Error {
+    match error {
+        UploadError::TooLarge(limit) => {
+            Error::PayloadTooLarge { code: "file_too_large", message: format!("The file is larger than {} MiB.", limit / (1024 * 1024)) }
+        }
+        UploadError::WrongKind => Error::invalid(
+            "wrong_file_type",
+            if pdf { "That file is not a PDF." } else { "A cover must be a PNG, JPEG, WebP or SVG image." },
+        ),
+        UploadError::Empty => Error::invalid("no_file", "Choose a file to upload."),
+        UploadError::Storage(cause) => Error::Internal(cause),
+    }
+}
+
+fn unreadable(error: axum::extract::multipart::MultipartError, limit: u64) -> Error {
+    if error.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        upload_problem(UploadError::TooLarge(limit), true)
+    } else {
+        Error::bad_request("bad_upload", "The upload could not be read.")
+    }
+}
+
+/// Streams the form's `file` field to disk, chunk by chunk, under the upload's own size limit.
+async fn upload(state: &AppState, ctx: &StaffContext, sku: &str, mut multipart: Multipart, pdf: bool) -> Result<Response, PageError> {
+    existing(state, sku).await?;
+    let limit = if pdf { MAX_PDF_BYTES } else { MAX_COVER_BYTES } as u64;
+    let mut stored = None;
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| unreadable(e, limit))? {
         if field.name() != Some("file") {
             continue;
         }
-        let bytes = field.bytes().await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { Error::bad_request("bad_upload", "The upload could not be read.") }
-        })?;
-        if bytes.len() > limit {
-            return Err(too_large());
+        let mut upload = store(state).begin_upload(if pdf { "pdfs" } else { "covers" }, sku, limit).await.map_err(Error::Internal)?;
+        while let Some(chunk) = field.chunk().await.map_err(|e| unreadable(e, limit))? {
+            upload.write(&chunk).await.map_err(|e| upload_problem(e, pdf))?;
         }
-        if bytes.is_empty() {
-            break;
-        }
-        return Ok(bytes.to_vec());
+        let accept = |kind: FileKind| match kind {
+            FileKind::Pdf => pdf,
+            FileKind::Png | FileKind::Jpeg | FileKind::Webp | FileKind::Svg => !pdf,
+        };
+        stored = Some(upload.finish(accept).await.map_err(|e| upload_problem(e, pdf))?);
+        break;
     }
-    Err(Error::invalid("no_file", "Choose a file to upload."))
-}
-
-async fn upload(state: &AppState, ctx: &StaffContext, sku: &str, multipart: Multipart, pdf: bool) -> Result<Response, PageError> {
-    existing(state, sku).await?;
-    let bytes = uploaded_file(multipart, if pdf { MAX_PDF_BYTES } else { MAX_COVER_BYTES }).await?;
-    let kind = FileKind::sniff(&bytes);
-    let accepted = match (pdf, kind) {
-        (true, Some(FileKind::Pdf)) => true,
-        (false, Some(FileKind::Png | FileKind::Jpeg | FileKind::Webp | FileKind::Svg)) => true,
-        _ => false,
-    };
-    let Some(kind) = kind.filter(|_| accepted) else {
-        return Err(PageError(Error::invalid(
-            "wrong_file_type",
-            if pdf { "That file is not a PDF." } else { "A cover must be a PNG, JPEG, WebP or SVG image." },
-        )));
-    };
-    let key = store(state)
-        .put(if pdf { "pdfs" } else { "covers" }, sku, kind, &bytes)
-        .await
-        .map_err(Error::Internal)?;
+    let (key, _) = stored.ok_or_else(|| upload_problem(UploadError::Empty, pdf))?;
     editing::set_file(&state.db, sku, pdf, &key, &ctx.actor(), clock::now()).await?;
     ctx.flash(if pdf { "PDF uploaded." } else { "Cover uploaded." }).await;
-    Ok(Redirect::to(&format!("/admin/issues/{sku}")).into_response())
+    Ok(redirect::to(&format!("/admin/issues/{sku}")))
 }
 
 async fn upload_cover(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>, multipart: Multipart) -> Result<Response, PageError> {
@@ -259,10 +265,11 @@ async fn upload_pdf(State(state): State<AppState>, ctx: StaffContext, Path(sku):
 async fn download_pdf(State(state): State<AppState>, _ctx: StaffContext, Path(sku): Path<String>) -> Result<Response, PageError> {
     let not_found = || Error::not_found("pdf_not_found", "This issue has no PDF.");
     let key = catalog::pdf_key(&state.db, &sku).await?.ok_or_else(not_found)?;
-    let bytes = store(&state).read(&key).await.map_err(Error::Internal)?.ok_or_else(not_found)?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/pdf".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{sku}.pdf\""))],
-        bytes,
-    )
-        .into_response())
+    let (path, _) = store(&state).locate(&key).await.map_err(Error::Internal)?.ok_or_else(not_found)?;
+    let mut response = stream_file(&path).await?;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&format!("attachment; filename=\"{sku}.pdf\"")).map_err(|e| Error::Internal(e.into()))?);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    Ok(response)
 }

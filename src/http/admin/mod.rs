@@ -2,17 +2,18 @@
 //! idle, 12 hours in all); every POST carries the session's CSRF token; nothing is cached.
 
 mod coupons;
-mod issues;
+pub mod issues;
 mod orders;
 mod session;
 mod staff;
 
+use crate::http::redirect;
 use axum::{
     body::{to_bytes, Body},
     extract::{OriginalUri, Request, State},
     http::{header, HeaderValue, Method},
     middleware::{self, Next},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
     Router,
 };
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,8 @@ use tower_sessions::Session;
 
 use super::{error::PageError, render, routes::RecordingRouter, AppState};
 use crate::{
-    admin::{self, audit::Actor, staff::{Role, Staff}},
+    admin::{self, staff::{Role, Staff}},
+    audit::Actor,
     clock,
     error::Error,
 };
@@ -61,7 +63,7 @@ pub struct StaffContext {
 
 impl StaffContext {
     pub fn actor(&self) -> Actor {
-        Actor { staff_id: self.staff.id.clone(), email: self.staff.email.clone() }
+        Actor::staff(&self.staff.id, &self.staff.email)
     }
 
     pub fn require_admin(&self) -> Result<(), Error> {
@@ -156,7 +158,7 @@ fn unauthenticated(request: &Request) -> Response {
         let (_, next) = original_path(request);
         let next = next.as_str();
         let next: String = url_escape(next);
-        Redirect::to(&format!("/admin/login?next={next}")).into_response()
+        redirect::to(&format!("/admin/login?next={next}"))
     } else {
         let mut response =
             PageError(Error::Forbidden { code: "sign_in_required", message: "Please sign in to the admin first.".into() })
@@ -191,7 +193,7 @@ async fn require_staff(State(state): State<AppState>, mut request: Request, next
     let (path, _) = original_path(&request);
     if !staff.two_factor && !matches!(path.as_str(), "/admin/two-factor" | "/admin/logout") {
         match admin::two_factor_required(&state.db).await {
-            Ok(true) => return Redirect::to("/admin/two-factor").into_response(),
+            Ok(true) => return redirect::to("/admin/two-factor"),
             Ok(false) => {}
             Err(error) => return PageError(error).into_response(),
         }
@@ -245,7 +247,9 @@ async fn check_csrf(request: Request, next: Next) -> Response {
         (None, false) => return forged(),
     };
     if sent.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
-        tracing::warn!(path = %original_path(&request).0, "admin form refused: CSRF token missing or wrong");
+        // The route, not the path: a path can hold a set-password token.
+        let route = request.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string());
+        tracing::warn!(route = route.as_deref().unwrap_or("(no route)"), "admin form refused: CSRF token missing or wrong");
         return forged();
     }
     next.run(request).await

@@ -1,9 +1,10 @@
 //! Orders, subscribers and the print mailing list in the admin.
 
+use crate::http::redirect;
 use axum::{
     extract::{Path, Query, State},
     http::header,
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 
@@ -115,7 +116,7 @@ async fn refund(State(state): State<AppState>, ctx: StaffContext, Path(id): Path
     let order = find(&state, &id).await?;
     payments::refund(&state.db, &state.payments, &order, &ctx.actor()).await?;
     ctx.flash("Refunded: the order's subscriptions have ended.").await;
-    Ok(Redirect::to(&format!("/admin/orders/{id}")).into_response())
+    Ok(redirect::to(&format!("/admin/orders/{id}")))
 }
 
 pub(super) fn current_period() -> i64 {

@@ -1,9 +1,10 @@
 //! Signing in and out, setting a password from a one-time link, enrolling a second factor, and the dashboard.
 
+use crate::http::redirect;
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
     routing::get,
     Router,
 };
@@ -37,11 +38,7 @@ pub struct NextQuery {
 
 /// Only admin pages may be sent back to after signing in.
 fn safe_next(next: &str) -> String {
-    if next.starts_with("/admin") && !next.starts_with("//") && !next.contains("://") && !next.contains('\\') {
-        next.to_string()
-    } else {
-        "/admin".into()
-    }
+    redirect::LocalPath::admin_next(next).as_str().to_string()
 }
 
 async fn login_form(state: &AppState, session: &Session, status: StatusCode, email: &str, next: &str, error: Option<&Error>) -> Result<Response, PageError> {
@@ -86,7 +83,7 @@ async fn sign_in(State(state): State<AppState>, visitor: Visitor, FormBody(form)
                 .insert(STAFF_KEY, StaffSession { id: member.id, signed_in_at: now, seen_at: now })
                 .await
                 .map_err(|e| Error::Internal(anyhow::anyhow!("session: {e}")))?;
-            Ok(Redirect::to(&safe_next(&form.next)).into_response())
+            Ok(redirect::to(&safe_next(&form.next)))
         }
         Err(Error::Internal(cause)) => Err(PageError(Error::Internal(cause))),
         Err(error) => login_form(&state, &visitor.session, status_of(&error), &form.email, &form.next, Some(&error)).await,
@@ -97,7 +94,7 @@ pub async fn sign_out(ctx: StaffContext) -> Result<Response, PageError> {
     let _ = ctx.session.remove::<StaffSession>(STAFF_KEY).await;
     let _ = ctx.session.remove::<String>(super::CSRF_KEY).await;
     ctx.session.cycle_id().await.map_err(|e| Error::Internal(anyhow::anyhow!("session: {e}")))?;
-    Ok(Redirect::to("/admin/login").into_response())
+    Ok(redirect::to("/admin/login"))
 }
 
 async fn set_password_page(State(state): State<AppState>, visitor: Visitor, Path(token): Path<String>) -> Result<Response, PageError> {
@@ -116,7 +113,7 @@ struct PasswordForm {
 
 async fn set_password(State(state): State<AppState>, visitor: Visitor, Path(token): Path<String>, FormBody(form): FormBody<PasswordForm>) -> Result<Response, PageError> {
     match staff::set_password_with_token(&state.db, &token, &form.password, clock::now()).await {
-        Ok(_) => Ok(Redirect::to("/admin/login").into_response()),
+        Ok(_) => Ok(redirect::to("/admin/login")),
         Err(Error::Internal(cause)) => Err(PageError(Error::Internal(cause))),
         Err(error) => {
             let mut context = page_context(&state, "Set your password");
@@ -166,13 +163,13 @@ pub struct CodeForm {
 
 pub async fn enable_two_factor(State(state): State<AppState>, ctx: StaffContext, FormBody(form): FormBody<CodeForm>) -> Result<Response, PageError> {
     let Some(secret) = ctx.session.get::<String>(PENDING_TOTP_KEY).await.ok().flatten() else {
-        return Ok(Redirect::to("/admin/two-factor").into_response());
+        return Ok(redirect::to("/admin/two-factor"));
     };
     match staff::enable_two_factor(&state.db, &ctx.staff.id, &ctx.staff.email, &secret, &form.code).await {
         Ok(()) => {
             let _ = ctx.session.remove::<String>(PENDING_TOTP_KEY).await;
             ctx.flash("Two-factor sign-in is on: you will be asked for a code from your app when you sign in.").await;
-            Ok(Redirect::to("/admin").into_response())
+            Ok(redirect::to("/admin"))
         }
         Err(Error::Internal(cause)) => Err(PageError(Error::Internal(cause))),
         Err(error) => two_factor_form(&state, &ctx, Some(&error)).await,

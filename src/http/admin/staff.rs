@@ -1,14 +1,16 @@
 //! Staff accounts (admins only), the second-factor rule, and the audit log.
 
+use crate::http::redirect;
 use axum::{
     extract::{Path, State},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 
 use super::{admin_context, datetime, StaffContext};
 use crate::{
-    admin::{self, audit, staff::{self, Role}},
+    admin::{self, staff::{self, Role}},
+    audit,
     clock,
     error::Error,
     http::{error::PageError, extract::FormBody, render::render, routes::RecordingRouter, AppState},
@@ -44,13 +46,11 @@ async fn add(State(state): State<AppState>, ctx: StaffContext, FormBody(form): F
     ctx.require_admin()?;
     let role = if form.role == "admin" { Role::Admin } else { Role::Staff };
     let now = clock::now();
-    let (member, token) = staff::add(&state.db, &form.email, role, None, now).await?;
-    let mut conn = state.db.pool.acquire().await.map_err(Error::from)?;
-    audit::record(&mut conn, &ctx.actor(), "staff.add", "staff", &member.id, None, Some(serde_json::json!({"email": member.email, "role": role.as_str()})), now).await?;
+    let (member, token) = staff::add(&state.db, &form.email, role, None, &ctx.actor(), now).await?;
     if let Some(token) = token {
         ctx.flash(format!("{} added. Send them this one-time link to set a password (valid for a day): {}/admin/set-password/{token}", member.email, state.config.base())).await;
     }
-    Ok(Redirect::to("/admin/staff").into_response())
+    Ok(redirect::to("/admin/staff"))
 }
 
 async fn set_disabled(state: &AppState, ctx: &StaffContext, id: &str, disabled: bool) -> Result<Response, PageError> {
@@ -59,12 +59,9 @@ async fn set_disabled(state: &AppState, ctx: &StaffContext, id: &str, disabled: 
     if member.id == ctx.staff.id && disabled {
         return Err(PageError(Error::invalid("cannot_disable_self", "You cannot disable your own account.")));
     }
-    staff::set_disabled(&state.db, &member.email, disabled).await?;
-    let mut conn = state.db.pool.acquire().await.map_err(Error::from)?;
-    let action = if disabled { "staff.disable" } else { "staff.enable" };
-    audit::record(&mut conn, &ctx.actor(), action, "staff", &member.id, Some(serde_json::json!({"disabled": member.disabled})), Some(serde_json::json!({"disabled": disabled})), clock::now()).await?;
+    staff::set_disabled(&state.db, &member.email, disabled, &ctx.actor(), clock::now()).await?;
     ctx.flash(format!("{} {}.", member.email, if disabled { "disabled: signed out at their next request" } else { "enabled" })).await;
-    Ok(Redirect::to("/admin/staff").into_response())
+    Ok(redirect::to("/admin/staff"))
 }
 
 async fn disable(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
@@ -84,12 +81,9 @@ struct RequireForm {
 async fn require_two_factor(State(state): State<AppState>, ctx: StaffContext, FormBody(form): FormBody<RequireForm>) -> Result<Response, PageError> {
     ctx.require_admin()?;
     let required = form.required.is_some();
-    let before = admin::two_factor_required(&state.db).await?;
-    admin::set_two_factor_required(&state.db, required).await?;
-    let mut conn = state.db.pool.acquire().await.map_err(Error::from)?;
-    audit::record(&mut conn, &ctx.actor(), "settings.two_factor", "settings", "require_two_factor", Some(serde_json::json!(before)), Some(serde_json::json!(required)), clock::now()).await?;
+    admin::set_two_factor_required(&state.db, required, &ctx.actor(), clock::now()).await?;
     ctx.flash(if required { "Everyone now needs a second factor to use the admin." } else { "A second factor is now optional." }).await;
-    Ok(Redirect::to("/admin/staff").into_response())
+    Ok(redirect::to("/admin/staff"))
 }
 
 async fn audit_log(State(state): State<AppState>, ctx: StaffContext) -> Result<Response, PageError> {

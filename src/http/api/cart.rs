@@ -112,7 +112,14 @@ pub struct AddItemBody {
     pub sku: String,
     /// A whole number from 1 to 99 (a subscription: 1). Defaults to 1.
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 99, example = 1)]
+    #[serde(default, deserialize_with = "present")]
     pub quantity: Option<serde_json::Value>,
+}
+
+/// A field that is there, even as `null` (which is not a number, so 422), as opposed to a field
+/// left out (which takes its default).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde::Deserialize::deserialize(deserializer).map(Some)
 }
 
 /// Adds a plan or copies of an issue.

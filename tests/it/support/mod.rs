@@ -110,13 +110,15 @@ pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
         base_url: "http://shop.test".into(),
         data_dir,
         site_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")),
-        currency: "USD".into(),
+        currency: masthead::money::Currency::Usd,
         shop_name: "Test Shop".into(),
         stripe_secret_key: None,
         stripe_webhook_secret: None,
         stripe_api_base: None,
         smtp_url: None,
         email_from: "Test Shop <shop@example.org>".into(),
+        db_acquire_timeout: std::time::Duration::from_millis(2000),
+        trusted_proxies: Default::default(),
     }
 }
 
@@ -282,4 +284,38 @@ pub async fn save_coupon(app: &TestApp, coupon: masthead::coupons::NewCoupon) {
         .await
         .expect("saved")
         .expect("a valid coupon");
+}
+
+/// Runs the futures at once: each is spawned and waits at a barrier until all are ready, so they
+/// reach the shop together rather than one after another. Answers their outputs in order.
+pub async fn released_together<T, F>(futures: Vec<F>) -> Vec<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(futures.len()));
+    let handles: Vec<_> = futures
+        .into_iter()
+        .map(|future| {
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                future.await
+            })
+        })
+        .collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.expect("a task released together"));
+    }
+    outputs
+}
+
+/// A browser of its own: cookies kept, redirects not followed.
+pub fn new_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("a client")
 }

@@ -1,4 +1,6 @@
-//! The audit log: who changed what in the admin, when, and the record before and after.
+//! The audit log: who changed what in the admin (or from the command line), when, and the record
+//! before and after. Every layer that changes something on staff's behalf writes here, always on
+//! the transaction of the change itself, so a change and its entry commit together or not at all.
 
 use serde::Serialize;
 use sqlx::{AnyConnection, FromRow};
@@ -8,8 +10,20 @@ use crate::{db::Db, error::Result};
 /// Who is acting.
 #[derive(Clone, Debug)]
 pub struct Actor {
-    pub staff_id: String,
+    /// None for the operator at the command line.
+    pub staff_id: Option<String>,
     pub email: String,
+}
+
+impl Actor {
+    pub fn staff(staff_id: &str, email: &str) -> Actor {
+        Actor { staff_id: Some(staff_id.to_string()), email: email.to_string() }
+    }
+
+    /// Whoever runs `masthead staff ...` on the server.
+    pub fn command_line() -> Actor {
+        Actor { staff_id: None, email: "(command line)".into() }
+    }
 }
 
 /// Writes an entry on the caller's connection or transaction, so it commits with the change.

@@ -1,0 +1,203 @@
+//! Money paths under real parallel requests: a coupon changed in another tab during checkout,
+//! one reader's two checkouts or two payments at the same moment, a coupon made stricter while
+//! orders wait for payment. Each race runs several rounds, its requests released together.
+
+use masthead::coupons::CouponValue;
+use serde_json::{json, Value};
+
+use crate::{
+    checkout::address,
+    on_both_databases,
+    support::{new_browser, released_together, save_coupon, test_coupon, TestApp},
+};
+
+on_both_databases!(
+    a_coupon_changed_in_another_tab_never_parts_an_order_from_its_discount,
+    one_reader_gets_the_new_subscriber_discount_once_from_two_checkouts_at_once,
+    a_paid_order_whose_new_subscriber_discount_was_used_meanwhile_goes_to_review,
+    two_payments_for_one_reader_at_once_make_terms_that_follow_each_other,
+);
+
+const ROUNDS: usize = 8;
+
+async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, Value) {
+    let response = client.post(url).json(&body).send().await.expect("answered");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_as::<_, (i64,)>(sql).fetch_one(&app.db.pool).await.expect("a count").0
+}
+
+/// A browser whose cart holds these SKUs and, when given, this coupon.
+async fn browser_with(app: &TestApp, skus: &[&str], coupon: Option<&str>) -> reqwest::Client {
+    let browser = new_browser();
+    for sku in skus {
+        let (status, body) = post(&browser, app.url("/api/v1/cart/items"), json!({"sku": sku})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    if let Some(code) = coupon {
+        let (status, body) = post(&browser, app.url("/api/v1/cart/coupon"), json!({"code": code})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    browser
+}
+
+fn checkout_body(email: &str) -> Value {
+    json!({"email": email, "name": "Ada Reader", "shipping_address": address()})
+}
+
+async fn a_coupon_changed_in_another_tab_never_parts_an_order_from_its_discount(app: TestApp) {
+    save_coupon(&app, masthead::coupons::NewCoupon { value: CouponValue::Percent(1000), ..test_coupon("TEN OFF") }).await;
+    for round in 0..ROUNDS {
+        // The reader's first tab checks out with FTR 2016 while the second swaps or drops it.
+        let tab = browser_with(&app, &["isr-print-1y"], Some("FTR 2016")).await;
+        let other_tab = tab.clone();
+        let checkout_url = app.url("/api/v1/checkout");
+        let coupon_url = app.url("/api/v1/cart/coupon");
+        let email = format!("tabs{round}@example.org");
+        let checkout = Box::pin(async move { post(&tab, checkout_url, checkout_body(&email)).await });
+        let change = Box::pin(async move {
+            if round % 2 == 0 {
+                post(&other_tab, coupon_url, json!({"code": "ten off"})).await
+            } else {
+                let response = other_tab.delete(coupon_url).send().await.expect("answered");
+                (response.status().as_u16(), Value::Null)
+            }
+        });
+        let outcomes = released_together::<(u16, Value), std::pin::Pin<Box<dyn std::future::Future<Output = (u16, Value)> + Send>>>(vec![checkout, change]).await;
+        let (status, answer) = &outcomes[0];
+        assert!(
+            *status == 201 || (*status == 409 && answer["error"]["code"] == "cart_changed"),
+            "round {round}: {status} {answer}"
+        );
+    }
+    // Every order carries exactly the discount of the coupon it records, and that coupon's reservation.
+    let orders: Vec<(String, i64, i64, Option<String>)> =
+        sqlx::query_as("SELECT o.id, o.subtotal, o.discount, c.normalized_code FROM orders o LEFT JOIN coupons c ON c.id = o.coupon_id")
+            .fetch_all(&app.db.pool)
+            .await
+            .expect("orders");
+    assert!(!orders.is_empty());
+    for (id, subtotal, discount, code) in &orders {
+        let expected = match code.as_deref() {
+            Some("FTR2016") => subtotal / 2,
+            Some("TENOFF") => subtotal / 10,
+            None => 0,
+            Some(other) => panic!("unexpected coupon {other}"),
+        };
+        assert_eq!(*discount, expected, "order {id} with {code:?}");
+        let reserved = count(&app, &format!("SELECT COUNT(*) FROM coupon_redemptions r JOIN orders o ON o.id = r.order_id AND o.coupon_id = r.coupon_id WHERE r.order_id = '{id}'")).await;
+        assert_eq!(reserved, i64::from(code.is_some()), "order {id}: its coupon is reserved, and only its coupon");
+    }
+    for code in ["FTR2016", "TENOFF"] {
+        let used = count(&app, &format!("SELECT redemptions_used FROM coupons WHERE normalized_code = '{code}'")).await;
+        let orders = count(&app, &format!("SELECT COUNT(*) FROM orders o JOIN coupons c ON c.id = o.coupon_id WHERE c.normalized_code = '{code}'")).await;
+        assert_eq!(used, orders, "{code}: one redemption per order that carries it");
+    }
+}
+
+async fn one_reader_gets_the_new_subscriber_discount_once_from_two_checkouts_at_once(app: TestApp) {
+    for round in 0..ROUNDS {
+        // Two browsers (or two tabs with separate carts), one email, the half-price code in both.
+        let first = browser_with(&app, &["isr-print-1y"], Some("FTR 2016")).await;
+        let second = browser_with(&app, &["isr-print-2y"], Some("FTR 2016")).await;
+        let email = format!("Twice.{round}@Example.org");
+        let checkouts = [first, second]
+            .into_iter()
+            .enumerate()
+            .map(|(i, browser)| {
+                let url = app.url("/api/v1/checkout");
+                // The same address, typed differently.
+                let typed = if i == 0 { email.clone() } else { email.to_lowercase() };
+                async move { post(&browser, url, checkout_body(&typed)).await }
+            })
+            .collect();
+        let outcomes = released_together(checkouts).await;
+        let placed = outcomes.iter().filter(|(s, _)| *s == 201).count();
+        let refused = outcomes
+            .iter()
+            .filter(|(s, a)| *s == 422 && a["error"]["code"] == "coupon_new_subscribers_only")
+            .count();
+        assert_eq!((placed, refused), (1, 1), "round {round}: {outcomes:?}");
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM orders").await, ROUNDS as i64);
+    assert_eq!(count(&app, "SELECT redemptions_used FROM coupons WHERE normalized_code = 'FTR2016'").await, ROUNDS as i64);
+}
+
+async fn pay(browser: &reqwest::Client, app: &TestApp, order_id: &str) -> u16 {
+    let url = app.url(&format!("/checkout/test-payment/{order_id}/pay"));
+    browser.post(url).send().await.expect("answered").status().as_u16()
+}
+
+async fn order_status(app: &TestApp, id: &str) -> String {
+    sqlx::query_as::<_, (String,)>("SELECT status FROM orders WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("the order")
+        .0
+}
+
+async fn a_paid_order_whose_new_subscriber_discount_was_used_meanwhile_goes_to_review(app: TestApp) {
+    // Two orders wait for payment with a plain 10% coupon; staff then make it new-subscribers-only.
+    save_coupon(&app, test_coupon("WELCOME")).await;
+    let mut orders = Vec::new();
+    for sku in ["isr-print-1y", "isr-print-2y"] {
+        let browser = browser_with(&app, &[sku], Some("welcome")).await;
+        let (status, answer) = post(&browser, app.url("/api/v1/checkout"), checkout_body("early@example.org")).await;
+        assert_eq!(status, 201, "{answer}");
+        orders.push((browser, answer["order_id"].as_str().expect("an id").to_string()));
+    }
+    sqlx::query("UPDATE coupons SET new_subscribers_only = 1 WHERE normalized_code = 'WELCOME'")
+        .execute(&app.db.pool)
+        .await
+        .expect("made stricter");
+    // Both are paid at the same moment: one keeps its discount, the other is put aside for staff.
+    let payments = orders.iter().map(|(browser, id)| {
+        let (browser, url) = (browser.clone(), app.url(&format!("/checkout/test-payment/{id}/pay")));
+        async move { browser.post(url).send().await.expect("answered").status().as_u16() }
+    });
+    let statuses = released_together(payments.collect()).await;
+    assert_eq!(statuses, [303, 303]);
+    let mut states = vec![order_status(&app, &orders[0].1).await, order_status(&app, &orders[1].1).await];
+    states.sort();
+    assert_eq!(states, ["paid", "review"]);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM subscriptions").await, 1, "only the paid order's term");
+    let reason: (String,) = sqlx::query_as("SELECT review_reason FROM orders WHERE status = 'review'")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("a reason");
+    assert!(reason.0.contains("new-subscriber"), "{}", reason.0);
+    // Paying again changes nothing.
+    assert_eq!(pay(&orders[0].0, &app, &orders[0].1).await, 303);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM subscriptions").await, 1);
+}
+
+async fn two_payments_for_one_reader_at_once_make_terms_that_follow_each_other(app: TestApp) {
+    for round in 0..ROUNDS {
+        let email = format!("prepaid{round}@example.org");
+        let mut orders = Vec::new();
+        for sku in ["sw-print-1y", "sw-print-2y"] {
+            let browser = browser_with(&app, &[sku], None).await;
+            let (status, answer) = post(&browser, app.url("/api/v1/checkout"), checkout_body(&email)).await;
+            assert_eq!(status, 201, "{answer}");
+            orders.push((browser, answer["order_id"].as_str().expect("an id").to_string()));
+        }
+        let payments = orders.iter().map(|(browser, id)| {
+            let (browser, url) = (browser.clone(), app.url(&format!("/checkout/test-payment/{id}/pay")));
+            async move { browser.post(url).send().await.expect("answered").status().as_u16() }
+        });
+        assert_eq!(released_together(payments.collect()).await, [303, 303]);
+        let terms: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT first_period, last_period FROM subscriptions WHERE email_normalized = $1 ORDER BY first_period",
+        )
+        .bind(&email)
+        .fetch_all(&app.db.pool)
+        .await
+        .expect("terms");
+        assert_eq!(terms.len(), 2, "round {round}");
+        assert_eq!(terms[1].0, terms[0].1 + 1, "round {round}: the later term starts the month after the earlier ends: {terms:?}");
+    }
+}
