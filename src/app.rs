@@ -33,8 +33,8 @@ async fn connect(config: &Config) -> anyhow::Result<Db> {
 /// on one PostgreSQL do this one after another, under the set-up lock.
 pub async fn prepare(config: &Config) -> anyhow::Result<Db> {
     let db = connect(config).await?;
-    db.migrate().await?;
     db.with_setup_lock(async {
+        db.migrate().await?;
         db.migrate_sessions().await?;
         settings::fix_currency(&db, config.currency).await?;
         if catalog::catalog_is_empty(&db).await? {
@@ -146,8 +146,8 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 /// Migrations, the session table and the currency, without the demo catalog.
 async fn prepare_without_demo(config: &Config) -> anyhow::Result<Db> {
     let db = connect(config).await?;
-    db.migrate().await?;
     db.with_setup_lock(async {
+        db.migrate().await?;
         db.migrate_sessions().await?;
         settings::fix_currency(&db, config.currency).await
     })

@@ -29,6 +29,9 @@ pub struct Db {
     pub backend: Backend,
     /// A typed pool on the same database for the session store, which cannot use `Any`.
     pub sessions: SessionPool,
+    /// SQLite: the file whose lock processes opening one database file take turns on while
+    /// preparing it.
+    setup_lock_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -43,9 +46,10 @@ impl Db {
     pub async fn connect(url: &str, acquire_timeout: Duration) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
-        if backend == Backend::Sqlite {
-            create_sqlite_parent_dir(url)?;
-        }
+        let setup_lock_file = match backend {
+            Backend::Sqlite => create_sqlite_parent_dir(url)?.map(|db| db.with_extension("setup-lock")),
+            Backend::Postgres => None,
+        };
         let options = AnyConnectOptions::from_str(url).context("DATABASE_URL is not a database URL")?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
@@ -95,7 +99,7 @@ impl Db {
                     .await?,
             ),
         };
-        Ok(Db { pool, backend, sessions })
+        Ok(Db { pool, backend, sessions, setup_lock_file })
     }
 
     /// The shop's migrations (sqlx takes PostgreSQL's advisory lock around them).
@@ -148,18 +152,35 @@ impl Db {
         let db = self.clone();
         let probe = tokio::spawn(async move {
             let mut tx = db.begin_write().await?;
+            if db.backend == Backend::Postgres {
+                // A probe must not queue behind a lock for long (SQLite's busy timeout bounds it there).
+                sqlx::query("SET LOCAL lock_timeout = '2s'").execute(&mut *tx).await?;
+            }
             sqlx::query("UPDATE settings SET value = value WHERE name = 'currency'").execute(&mut *tx).await?;
             tx.rollback().await
         });
         matches!(tokio::time::timeout(within, probe).await, Ok(Ok(Ok(()))))
     }
 
-    /// Runs `work` while holding the shop's set-up lock, so that instances starting together on
-    /// one PostgreSQL prepare the database one after another (PostgreSQL's advisory lock, held by
-    /// one connection). SQLite is one process's file: no lock is needed.
-    pub async fn with_setup_lock<T>(&self, work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    /// Runs `work` while holding the shop's set-up lock, so that instances starting together
+    /// prepare the database one after another: PostgreSQL's advisory lock held by one connection,
+    /// or on SQLite an exclusive lock on a file beside the database.
+    pub async fn with_setup_lock<T>(
+        &self,
+        work: impl std::future::Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
         if self.backend == Backend::Sqlite {
-            return work.await;
+            let Some(path) = self.setup_lock_file.clone() else { return work.await };
+            let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+                let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+                file.lock()?;
+                Ok(file)
+            })
+            .await?
+            .context("taking the set-up lock")?;
+            let result = work.await;
+            drop(file); // closing the file releases the lock
+            return result;
         }
         let mut conn = self.pool.acquire().await?;
         sqlx::query("SELECT pg_advisory_lock($1)").bind(SETUP_LOCK_KEY).execute(&mut *conn).await?;
@@ -213,19 +234,20 @@ fn backend_name(backend: Backend) -> &'static str {
     }
 }
 
-/// SQLite creates the file but not the folder it lives in.
-fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
+/// SQLite creates the file but not the folder it lives in. Answers the file's path (none for an
+/// in-memory database).
+fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<Option<std::path::PathBuf>> {
     let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let path = path.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
-        return Ok(());
+        return Ok(None);
     }
     if let Some(parent) = std::path::Path::new(path).parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
     }
-    Ok(())
+    Ok(Some(std::path::PathBuf::from(path)))
 }
 
 /// A `LIKE ... ESCAPE '\'` pattern matching text that contains `typed` (lower-cased), with `%`,

@@ -90,6 +90,7 @@ pub struct PageError(pub Error);
 /// Marks a response whose body the error-page middleware should draw.
 #[derive(Clone)]
 struct ErrorPage {
+    code: &'static str,
     message: String,
 }
 
@@ -102,19 +103,31 @@ impl<E: Into<Error>> From<E> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let mut response = respond(&self.0, ());
-        response.extensions_mut().insert(ErrorPage { message: self.0.public_message() });
+        response.extensions_mut().insert(ErrorPage { code: self.0.code(), message: self.0.public_message() });
         response
     }
 }
 
 /// Draws the error page for any response marked by `PageError` (templates need the state,
-/// which `IntoResponse` does not have).
+/// which `IntoResponse` does not have). Under `/api/` the same error is answered in the JSON error
+/// shape instead (an extractor shared with the pages, such as the visitor's session, refused it).
 pub async fn render_error_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
     let Some(page) = response.extensions_mut().remove::<ErrorPage>() else {
         return response;
     };
     let status = response.status();
+    if is_api {
+        let (parts, _) = response.into_parts();
+        let body = ErrorBody { error: ErrorDetail { code: page.code.into(), message: page.message } };
+        let mut json = Json(body).into_response();
+        *json.status_mut() = status;
+        for (name, value) in parts.headers.iter().filter(|(n, _)| *n != header::CONTENT_TYPE && *n != header::CONTENT_LENGTH) {
+            json.headers_mut().insert(name.clone(), value.clone());
+        }
+        return json;
+    }
     let title = match status {
         StatusCode::NOT_FOUND => "Page not found",
         StatusCode::TOO_MANY_REQUESTS => "Too many attempts",

@@ -8,6 +8,7 @@ mod catalog;
 mod checkout;
 mod races;
 mod email;
+mod faults;
 mod journey;
 mod stripe;
 mod operations;

@@ -162,8 +162,19 @@ impl TestApp {
         TestApp::start_on(config, listener).await
     }
 
+    /// Starts the shop, or says why it would not start.
+    pub async fn try_start(config: Config) -> anyhow::Result<TestApp> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let db = app::prepare(&config).await?;
+        Ok(TestApp::serve_prepared(config, listener, db).await)
+    }
+
     async fn start_on(config: Config, listener: TcpListener) -> TestApp {
         let db = app::prepare(&config).await.expect("the database is prepared");
+        TestApp::serve_prepared(config, listener, db).await
+    }
+
+    async fn serve_prepared(config: Config, listener: TcpListener, db: Db) -> TestApp {
         let state = app::build_state(config.clone(), db.clone()).await.expect("the state is built");
         let addr: SocketAddr = listener.local_addr().expect("an address");
         let (tx, rx) = oneshot::channel::<()>();

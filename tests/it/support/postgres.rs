@@ -43,52 +43,91 @@ fn pg_command(tool: &Path, as_postgres: bool) -> Command {
 }
 
 fn start_throwaway_cluster() -> Result<String, String> {
-    let (Some(initdb), Some(pg_ctl)) = (find_tool("initdb"), find_tool("pg_ctl")) else {
-        return Err("no TEST_DATABASE_URL and no initdb/pg_ctl found".into());
-    };
-    let root = is_root();
-    let dir = std::env::temp_dir().join(format!("masthead-pg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    if root {
-        let status = Command::new("chown").arg("postgres").arg(&dir).status();
-        if !matches!(status, Ok(s) if s.success()) {
-            return Err("cannot hand the cluster folder to the postgres user".into());
+    Cluster::start_new().map(|cluster| cluster.url)
+}
+
+/// A PostgreSQL cluster of the tests' own, which a test may stop and start again (an outage).
+pub struct Cluster {
+    pub url: String,
+    pg_ctl: PathBuf,
+    data: PathBuf,
+    dir: PathBuf,
+    options: String,
+    root: bool,
+}
+
+impl Cluster {
+    /// Creates and starts a cluster in a fresh folder; it is stopped and removed when the test
+    /// process exits.
+    pub fn start_new() -> Result<Cluster, String> {
+        let (Some(initdb), Some(pg_ctl)) = (find_tool("initdb"), find_tool("pg_ctl")) else {
+            return Err("no TEST_DATABASE_URL and no initdb/pg_ctl found".into());
+        };
+        let root = is_root();
+        let dir = std::env::temp_dir().join(format!("masthead-pg-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        if root {
+            let status = Command::new("chown").arg("postgres").arg(&dir).status();
+            if !matches!(status, Ok(s) if s.success()) {
+                return Err("cannot hand the cluster folder to the postgres user".into());
+            }
         }
+        let data = dir.join("data");
+        let output = pg_command(&initdb, root)
+            .arg("-D")
+            .arg(&data)
+            .args(["-A", "trust", "-U", "masthead", "-E", "UTF8", "--no-sync"])
+            .output()
+            .map_err(|e| format!("running initdb: {e}"))?;
+        if !output.status.success() {
+            return Err(format!("initdb failed: {}", String::from_utf8_lossy(&output.stderr)));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| format!("finding a free port: {e}"))?;
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=400",
+            dir.display()
+        );
+        let cluster = Cluster { url: format!("postgres://masthead@127.0.0.1:{port}/postgres"), pg_ctl, data, dir, options, root };
+        cluster.start()?;
+        spawn_watchdog(&cluster.pg_ctl, &cluster.data, &cluster.dir, root);
+        Ok(cluster)
     }
-    let data = dir.join("data");
-    let output = pg_command(&initdb, root)
-        .arg("-D")
-        .arg(&data)
-        .args(["-A", "trust", "-U", "masthead", "-E", "UTF8", "--no-sync"])
-        .output()
-        .map_err(|e| format!("running initdb: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("initdb failed: {}", String::from_utf8_lossy(&output.stderr)));
+
+    /// Starts the server (again), waiting until it accepts connections.
+    pub fn start(&self) -> Result<(), String> {
+        let output = pg_command(&self.pg_ctl, self.root)
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-o", &self.options, "-l"])
+            .arg(self.dir.join("log"))
+            .args(["-w", "start"])
+            .output()
+            .map_err(|e| format!("running pg_ctl: {e}"))?;
+        if !output.status.success() {
+            let log = std::fs::read_to_string(self.dir.join("log")).unwrap_or_default();
+            return Err(format!("pg_ctl start failed: {}{log}", String::from_utf8_lossy(&output.stderr)));
+        }
+        Ok(())
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("finding a free port: {e}"))?;
-    let options = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=400",
-        dir.display()
-    );
-    let output = pg_command(&pg_ctl, root)
-        .arg("-D")
-        .arg(&data)
-        .args(["-o", &options, "-l"])
-        .arg(dir.join("log"))
-        .args(["-w", "start"])
-        .output()
-        .map_err(|e| format!("running pg_ctl: {e}"))?;
-    if !output.status.success() {
-        let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
-        return Err(format!("pg_ctl start failed: {}{log}", String::from_utf8_lossy(&output.stderr)));
+
+    /// Stops the server at once (connections are cut), as an outage would.
+    pub fn stop(&self) -> Result<(), String> {
+        let output = pg_command(&self.pg_ctl, self.root)
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "fast", "-w", "stop"])
+            .output()
+            .map_err(|e| format!("running pg_ctl: {e}"))?;
+        if !output.status.success() {
+            return Err(format!("pg_ctl stop failed: {}", String::from_utf8_lossy(&output.stderr)));
+        }
+        Ok(())
     }
-    spawn_watchdog(&pg_ctl, &data, &dir, root);
-    Ok(format!("postgres://masthead@127.0.0.1:{port}/postgres"))
 }
 
 /// Stops the cluster and removes its folder once this test process has exited, however it exits.
