@@ -35,37 +35,37 @@ pub struct Attempt {
 }
 
 impl FailureLimit {
-    /// Counts this attempt against every key, atomically; refuses it with 429 (and `Retry-After`)
-    /// when any key is past the limit. `refusal` words the message for the reader.
-    pub async fn begin(&self, db: &Db, keys: &[String], now: i64, refusal: &'static str) -> Result<Attempt> {
-        let mut count = 0;
-        let mut retry_after: i64 = 0;
-        for key in keys {
-            // Every right-hand side reads the row as it was, on both databases: a window that has
-            // ended starts again at one.
-            let (failures, window_start): (i64, i64) = sqlx::query_as(
-                "INSERT INTO attempt_counts (kind, limiter_key, window_start, failures) VALUES ($1, $2, $3, 1) \
-                 ON CONFLICT (kind, limiter_key) DO UPDATE SET \
-                 failures = CASE WHEN attempt_counts.window_start <= $4 THEN 1 ELSE attempt_counts.failures + 1 END, \
-                 window_start = CASE WHEN attempt_counts.window_start <= $4 THEN $3 ELSE attempt_counts.window_start END \
-                 RETURNING failures, window_start",
-            )
-            .bind(self.kind)
-            .bind(key)
-            .bind(now)
-            .bind(now - self.window_secs)
-            .fetch_one(&db.pool)
-            .await?;
-            count = count.max(failures);
-            if failures > self.limit {
-                retry_after = retry_after.max((window_start + self.window_secs - now).max(1));
-            }
-        }
-        if retry_after > 0 {
+    /// Counts this attempt against both its keys (who and from where) in one statement, so that
+    /// attempts at once are counted one after another on every key alike; refuses it with 429
+    /// (and `Retry-After`) when either key is past the limit. `refusal` words the message.
+    pub async fn begin(&self, db: &Db, keys: &[String; 2], now: i64, refusal: &'static str) -> Result<Attempt> {
+        // Every right-hand side reads the row as it was, on both databases: a window that has
+        // ended starts again at one.
+        let counts: Vec<(i64, i64)> = sqlx::query_as(
+            "INSERT INTO attempt_counts (kind, limiter_key, window_start, failures) VALUES ($1, $2, $4, 1), ($1, $3, $4, 1) \
+             ON CONFLICT (kind, limiter_key) DO UPDATE SET \
+             failures = CASE WHEN attempt_counts.window_start <= $5 THEN 1 ELSE attempt_counts.failures + 1 END, \
+             window_start = CASE WHEN attempt_counts.window_start <= $5 THEN $4 ELSE attempt_counts.window_start END \
+             RETURNING failures, window_start",
+        )
+        .bind(self.kind)
+        .bind(&keys[0])
+        .bind(&keys[1])
+        .bind(now)
+        .bind(now - self.window_secs)
+        .fetch_all(&db.pool)
+        .await?;
+        let count = counts.iter().map(|(failures, _)| *failures).max().unwrap_or(0);
+        let retry_after = counts
+            .iter()
+            .filter(|(failures, _)| *failures > self.limit)
+            .map(|(_, window_start)| (window_start + self.window_secs - now).max(1))
+            .max();
+        if let Some(seconds) = retry_after {
             return Err(Error::TooManyRequests {
                 code: self.refusal_code,
-                message: format!("{refusal} Please wait {} before trying again.", describe_wait(retry_after)),
-                retry_after_secs: retry_after as u64,
+                message: format!("{refusal} Please wait {} before trying again.", describe_wait(seconds)),
+                retry_after_secs: seconds as u64,
             });
         }
         Ok(Attempt { count, keys: keys.to_vec() })

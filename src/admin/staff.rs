@@ -261,7 +261,7 @@ fn wrong_credentials() -> Error {
 /// within the window each answer is slowed down, and past the limit further attempts are refused.
 pub async fn sign_in(db: &Db, email: &str, password: &str, code: &str, ip: &str, now: i64) -> Result<Staff> {
     let email = normalize(email);
-    let keys = vec![format!("account:{email}"), format!("ip:{ip}")];
+    let keys = [format!("account:{email}"), format!("ip:{ip}")];
     let attempt = STAFF_SIGN_IN.begin(db, &keys, now, "Too many failed sign-ins.").await.inspect_err(|_| {
         tracing::warn!(email, ip, "staff sign-in refused: too many failures");
     })?;

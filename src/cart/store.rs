@@ -174,7 +174,7 @@ pub async fn apply_coupon(
     db: &Db,
     cart_id: &str,
     typed: &str,
-    limiter_keys: &[String],
+    limiter_keys: &[String; 2],
     currency: Currency,
     now: i64,
 ) -> Result<Vec<Notice>> {

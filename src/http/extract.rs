@@ -59,8 +59,8 @@ impl Visitor {
     }
 
     /// Whom coupon guessing is counted against: this session's cart and this address.
-    pub fn limiter_keys(&self, cart_id: &str) -> Vec<String> {
-        vec![format!("cart:{cart_id}"), format!("ip:{}", self.ip)]
+    pub fn limiter_keys(&self, cart_id: &str) -> [String; 2] {
+        [format!("cart:{cart_id}"), format!("ip:{}", self.ip)]
     }
 
     /// Messages to show on the next page (after a redirect).

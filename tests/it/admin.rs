@@ -25,6 +25,12 @@ on_both_databases!(
     a_refund_ends_the_subscriptions_and_is_audited,
     issues_are_created_uploaded_and_published,
     staff_management_is_for_admins,
+    a_sign_in_link_with_control_characters_goes_to_the_dashboard,
+    a_staff_change_and_its_audit_entry_commit_together,
+    a_large_pdf_is_streamed_in_and_out,
+    searching_by_email_takes_underscores_and_percent_signs_literally,
+    an_unreadable_percentage_gets_one_message_beside_its_field,
+    the_staff_command_tells_the_operator_what_went_wrong,
 );
 
 const PASSWORD: &str = "a long staff passphrase 2017";
@@ -500,4 +506,126 @@ async fn staff_management_is_for_admins(app: TestApp) {
     assert_eq!(response.status(), 303);
     let response = newcomer.post_form(link, &[("csrf_token", &token_in(&form_page)), ("password", PASSWORD)]).await;
     assert_eq!(response.status(), 404, "a link works once");
+}
+
+async fn a_sign_in_link_with_control_characters_goes_to_the_dashboard(app: TestApp) {
+    staff::add(&app.db, "ada@example.org", Role::Staff, Some(PASSWORD), &masthead::audit::Actor::command_line(), clock::now())
+        .await
+        .expect("staff");
+    for next in ["/admin%0d%0aSet-Cookie:%20stolen=1", "/admin/orders%00", "/admin%09x", "//evil.example/admin"] {
+        let (status, page) = app.with_new_client().page(&format!("/admin/login?next={next}")).await;
+        assert_eq!(status, 200, "{next}: the sign-in page, not a 500");
+        let browser = app.with_new_client();
+        let (_, page_of_browser) = browser.page("/admin/login").await;
+        let decoded: String = serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("n={next}")).expect("decoded")[0].1.clone();
+        let response = browser
+            .post_form(
+                "/admin/login",
+                &[("csrf_token", &token_in(&page_of_browser)), ("email", "ada@example.org"), ("password", PASSWORD), ("next", &decoded)],
+            )
+            .await;
+        assert_eq!(response.status(), 303, "{next}");
+        assert_eq!(response.headers()["location"], "/admin", "{next}");
+        assert!(response.headers().get("set-cookie").is_none_or(|c| !c.to_str().unwrap_or("").contains("stolen")));
+        assert!(!page.contains("Set-Cookie"), "{next}");
+    }
+}
+
+async fn a_staff_change_and_its_audit_entry_commit_together(app: TestApp) {
+    let token = sign_in_as(&app, "boss@example.org", Role::Admin).await;
+    // With the audit log unwritable, a change must not happen without its entry.
+    sqlx::query("ALTER TABLE audit_log RENAME TO audit_log_away").execute(&app.db.pool).await.expect("renamed");
+    let response = app.post_form("/admin/staff", &[("csrf_token", &token), ("email", "new@example.org"), ("role", "staff")]).await;
+    assert_eq!(response.status(), 500);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM staff WHERE email = 'new@example.org'").await, 0, "no account without its audit entry");
+    let response = app.post_form("/admin/staff/two-factor", &[("csrf_token", &token), ("required", "on")]).await;
+    assert_eq!(response.status(), 500);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM settings WHERE name = 'require_two_factor' AND value = '1'").await, 0);
+    sqlx::query("ALTER TABLE audit_log_away RENAME TO audit_log").execute(&app.db.pool).await.expect("renamed back");
+    let response = app.post_form("/admin/staff", &[("csrf_token", &token), ("email", "new@example.org"), ("role", "staff")]).await;
+    assert_eq!(response.status(), 303);
+    let (id,): (String,) = sqlx::query_as("SELECT id FROM staff WHERE email = 'new@example.org'").fetch_one(&app.db.pool).await.expect("added");
+    let response = app.post_form(&format!("/admin/staff/{id}/disable"), &[("csrf_token", &token)]).await;
+    assert_eq!(response.status(), 303);
+    let actions: Vec<(String, String)> = sqlx::query_as("SELECT action, staff_email FROM audit_log WHERE entity_id = $1 ORDER BY at, action")
+        .bind(&id)
+        .fetch_all(&app.db.pool)
+        .await
+        .expect("audited");
+    assert_eq!(actions, [("staff.add".to_string(), "boss@example.org".to_string()), ("staff.disable".to_string(), "boss@example.org".to_string())]);
+}
+
+async fn a_large_pdf_is_streamed_in_and_out(app: TestApp) {
+    let token = sign_in_as(&app, "staff@example.org", Role::Staff).await;
+    // 120 MiB: more than the old limit, read in chunks rather than whole.
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    pdf.resize(120 * 1024 * 1024, b'x');
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(pdf).file_name("issue.pdf"));
+    let response = app.client.post(app.url(&format!("/admin/issues/sw-2017-01/pdf?csrf_token={token}"))).multipart(form).send().await.expect("sent");
+    assert_eq!(response.status(), 303);
+    let response = app.get("/admin/issues/sw-2017-01/pdf").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-length"], (120 * 1024 * 1024).to_string().as_str());
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    let bytes = response.bytes().await.expect("the PDF");
+    assert!(bytes.starts_with(b"%PDF-1.7") && bytes.len() == 120 * 1024 * 1024);
+    // Over the limit: refused, nothing half-written is left behind, the issue keeps its PDF.
+    let mut huge = b"%PDF-1.7\n".to_vec();
+    huge.resize(201 * 1024 * 1024, b'x');
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(huge).file_name("huge.pdf"));
+    let response = app.client.post(app.url(&format!("/admin/issues/sw-2017-01/pdf?csrf_token={token}"))).multipart(form).send().await;
+    if let Ok(response) = response {
+        assert_eq!(response.status(), 413);
+    }
+    let folder = app.config.data_dir.join("media").join("pdfs");
+    let files: Vec<String> = std::fs::read_dir(&folder).expect("the PDF folder").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with(".pdf"), "{files:?}");
+}
+
+async fn searching_by_email_takes_underscores_and_percent_signs_literally(app: TestApp) {
+    for email in ["o_brien@example.org", "oxbrien@example.org", "100%reader@example.org"] {
+        let (status, answer) = checkout(&app.with_new_client(), &["isr-print-1y"], None, email).await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    sign_in_as(&app, "staff@example.org", Role::Staff).await;
+    let (_, page) = app.page("/admin/orders?email=o_b").await;
+    assert!(page.contains("o_brien@example.org") && !page.contains("oxbrien@example.org"), "_ is an underscore, not any character");
+    let (_, page) = app.page("/admin/orders?email=100%25").await;
+    assert!(page.contains("100%reader@example.org") && !page.contains("o_brien@example.org"), "% is a percent sign");
+}
+
+async fn an_unreadable_percentage_gets_one_message_beside_its_field(app: TestApp) {
+    let token = sign_in_as(&app, "staff@example.org", Role::Staff).await;
+    let response = app.post_form("/admin/coupons", &coupon_fields(&token, &[("value", "fifty")])).await;
+    assert_eq!(response.status(), 422);
+    let page = html_text(&response.text().await.expect("a page"));
+    assert_eq!(page.matches("Type a percentage such as 50").count(), 2, "once in the summary, once beside the field");
+    assert!(!page.contains("more than 0 and at most 100"), "no second message about a range");
+    let beside = page.find("id=\"value\"").expect("the value input");
+    let message = page.find("id=\"e-value\"").expect("the message beside it");
+    assert!(message > beside, "the message follows its field");
+}
+
+async fn the_staff_command_tells_the_operator_what_went_wrong(app: TestApp) {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_masthead"))
+            .args(args)
+            .env("DATABASE_URL", &app.config.database_url)
+            .env("MASTHEAD_DATA_DIR", &app.config.data_dir)
+            .env("RUST_LOG", "off")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("the masthead binary runs")
+    };
+    let output = run(&["staff", "disable", "nobody@example.org"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("There is no staff account for nobody@example.org"));
+    // A fault of the database's is shown as it is, not as the readers' "something went wrong".
+    sqlx::query("ALTER TABLE staff_password_tokens RENAME TO tokens_away").execute(&app.db.pool).await.expect("renamed");
+    let output = run(&["staff", "add", "new@example.org"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("staff_password_tokens") && !stderr.contains("Something went wrong"), "{stderr}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM staff WHERE email = 'new@example.org'").await, 0, "all or nothing");
 }

@@ -22,6 +22,8 @@ on_both_databases!(
     changing_quantities_and_removing_lines,
     a_coupon_that_stops_applying_is_removed_with_a_notice,
     coupon_guessing_is_slowed_down,
+    wrong_codes_sent_at_once_never_get_past_the_limit,
+    behind_a_trusted_proxy_each_reader_is_counted_by_their_own_address,
     the_cart_survives_a_restart,
     concurrent_changes_on_one_session_lose_nothing,
     the_html_forms_work_without_javascript,
@@ -133,6 +135,7 @@ async fn bad_items_and_quantities_are_refused_and_change_nothing(app: TestApp) {
         (json!({"sku": "sw-2017-01", "quantity": 1.5}), 422, "quantity_fractional"),
         (json!({"sku": "sw-2017-01", "quantity": 100}), 422, "quantity_too_high"),
         (json!({"sku": "sw-2017-01", "quantity": "three"}), 422, "quantity_not_a_number"),
+        (json!({"sku": "sw-2017-01", "quantity": null}), 422, "quantity_not_a_number"),
         (json!({"sku": "sw-2016-12", "quantity": 98}), 422, "quantity_too_high"),
         (json!({"sku": "isr-print-1y", "quantity": 2}), 422, "quantity_too_high"),
         (json!({"quantity": 1}), 422, "invalid_body"),
@@ -267,6 +270,65 @@ async fn coupon_guessing_is_slowed_down(app: TestApp) {
     let response = app.post_form("/cart/coupon", &[("code", "FTR 2016")]).await;
     assert_eq!(response.status(), 429);
     assert!(response.headers().contains_key("retry-after"));
+}
+
+async fn wrong_codes_sent_at_once_never_get_past_the_limit(app: TestApp) {
+    add(&app, "isr-print-1y", 1).await;
+    for round in 0..3 {
+        // Thirty guesses from one session at the same moment: at most ten are even checked.
+        let guesses = (0..30)
+            .map(|i| {
+                let request = app.client.post(app.url("/api/v1/cart/coupon")).json(&json!({"code": format!("GUESS{round}X{i}")}));
+                async move { request.send().await.expect("sent").status().as_u16() }
+            })
+            .collect();
+        let statuses = crate::support::released_together(guesses).await;
+        let checked = statuses.iter().filter(|&&s| s == 422).count();
+        let refused = statuses.iter().filter(|&&s| s == 429).count();
+        let expected_checked = if round == 0 { 10 } else { 0 };
+        assert_eq!((checked, refused), (expected_checked, 30 - expected_checked), "round {round}: {statuses:?}");
+        assert_eq!(app.cart().await["coupon"], Value::Null);
+    }
+    // The good code waits too, and the cart is as it was.
+    let (status, _) = app.send_json("POST", "/api/v1/cart/coupon", json!({"code": "FTR 2016"})).await;
+    assert_eq!(status, 429);
+    assert!(app.cart().await["coupon"].is_null());
+}
+
+async fn behind_a_trusted_proxy_each_reader_is_counted_by_their_own_address(app: TestApp) {
+    // The shop behind a load balancer on this machine: every request comes from 127.0.0.1.
+    let mut config = app.stop().await;
+    config.trusted_proxies = masthead::client_address::TrustedProxies::parse("127.0.0.1/32").expect("networks");
+    let app = TestApp::start(config.clone()).await;
+    let from = |reader: &'static str| {
+        let client = crate::support::new_browser();
+        let url = app.url("/api/v1/cart/coupon");
+        async move {
+            let request = client.post(url).header("x-forwarded-for", reader).json(&json!({"code": "NOT A CODE"}));
+            request.send().await.expect("sent").status().as_u16()
+        }
+    };
+    // One reader guesses ten times, each time from a new session: their address is locked out...
+    for _ in 0..10 {
+        assert_eq!(from("198.51.100.1").await, 422);
+    }
+    assert_eq!(from("198.51.100.1").await, 429);
+    // ...and nobody else is, even one who claims the trusted proxy's own address as theirs.
+    assert_eq!(from("198.51.100.2").await, 422);
+    assert_eq!(from("6.6.6.6, 198.51.100.3").await, 422, "the right-most untrusted hop is the client");
+    app.stop().await;
+
+    // Without the setting the header is not believed: every reader is the balancer's address.
+    config.trusted_proxies = Default::default();
+    let app = TestApp::start(config).await;
+    let claims = ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4", "203.0.113.5", "203.0.113.6", "203.0.113.7", "203.0.113.8", "203.0.113.9", "203.0.113.10", "203.0.113.11"];
+    let mut statuses = Vec::new();
+    for claimed in claims {
+        let client = crate::support::new_browser();
+        let request = client.post(app.url("/api/v1/cart/coupon")).header("x-forwarded-for", claimed).json(&json!({"code": "NOT A CODE"}));
+        statuses.push(request.send().await.expect("sent").status().as_u16());
+    }
+    assert_eq!(statuses, [422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 429], "a forged header does not reset the count");
 }
 
 async fn the_cart_survives_a_restart(app: TestApp) {

@@ -83,7 +83,7 @@ async fn local_test_mode_sells_end_to_end_through_the_pages(app: TestApp) {
     let response = app
         .post_form(
             "/checkout",
-            &[("email", "ada@example.org"), ("name", "Ada Reader"), ("line1", "1 Main St"), ("city", "Chicago"), ("postal_code", "60601"), ("country", "US")],
+            &[("email", "ada@example.org"), ("name", "Ada Reader"), ("line1", "1 Main St"), ("city", "Chicago"), ("region", "IL"), ("postal_code", "60601"), ("country", "US")],
         )
         .await;
     assert_eq!(response.status(), 303);
@@ -122,6 +122,7 @@ async fn local_test_mode_sells_end_to_end_through_the_pages(app: TestApp) {
             .expect("the confirmation in the outbox");
     assert_eq!(recipient, "ada@example.org");
     assert!(body.contains("Total paid: $30.00") && body.contains(&format!("from the {first} issue")), "{body}");
+    assert!(body.contains("  1 Main St\n  Chicago IL 60601\n  US\n"), "the whole address, state included: {body}");
     assert_eq!(app.cart().await["items"], json!([]), "what was bought left the cart");
 
     // Paying twice changes nothing.

@@ -7,6 +7,7 @@ on_both_databases!(
     every_response_carries_the_security_headers_and_a_request_id,
     static_files_are_cached_and_compressed,
     the_openapi_document_lists_every_api_route,
+    secrets_in_a_path_never_reach_the_log,
 );
 
 async fn health_and_readiness_probes_answer(app: TestApp) {
@@ -58,4 +59,45 @@ async fn a_restart_on_the_same_database_migrates_nothing_and_keeps_the_catalog(a
     let (status, after) = app.json("/api/v1/issues").await;
     assert_eq!(status, 200);
     assert_eq!(before, after);
+}
+
+/// Everything the shop logs in this test process, from the moment `capture_logs` is first called.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogBuffer;
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().expect("the log buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("masthead=info,tower_http=info"))
+            .with_writer(|| LogBuffer)
+            .with_ansi(false)
+            .try_init();
+    });
+}
+
+async fn secrets_in_a_path_never_reach_the_log(app: TestApp) {
+    capture_logs();
+    let secret = format!("SeCrEt{}", uuid::Uuid::new_v4().simple());
+    let path = format!("/admin/set-password/{secret}");
+    assert_eq!(app.get(&path).await.status(), 200);
+    // A forged form to the same address is logged too (without its path).
+    let response = app.post_form(&path, &[("password", "a long new passphrase"), ("csrf_token", "forged")]).await;
+    assert_eq!(response.status(), 403);
+    let response = app.get(&format!("/admin/login?next=/admin/set-password/{secret}")).await;
+    assert_eq!(response.status(), 200);
+    let logs = String::from_utf8_lossy(&LOGS.lock().expect("the log buffer")).into_owned();
+    assert!(logs.contains("/admin/set-password/{token}"), "the route is logged, so an operator can follow requests");
+    assert!(!logs.contains(&secret), "the token itself is never logged");
 }
