@@ -61,8 +61,9 @@ mod tests {
 
     #[test]
     fn the_region_is_printed_with_the_city() {
-        let address = Address::from_columns(Some("1 Main St"), None, Some("Chicago"), Some("IL"), Some("60601"), Some("US"))
-            .expect("an address");
+        let address =
+            Address::from_columns(Some("1 Main St"), None, Some("Chicago"), Some("IL"), Some("60601"), Some("US"))
+                .expect("an address");
         assert_eq!(address.lines(), ["1 Main St", "Chicago IL 60601", "US"]);
         assert_eq!(Address::from_columns(None, None, None, None, None, None), None);
     }

@@ -74,7 +74,9 @@ fn spawn_maintenance(db: Db) {
 pub async fn build_state(config: Config, db: Db) -> anyhow::Result<http::AppState> {
     let templates = http::render::load_templates(&config.site_dir)?;
     let payments = match &config.stripe_secret_key {
-        Some(key) => PaymentProvider::Stripe(StripeGateway::new(key.expose(), config.stripe_api_base.as_deref())?),
+        Some(key) => {
+            PaymentProvider::Stripe(Arc::new(StripeGateway::new(key.expose(), config.stripe_api_base.as_deref())?))
+        }
         None => PaymentProvider::TestMode,
     };
     Ok(http::AppState { db, config: Arc::new(config), templates: Arc::new(templates), payments })
@@ -207,8 +209,9 @@ pub async fn staff_list(config: &Config) -> anyhow::Result<()> {
 
 pub async fn staff_disable(config: &Config, email: &str) -> anyhow::Result<()> {
     let db = prepare_without_demo(config).await?;
-    let staff =
-        admin::staff::set_disabled(&db, email, true, &Actor::command_line(), clock::now()).await.map_err(operator_error)?;
+    let staff = admin::staff::set_disabled(&db, email, true, &Actor::command_line(), clock::now())
+        .await
+        .map_err(operator_error)?;
     println!("disabled {}", staff.email);
     Ok(())
 }

@@ -21,9 +21,11 @@ pub struct FailureLimit {
 }
 
 /// Coupon codes: 10 failed codes in 10 minutes.
-pub const COUPON_CODES: FailureLimit = FailureLimit { kind: "coupon_code", refusal_code: "too_many_coupon_attempts", limit: 10, window_secs: 600 };
+pub const COUPON_CODES: FailureLimit =
+    FailureLimit { kind: "coupon_code", refusal_code: "too_many_coupon_attempts", limit: 10, window_secs: 600 };
 /// Staff sign-in: 10 failures in 15 minutes (slowed down from the third).
-pub const STAFF_SIGN_IN: FailureLimit = FailureLimit { kind: "staff_sign_in", refusal_code: "too_many_sign_in_attempts", limit: 10, window_secs: 900 };
+pub const STAFF_SIGN_IN: FailureLimit =
+    FailureLimit { kind: "staff_sign_in", refusal_code: "too_many_sign_in_attempts", limit: 10, window_secs: 900 };
 
 /// An attempt allowed to go ahead: how many attempts (this one included) count against its
 /// busiest key. Give it back with `FailureLimit::succeeded` when the guess was right.

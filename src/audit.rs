@@ -26,17 +26,19 @@ impl Actor {
     }
 }
 
+/// What changed: `coupon.update` of coupon `id`, with the record before and after.
+#[derive(Clone, Debug)]
+pub struct Change<'a> {
+    pub action: &'a str,
+    pub entity: &'a str,
+    pub entity_id: &'a str,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
 /// Writes an entry on the caller's connection or transaction, so it commits with the change.
-pub async fn record(
-    conn: &mut AnyConnection,
-    actor: &Actor,
-    action: &str,
-    entity: &str,
-    entity_id: &str,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-    now: i64,
-) -> Result<()> {
+pub async fn record(conn: &mut AnyConnection, actor: &Actor, change: Change<'_>, now: i64) -> Result<()> {
+    let Change { action, entity, entity_id, before, after } = change;
     sqlx::query(
         "INSERT INTO audit_log (id, at, staff_id, staff_email, action, entity, entity_id, before_json, after_json) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

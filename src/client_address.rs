@@ -77,7 +77,13 @@ fn canonical(address: IpAddr) -> IpAddr {
 /// present, otherwise from `X-Forwarded-For`. Each header may come several times.
 fn forwarding_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
     let values = |name: &str| -> Vec<String> {
-        headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(|s| s.trim().to_string()).collect()
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|s| s.trim().to_string())
+            .collect()
     };
     let forwarded = values("forwarded");
     if !forwarded.is_empty() {

@@ -62,13 +62,11 @@ impl Config {
             .parse()
             .context("MASTHEAD_ADDR must be an address such as 127.0.0.1:3000")?;
         let data_dir = PathBuf::from(var("MASTHEAD_DATA_DIR").unwrap_or_else(|| "data".into()));
-        let database_url = var("DATABASE_URL").unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", data_dir.join("masthead.db").display())
-        });
+        let database_url = var("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("masthead.db").display()));
         let base_url = var("MASTHEAD_BASE_URL").unwrap_or_else(|| format!("http://{addr}"));
-        let site_dir = var("MASTHEAD_SITE_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        let site_dir =
+            var("MASTHEAD_SITE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
         let currency_text = var("MASTHEAD_CURRENCY").unwrap_or_else(|| "USD".into());
         let currency = Currency::parse(&currency_text).with_context(|| {
             format!("MASTHEAD_CURRENCY {currency_text:?} is not a currency the shop knows (USD, EUR, GBP, CAD, AUD)")
@@ -98,7 +96,8 @@ impl Config {
             stripe_webhook_secret: var("STRIPE_WEBHOOK_SECRET").map(Secret),
             stripe_api_base: var("STRIPE_API_BASE"),
             smtp_url: var("SMTP_URL").map(Secret),
-            email_from: var("MASTHEAD_EMAIL_FROM").unwrap_or_else(|| "Socialist Worker Subscriptions <subscriptions@localhost>".into()),
+            email_from: var("MASTHEAD_EMAIL_FROM")
+                .unwrap_or_else(|| "Socialist Worker Subscriptions <subscriptions@localhost>".into()),
             db_acquire_timeout,
             trusted_proxies,
         };

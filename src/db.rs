@@ -211,7 +211,9 @@ async fn left_in_transaction(conn: &mut sqlx::AnyConnection) -> bool {
     }
     let stuck = conn.is_in_transaction();
     if stuck {
-        tracing::warn!("a database connection came back inside a transaction: closing it (the transaction is rolled back)");
+        tracing::warn!(
+            "a database connection came back inside a transaction: closing it (the transaction is rolled back)"
+        );
     }
     stuck
 }

@@ -36,7 +36,8 @@ impl FileKind {
         }
         let head = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]).to_lowercase();
         let head = head.trim_start_matches('\u{feff}').trim_start();
-        if (head.starts_with("<svg") || head.starts_with("<?xml") || head.starts_with("<!--")) && head.contains("<svg") {
+        if (head.starts_with("<svg") || head.starts_with("<?xml") || head.starts_with("<!--")) && head.contains("<svg")
+        {
             return Some(FileKind::Svg);
         }
         None
@@ -96,8 +97,18 @@ impl FileStore {
         let dir = self.root.join(folder);
         tokio::fs::create_dir_all(&dir).await.with_context(|| format!("creating {}", dir.display()))?;
         let partial = dir.join(format!("{stem}.partial"));
-        let file = tokio::fs::File::create(&partial).await.with_context(|| format!("creating {}", partial.display()))?;
-        Ok(Upload { file: Some(file), partial, dir, folder: folder.to_string(), stem, written: 0, limit, head: Vec::new() })
+        let file =
+            tokio::fs::File::create(&partial).await.with_context(|| format!("creating {}", partial.display()))?;
+        Ok(Upload {
+            file: Some(file),
+            partial,
+            dir,
+            folder: folder.to_string(),
+            stem,
+            written: 0,
+            limit,
+            head: Vec::new(),
+        })
     }
 
     /// The path of a stored file and its length, for streaming it; `None` when there is none.
@@ -196,7 +207,10 @@ mod tests {
         assert_eq!(FileKind::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]), Some(FileKind::Jpeg));
         assert_eq!(FileKind::sniff(b"RIFF\x10\x00\x00\x00WEBPVP8 "), Some(FileKind::Webp));
         assert_eq!(FileKind::sniff(b"%PDF-1.7\n"), Some(FileKind::Pdf));
-        assert_eq!(FileKind::sniff(b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>"), Some(FileKind::Svg));
+        assert_eq!(
+            FileKind::sniff(b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+            Some(FileKind::Svg)
+        );
         assert_eq!(FileKind::sniff(b"<html><script>alert(1)</script>"), None);
         assert_eq!(FileKind::sniff(b"GIF89a"), None);
     }
@@ -204,7 +218,15 @@ mod tests {
     #[test]
     fn keys_cannot_leave_the_store() {
         assert!(is_valid_key("covers/sw-2017-01-abc.png"));
-        for bad in ["../etc/passwd", "covers/../../x.png", "covers/x.exe", "/covers/x.png", "covers/.png", "a/b/c.png", "covers/x y.png"] {
+        for bad in [
+            "../etc/passwd",
+            "covers/../../x.png",
+            "covers/x.exe",
+            "/covers/x.png",
+            "covers/.png",
+            "a/b/c.png",
+            "covers/x y.png",
+        ] {
             assert!(!is_valid_key(bad), "{bad}");
         }
     }

@@ -32,7 +32,19 @@ pub async fn set_two_factor_required(db: &Db, required: bool, actor: &Actor, now
     .await?;
     let before = before.is_some_and(|(v,)| v == "1");
     let (before, after) = (Some(serde_json::json!(before)), Some(serde_json::json!(required)));
-    audit::record(&mut tx, actor, "settings.two_factor", "settings", "require_two_factor", before, after, now).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        audit::Change {
+            action: "settings.two_factor",
+            entity: "settings",
+            entity_id: "require_two_factor",
+            before,
+            after,
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -10,8 +10,8 @@ use totp_rs::{Secret, TOTP};
 
 use super::password::{self, password_problem};
 use crate::{
-    audit::{self, Actor},
     attempts::STAFF_SIGN_IN,
+    audit::{self, Actor},
     db::{flag, Db},
     error::{Error, Result},
 };
@@ -74,7 +74,8 @@ impl StaffRow {
     }
 }
 
-const STAFF_COLUMNS: &str = "id, email, role, password_hash, totp_secret, disabled, created_at, last_sign_in FROM staff";
+const STAFF_COLUMNS: &str =
+    "id, email, role, password_hash, totp_secret, disabled, created_at, last_sign_in FROM staff";
 
 fn normalize(email: &str) -> String {
     email.trim().to_lowercase()
@@ -149,7 +150,13 @@ pub async fn add(
         None => Some(password_link(&mut tx, &id, now).await?),
     };
     let after = serde_json::json!({"email": email, "role": role.as_str()});
-    audit::record(&mut tx, actor, "staff.add", "staff", &id, None, Some(after), now).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        audit::Change { action: "staff.add", entity: "staff", entity_id: &id, before: None, after: Some(after) },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     let staff = find_by_id(db, &id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("staff {id} vanished")))?;
     Ok((staff, token))
@@ -187,9 +194,16 @@ pub async fn set_password_with_token(db: &Db, token: &str, password: &str, now: 
     .fetch_optional(&mut *tx)
     .await?;
     let Some((staff_id,)) = spent else {
-        return Err(Error::not_found("invalid_link", "This link has expired or has been used. Ask an admin for a new one."));
+        return Err(Error::not_found(
+            "invalid_link",
+            "This link has expired or has been used. Ask an admin for a new one.",
+        ));
     };
-    sqlx::query("UPDATE staff SET password_hash = $2 WHERE id = $1").bind(&staff_id).bind(&hash).execute(&mut *tx).await?;
+    sqlx::query("UPDATE staff SET password_hash = $2 WHERE id = $1")
+        .bind(&staff_id)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     find_by_id(db, &staff_id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("staff vanished")))
 }
@@ -204,10 +218,21 @@ pub async fn set_disabled(db: &Db, email: &str, disabled: bool, actor: &Actor, n
     let Some((id, was_disabled)) = before else {
         return Err(Error::not_found("staff_not_found", format!("There is no staff account for {email}.")));
     };
-    sqlx::query("UPDATE staff SET disabled = $2 WHERE id = $1").bind(&id).bind(disabled as i64).execute(&mut *tx).await?;
+    sqlx::query("UPDATE staff SET disabled = $2 WHERE id = $1")
+        .bind(&id)
+        .bind(disabled as i64)
+        .execute(&mut *tx)
+        .await?;
     let action = if disabled { "staff.disable" } else { "staff.enable" };
-    let (before, after) = (serde_json::json!({"disabled": flag(was_disabled)}), serde_json::json!({"disabled": disabled}));
-    audit::record(&mut tx, actor, action, "staff", &id, Some(before), Some(after), now).await?;
+    let (before, after) =
+        (serde_json::json!({"disabled": flag(was_disabled)}), serde_json::json!({"disabled": disabled}));
+    audit::record(
+        &mut tx,
+        actor,
+        audit::Change { action, entity: "staff", entity_id: &id, before: Some(before), after: Some(after) },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     find_by_email(db, email).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("staff vanished")))
 }
@@ -247,9 +272,16 @@ pub fn current_totp_code(secret: &str, email: &str) -> Result<String> {
 /// Enrols a second factor after the staff member proved their app shows the right code.
 pub async fn enable_two_factor(db: &Db, staff_id: &str, email: &str, secret: &str, code: &str) -> Result<()> {
     if !totp_code_matches(secret, email, code) {
-        return Err(Error::invalid("wrong_code", "That code is not the one your app shows. Check the app's clock and try again."));
+        return Err(Error::invalid(
+            "wrong_code",
+            "That code is not the one your app shows. Check the app's clock and try again.",
+        ));
     }
-    sqlx::query("UPDATE staff SET totp_secret = $2 WHERE id = $1").bind(staff_id).bind(secret).execute(&db.pool).await?;
+    sqlx::query("UPDATE staff SET totp_secret = $2 WHERE id = $1")
+        .bind(staff_id)
+        .bind(secret)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }
 
@@ -272,7 +304,9 @@ pub async fn sign_in(db: &Db, email: &str, password: &str, code: &str, ip: &str,
     let password_ok = password::verify(row.as_ref().and_then(|r| r.password_hash.as_deref()), password).await?;
     let refusal = match &row {
         _ if !password_ok => Some(("wrong email or password", wrong_credentials())),
-        Some(r) if flag(r.disabled) => Some(("account disabled", Error::invalid("account_disabled", "This staff account is disabled."))),
+        Some(r) if flag(r.disabled) => {
+            Some(("account disabled", Error::invalid("account_disabled", "This staff account is disabled.")))
+        }
         Some(r) => match &r.totp_secret {
             Some(secret) if !totp_code_matches(secret, &email, code) => Some((
                 "wrong second-factor code",

@@ -81,7 +81,9 @@ fn not_a_number() -> Error {
 fn too_many_copies() -> Error {
     Error::invalid(
         "quantity_too_high",
-        format!("You can have up to {MAX_ISSUE_QUANTITY} copies of an issue in your cart. For more, please contact us."),
+        format!(
+            "You can have up to {MAX_ISSUE_QUANTITY} copies of an issue in your cart. For more, please contact us."
+        ),
     )
 }
 

@@ -55,8 +55,7 @@ pub struct Quote {
 /// checked that the coupon may be used (`Coupon::check`).
 pub fn price(lines: &[PricingLine], coupon: Option<&Coupon>, currency: Currency) -> Quote {
     let totals: Vec<i64> = lines.iter().map(|l| l.unit_price.amount.saturating_mul(l.quantity)).collect();
-    let eligible: Vec<bool> =
-        lines.iter().map(|l| coupon.is_some_and(|c| c.applies_to_line(l.facts()))).collect();
+    let eligible: Vec<bool> = lines.iter().map(|l| coupon.is_some_and(|c| c.applies_to_line(l.facts()))).collect();
     let discounts = match coupon.map(|c| &c.value) {
         None => vec![0; lines.len()],
         Some(CouponValue::Percent(bp)) => percent_discounts(&totals, &eligible, *bp),
@@ -120,7 +119,7 @@ fn fixed_discounts(totals: &[i64], eligible: &[bool], amount: i64) -> Vec<i64> {
     }
     let mut left = amount - discounts.iter().sum::<i64>();
     // Largest remainder first; the sort is stable, so ties go to the earlier line.
-    remainders.sort_by(|a, b| b.0.cmp(&a.0));
+    remainders.sort_by_key(|r| std::cmp::Reverse(r.0));
     for (_, i) in remainders {
         if left <= 0 {
             break;
@@ -182,9 +181,13 @@ mod tests {
     #[test]
     fn percent_rounding_edges() {
         let one = |cents, bp| {
-            price(&[line("a-1", cents, 1, true)], Some(&coupon(CouponValue::Percent(bp), AppliesTo::Everything)), Currency::Usd)
-                .discount
-                .amount
+            price(
+                &[line("a-1", cents, 1, true)],
+                Some(&coupon(CouponValue::Percent(bp), AppliesTo::Everything)),
+                Currency::Usd,
+            )
+            .discount
+            .amount
         };
         assert_eq!(one(1, 5000), 1, "half a cent rounds up");
         assert_eq!(one(3, 5000), 2, "1.5 cents rounds up");
@@ -233,11 +236,8 @@ mod tests {
             (1i64..=10_000).prop_map(CouponValue::Percent),
             (1i64..=100_000).prop_map(|c| CouponValue::Fixed(Money::new(c, Currency::Usd))),
         ];
-        let scope = prop_oneof![
-            Just(AppliesTo::Everything),
-            Just(AppliesTo::Subscriptions),
-            Just(AppliesTo::SingleIssues),
-        ];
+        let scope =
+            prop_oneof![Just(AppliesTo::Everything), Just(AppliesTo::Subscriptions), Just(AppliesTo::SingleIssues),];
         (value, scope).prop_map(|(v, s)| coupon(v, s))
     }
 

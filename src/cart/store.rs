@@ -59,21 +59,21 @@ pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: i64, now: i64
     }
     open_cart(db, cart_id, now).await?;
     let slot = plan_slot(&product);
-    let inserted = match &slot {
-        Some(_) => {
-            sqlx::query(
-                "INSERT INTO cart_items (cart_id, sku, quantity, plan_slot, added_at) VALUES ($1, $2, 1, $3, $4) \
+    let inserted =
+        match &slot {
+            Some(_) => {
+                sqlx::query(
+                    "INSERT INTO cart_items (cart_id, sku, quantity, plan_slot, added_at) VALUES ($1, $2, 1, $3, $4) \
                  ON CONFLICT (cart_id, sku) DO NOTHING",
-            )
-            .bind(cart_id)
-            .bind(sku)
-            .bind(&slot)
-            .bind(now)
-            .execute(&db.pool)
-            .await
-        }
-        None => {
-            sqlx::query(
+                )
+                .bind(cart_id)
+                .bind(sku)
+                .bind(&slot)
+                .bind(now)
+                .execute(&db.pool)
+                .await
+            }
+            None => sqlx::query(
                 "INSERT INTO cart_items (cart_id, sku, quantity, plan_slot, added_at) VALUES ($1, $2, $3, NULL, $4) \
                  ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = cart_items.quantity + excluded.quantity \
                  WHERE cart_items.quantity + excluded.quantity <= $5",
@@ -84,9 +84,8 @@ pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: i64, now: i64
             .bind(now)
             .bind(MAX_ISSUE_QUANTITY)
             .execute(&db.pool)
-            .await
-        }
-    };
+            .await,
+        };
     let rows = match inserted {
         Ok(done) => done.rows_affected(),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
@@ -207,12 +206,13 @@ pub async fn apply_coupon(
 }
 
 pub async fn remove_coupon(db: &Db, cart_id: &str, now: i64) -> Result<Vec<Notice>> {
-    let removed = sqlx::query("UPDATE carts SET coupon_id = NULL, updated_at = $2 WHERE id = $1 AND coupon_id IS NOT NULL")
-        .bind(cart_id)
-        .bind(now)
-        .execute(&db.pool)
-        .await?
-        .rows_affected();
+    let removed =
+        sqlx::query("UPDATE carts SET coupon_id = NULL, updated_at = $2 WHERE id = $1 AND coupon_id IS NOT NULL")
+            .bind(cart_id)
+            .bind(now)
+            .execute(&db.pool)
+            .await?
+            .rows_affected();
     Ok(match removed {
         0 => vec![],
         _ => vec![Notice::new("coupon_removed", "Coupon removed.")],
@@ -258,11 +258,18 @@ async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<
 /// The cart as it stands, priced now. A coupon that no longer applies is taken off (only if it is
 /// still the cart's coupon: a conditional update, so a coupon applied meanwhile is kept), with a notice.
 pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: i64) -> Result<CartView> {
-    let empty =
-        || CartView { quote: price(&[], None, currency), coupon: None, applied_coupon: None, item_count: 0, notices: vec![] };
+    let empty = || CartView {
+        quote: price(&[], None, currency),
+        coupon: None,
+        applied_coupon: None,
+        item_count: 0,
+        notices: vec![],
+    };
     let Some(cart_id) = cart_id else { return Ok(empty()) };
-    let cart: Option<(Option<String>, i64)> =
-        sqlx::query_as("SELECT coupon_id, updated_at FROM carts WHERE id = $1").bind(cart_id).fetch_optional(&db.pool).await?;
+    let cart: Option<(Option<String>, i64)> = sqlx::query_as("SELECT coupon_id, updated_at FROM carts WHERE id = $1")
+        .bind(cart_id)
+        .fetch_optional(&db.pool)
+        .await?;
     let Some((coupon_id, updated_at)) = cart else { return Ok(empty()) };
     if updated_at < now - CART_LIFETIME_SECS {
         sqlx::query("DELETE FROM carts WHERE id = $1 AND updated_at < $2")
@@ -314,10 +321,11 @@ pub async fn cart_coupon_id(db: &Db, cart_id: &str) -> Result<Option<String>> {
 
 /// How many items the cart holds, for the header (one cheap query).
 pub async fn item_count(db: &Db, cart_id: &str) -> Result<i64> {
-    let (count,): (i64,) = sqlx::query_as("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM cart_items WHERE cart_id = $1")
-        .bind(cart_id)
-        .fetch_one(&db.pool)
-        .await?;
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM cart_items WHERE cart_id = $1")
+            .bind(cart_id)
+            .fetch_one(&db.pool)
+            .await?;
     Ok(count)
 }
 

@@ -92,7 +92,13 @@ async fn save_articles(conn: &mut sqlx::AnyConnection, sku: &str, articles: &[Ar
 }
 
 /// Creates an unpublished issue. Answers its SKU, or the problems with the draft.
-pub async fn create_issue(db: &Db, draft: &IssueDraft, currency: Currency, actor: &Actor, now: i64) -> Result<std::result::Result<String, Vec<IssueProblem>>> {
+pub async fn create_issue(
+    db: &Db,
+    draft: &IssueDraft,
+    currency: Currency,
+    actor: &Actor,
+    now: i64,
+) -> Result<std::result::Result<String, Vec<IssueProblem>>> {
     let mut problems = draft.problems();
     if super::find_publication(db, &draft.publication).await?.is_none() {
         problems.push(IssueProblem { field: "publication", message: "Choose a publication.".into() });
@@ -122,15 +128,34 @@ pub async fn create_issue(db: &Db, draft: &IssueDraft, currency: Currency, actor
         return Ok(Err(vec![IssueProblem { field: "month", message: format!("There is already an issue {sku}.") }]));
     }
     save_articles(&mut tx, &sku, &draft.articles).await?;
-    audit::record(&mut tx, actor, "issue.create", "issue", &sku, None, Some(draft.record()), now).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        audit::Change {
+            action: "issue.create",
+            entity: "issue",
+            entity_id: &sku,
+            before: None,
+            after: Some(draft.record()),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(sku))
 }
 
 /// Changes an issue's title, summary, price and contents (its publication and date are its SKU and stay).
-pub async fn update_issue(db: &Db, sku: &str, draft: &IssueDraft, actor: &Actor, now: i64) -> Result<std::result::Result<(), Vec<IssueProblem>>> {
+pub async fn update_issue(
+    db: &Db,
+    sku: &str,
+    draft: &IssueDraft,
+    actor: &Actor,
+    now: i64,
+) -> Result<std::result::Result<(), Vec<IssueProblem>>> {
     let before = issue_any(db, sku).await?.ok_or_else(no_such_issue)?;
-    let draft = IssueDraft { publication: before.publication.clone(), year: before.year, month: before.month, ..draft.clone() };
+    let draft =
+        IssueDraft { publication: before.publication.clone(), year: before.year, month: before.month, ..draft.clone() };
     let problems = draft.problems();
     if !problems.is_empty() {
         return Ok(Err(problems));
@@ -144,7 +169,19 @@ pub async fn update_issue(db: &Db, sku: &str, draft: &IssueDraft, actor: &Actor,
         .execute(&mut *tx)
         .await?;
     save_articles(&mut tx, sku, &draft.articles).await?;
-    audit::record(&mut tx, actor, "issue.update", "issue", sku, Some(issue_record(&before)), Some(draft.record()), now).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        audit::Change {
+            action: "issue.update",
+            entity: "issue",
+            entity_id: sku,
+            before: Some(issue_record(&before)),
+            after: Some(draft.record()),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(()))
 }
@@ -159,7 +196,19 @@ pub async fn set_published(db: &Db, sku: &str, published: bool, actor: &Actor, n
         .execute(&mut *tx)
         .await?;
     let action = if published { "issue.publish" } else { "issue.unpublish" };
-    audit::record(&mut tx, actor, action, "issue", sku, Some(serde_json::json!({"published": before.published})), Some(serde_json::json!({"published": published})), now).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        audit::Change {
+            action,
+            entity: "issue",
+            entity_id: sku,
+            before: Some(serde_json::json!({"published": before.published})),
+            after: Some(serde_json::json!({"published": published})),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -167,11 +216,27 @@ pub async fn set_published(db: &Db, sku: &str, published: bool, actor: &Actor, n
 /// Records an uploaded cover (`column` = cover_image) or PDF (`pdf_file`) for an issue.
 pub async fn set_file(db: &Db, sku: &str, pdf: bool, key: &str, actor: &Actor, now: i64) -> Result<()> {
     let before = issue_any(db, sku).await?.ok_or_else(no_such_issue)?;
-    let sql = if pdf { "UPDATE issues SET pdf_file = $2 WHERE sku = $1" } else { "UPDATE issues SET cover_image = $2 WHERE sku = $1" };
+    let sql = if pdf {
+        "UPDATE issues SET pdf_file = $2 WHERE sku = $1"
+    } else {
+        "UPDATE issues SET cover_image = $2 WHERE sku = $1"
+    };
     let mut tx = db.begin_write().await?;
     sqlx::query(sql).bind(sku).bind(key).execute(&mut *tx).await?;
     let (action, field) = if pdf { ("issue.pdf", "pdf_file") } else { ("issue.cover", "cover_image") };
-    audit::record(&mut tx, actor, action, "issue", sku, Some(issue_record(&before)), Some(serde_json::json!({ field: key })), now).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        audit::Change {
+            action,
+            entity: "issue",
+            entity_id: sku,
+            before: Some(issue_record(&before)),
+            after: Some(serde_json::json!({ field: key })),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -258,9 +258,7 @@ pub async fn find_plan(db: &Db, sku: &str) -> Result<Option<Plan>> {
 /// Everything on sale: every active plan, then every published issue sold singly.
 pub async fn products(db: &Db) -> Result<Vec<Product>> {
     let mut products: Vec<Product> = plans(db).await?.into_iter().map(Product::Plan).collect();
-    products.extend(
-        published_issues(db, None).await?.into_iter().filter(|i| i.price.is_some()).map(Product::Issue),
-    );
+    products.extend(published_issues(db, None).await?.into_iter().filter(|i| i.price.is_some()).map(Product::Issue));
     Ok(products)
 }
 

@@ -157,9 +157,9 @@ impl CouponProblem {
             CouponProblem::NotApplicable { code, applies_to } => {
                 format!("Nothing in your cart qualifies for the coupon {code}: it applies to {applies_to}.")
             }
-            CouponProblem::BelowMinimum { code, minimum, subtotal } => format!(
-                "The coupon {code} needs a subtotal of at least {minimum}; your cart comes to {subtotal}."
-            ),
+            CouponProblem::BelowMinimum { code, minimum, subtotal } => {
+                format!("The coupon {code} needs a subtotal of at least {minimum}; your cart comes to {subtotal}.")
+            }
         }
     }
 }
@@ -257,11 +257,7 @@ impl Coupon {
 
     /// What the reader sees: the code and the description.
     pub fn summary(&self) -> CouponSummary {
-        CouponSummary {
-            code: self.code.clone(),
-            description: self.description.clone(),
-            value: self.value.describe(),
-        }
+        CouponSummary { code: self.code.clone(), description: self.description.clone(), value: self.value.describe() }
     }
 }
 

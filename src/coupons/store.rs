@@ -163,7 +163,19 @@ pub async fn create_coupon(
     }
     save_targets(&mut tx, &id, &coupon.applies_to).await?;
     if let Some(actor) = actor {
-        audit::record(&mut tx, actor, "coupon.create", "coupon", &id, None, Some(coupon.record()), now).await?;
+        audit::record(
+            &mut tx,
+            actor,
+            audit::Change {
+                action: "coupon.create",
+                entity: "coupon",
+                entity_id: &id,
+                before: None,
+                after: Some(coupon.record()),
+            },
+            now,
+        )
+        .await?;
     }
     tx.commit().await?;
     let created = find_coupon(db, &id).await?.ok_or_else(|| anyhow!("the coupon just saved is missing"))?;
@@ -210,11 +222,12 @@ pub async fn code_taken(db: &Db, code: &str, except_id: Option<&str>) -> Result<
     if normalized.is_empty() {
         return Ok(None);
     }
-    let (taken,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM coupons WHERE normalized_code = $1 AND ($2 IS NULL OR id <> $2)")
-        .bind(&normalized)
-        .bind(except_id)
-        .fetch_one(&db.pool)
-        .await?;
+    let (taken,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM coupons WHERE normalized_code = $1 AND ($2 IS NULL OR id <> $2)")
+            .bind(&normalized)
+            .bind(except_id)
+            .fetch_one(&db.pool)
+            .await?;
     Ok((taken > 0).then(|| code_in_use(&normalized)))
 }
 
@@ -243,7 +256,10 @@ pub async fn update_coupon(
     problems.extend(unknown_targets(db, &coupon.applies_to).await?);
     let normalized = normalize_code(&coupon.code);
     if normalized != before.normalized_code && redemption_count(db, id).await? > 0 {
-        problems.push(FieldError { field: "code", message: "This coupon has been redeemed, so its code can no longer change.".into() });
+        problems.push(FieldError {
+            field: "code",
+            message: "This coupon has been redeemed, so its code can no longer change.".into(),
+        });
     } else {
         problems.extend(code_taken(db, &coupon.code, Some(id)).await?);
     }
@@ -271,7 +287,19 @@ pub async fn update_coupon(
         other => other?,
     };
     save_targets(&mut tx, id, &coupon.applies_to).await?;
-    audit::record(&mut tx, actor, "coupon.update", "coupon", id, Some(before.record()), Some(coupon.record()), now).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        audit::Change {
+            action: "coupon.update",
+            entity: "coupon",
+            entity_id: id,
+            before: Some(before.record()),
+            after: Some(coupon.record()),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(find_coupon(db, id).await?.ok_or_else(no_such_coupon)?))
 }
@@ -296,7 +324,19 @@ pub async fn set_coupon_active(db: &Db, id: &str, active: bool, actor: &Actor, n
     sqlx::query("UPDATE coupons SET active = $2 WHERE id = $1").bind(id).bind(active as i64).execute(&mut *tx).await?;
     let action = if active { "coupon.activate" } else { "coupon.deactivate" };
     let after = serde_json::json!({"code": before.code, "active": active});
-    audit::record(&mut tx, actor, action, "coupon", id, Some(serde_json::json!({"code": before.code, "active": before.active})), Some(after), now).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        audit::Change {
+            action,
+            entity: "coupon",
+            entity_id: id,
+            before: Some(serde_json::json!({"code": before.code, "active": before.active})),
+            after: Some(after),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -317,7 +357,19 @@ pub async fn delete_coupon(db: &Db, id: &str, actor: &Actor, now: i64) -> Result
     }
     sqlx::query("UPDATE carts SET coupon_id = NULL WHERE coupon_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM coupons WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    audit::record(&mut tx, actor, "coupon.delete", "coupon", id, Some(before.record()), None, now).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        audit::Change {
+            action: "coupon.delete",
+            entity: "coupon",
+            entity_id: id,
+            before: Some(before.record()),
+            after: None,
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -40,11 +40,13 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer, from: &str, now: i64) -> Resu
     while let Some(email) = claim_next(db, now).await? {
         match mailer.send(from, &email).await {
             Ok(()) => {
-                sqlx::query("UPDATE email_outbox SET status = 'sent', sent_at = $2, claimed_until = NULL WHERE id = $1")
-                    .bind(&email.id)
-                    .bind(now)
-                    .execute(&db.pool)
-                    .await?;
+                sqlx::query(
+                    "UPDATE email_outbox SET status = 'sent', sent_at = $2, claimed_until = NULL WHERE id = $1",
+                )
+                .bind(&email.id)
+                .bind(now)
+                .execute(&db.pool)
+                .await?;
                 sent += 1;
             }
             Err(error) => {

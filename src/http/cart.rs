@@ -63,7 +63,11 @@ async fn show_cart(State(state): State<AppState>, visitor: Visitor) -> Result<Re
 
 /// After a change: back to the cart with its messages; after a reader's mistake: the cart
 /// with the error and the mistake's status, changed in nothing.
-async fn respond(state: &AppState, visitor: Visitor, outcome: Result<Vec<Notice>, Error>) -> Result<Response, PageError> {
+async fn respond(
+    state: &AppState,
+    visitor: Visitor,
+    outcome: Result<Vec<Notice>, Error>,
+) -> Result<Response, PageError> {
     match outcome {
         Ok(notices) => {
             visitor.flash(notices.into_iter().map(|n| n.message).collect()).await?;
@@ -81,7 +85,11 @@ struct AddForm {
     quantity: Option<String>,
 }
 
-async fn add_item(State(state): State<AppState>, mut visitor: Visitor, FormBody(form): FormBody<AddForm>) -> Result<Response, PageError> {
+async fn add_item(
+    State(state): State<AppState>,
+    mut visitor: Visitor,
+    FormBody(form): FormBody<AddForm>,
+) -> Result<Response, PageError> {
     let outcome = async {
         let quantity = parse_quantity(QuantityInput::Text(form.quantity.as_deref().unwrap_or("1")), false)?;
         cart::product_for_sku(&state.db, &form.sku).await?;
@@ -116,7 +124,11 @@ fn empty_cart(sku: &str) -> Error {
     Error::not_found("not_in_cart", format!("{sku} is not in your cart."))
 }
 
-async fn remove_item(State(state): State<AppState>, visitor: Visitor, Path(sku): Path<String>) -> Result<Response, PageError> {
+async fn remove_item(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(sku): Path<String>,
+) -> Result<Response, PageError> {
     let outcome = match visitor.cart_id.as_deref() {
         Some(cart_id) => cart::remove_item(&state.db, cart_id, &sku, clock::now()).await,
         None => Err(empty_cart(&sku)),
@@ -130,7 +142,11 @@ struct CouponForm {
     code: String,
 }
 
-async fn apply_coupon(State(state): State<AppState>, mut visitor: Visitor, FormBody(form): FormBody<CouponForm>) -> Result<Response, PageError> {
+async fn apply_coupon(
+    State(state): State<AppState>,
+    mut visitor: Visitor,
+    FormBody(form): FormBody<CouponForm>,
+) -> Result<Response, PageError> {
     let outcome = async {
         let cart_id = visitor.cart_id_or_new().await?;
         let keys = visitor.limiter_keys(&cart_id);

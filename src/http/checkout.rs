@@ -148,7 +148,11 @@ struct OrderQuery {
     order: String,
 }
 
-async fn success(State(state): State<AppState>, visitor: Visitor, Query(query): Query<OrderQuery>) -> Result<Response, PageError> {
+async fn success(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<OrderQuery>,
+) -> Result<Response, PageError> {
     let mut order = own_order(&state, &visitor, &query.order).await?;
     if order.status == "pending" {
         // The webhook may not have arrived yet: ask the provider. The status shown is the database's.
@@ -187,7 +191,11 @@ async fn cancel_and_return(state: &AppState, visitor: &Visitor, order_id: &str) 
     Ok(redirect::to("/cart"))
 }
 
-async fn cancel(State(state): State<AppState>, visitor: Visitor, Query(query): Query<OrderQuery>) -> Result<Response, PageError> {
+async fn cancel(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<OrderQuery>,
+) -> Result<Response, PageError> {
     cancel_and_return(&state, &visitor, &query.order).await
 }
 
@@ -200,7 +208,11 @@ async fn test_order(state: &AppState, visitor: &Visitor, order_id: &str) -> Resu
     Ok(order)
 }
 
-async fn test_payment_page(State(state): State<AppState>, visitor: Visitor, Path(order_id): Path<String>) -> Result<Response, PageError> {
+async fn test_payment_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(order_id): Path<String>,
+) -> Result<Response, PageError> {
     let order = test_order(&state, &visitor, &order_id).await?;
     if order.status != "pending" {
         return Ok(redirect::to(&format!("/checkout/success?order={}", order.id)));
@@ -216,13 +228,21 @@ async fn test_payment_page(State(state): State<AppState>, visitor: Visitor, Path
     Ok(render(&state, "checkout/test_payment.html", &context)?.into_response())
 }
 
-async fn test_pay(State(state): State<AppState>, visitor: Visitor, Path(order_id): Path<String>) -> Result<Response, PageError> {
+async fn test_pay(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(order_id): Path<String>,
+) -> Result<Response, PageError> {
     let order = test_order(&state, &visitor, &order_id).await?;
     payments::pay_in_test_mode(&state.db, &state.payments, &order).await?;
     Ok(redirect::to(&format!("/checkout/success?order={}", order.id)))
 }
 
-async fn test_cancel(State(state): State<AppState>, visitor: Visitor, Path(order_id): Path<String>) -> Result<Response, PageError> {
+async fn test_cancel(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(order_id): Path<String>,
+) -> Result<Response, PageError> {
     test_order(&state, &visitor, &order_id).await?;
     cancel_and_return(&state, &visitor, &order_id).await
 }

@@ -123,7 +123,9 @@ pub async fn render_error_pages(State(state): State<AppState>, request: Request,
         let body = ErrorBody { error: ErrorDetail { code: page.code.into(), message: page.message } };
         let mut json = Json(body).into_response();
         *json.status_mut() = status;
-        for (name, value) in parts.headers.iter().filter(|(n, _)| *n != header::CONTENT_TYPE && *n != header::CONTENT_LENGTH) {
+        for (name, value) in
+            parts.headers.iter().filter(|(n, _)| *n != header::CONTENT_TYPE && *n != header::CONTENT_LENGTH)
+        {
             json.headers_mut().insert(name.clone(), value.clone());
         }
         return json;

@@ -25,7 +25,11 @@ async fn media(State(state): State<AppState>, Path(key): Path<String>) -> Result
         return Err(not_found().into());
     }
     let kind = FileKind::from_key(&key).filter(|k| *k != FileKind::Pdf).ok_or_else(not_found)?;
-    let (path, _) = FileStore::new(&state.config.data_dir.join("media")).locate(&key).await.map_err(Error::Internal)?.ok_or_else(not_found)?;
+    let (path, _) = FileStore::new(&state.config.data_dir.join("media"))
+        .locate(&key)
+        .await
+        .map_err(Error::Internal)?
+        .ok_or_else(not_found)?;
     let mut response = stream_file(&path).await?;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind.content_type()));

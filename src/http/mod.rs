@@ -5,27 +5,26 @@ pub mod api;
 mod cart;
 mod checkout;
 mod covers;
-pub mod media;
 pub mod error;
 pub mod extract;
 mod feed;
+pub mod media;
 mod ops;
 mod pages;
 pub mod redirect;
-mod webhook;
 pub mod render;
 pub mod routes;
+mod webhook;
 
 use std::{sync::Arc, time::Duration};
 
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
 use axum::{
     http::{header, HeaderName, HeaderValue, Request},
     middleware, Router,
 };
-use axum::extract::DefaultBodyLimit;
 use tower::ServiceBuilder;
-use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer, SessionStore};
-use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 use tower_http::{
     compression::CompressionLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -33,7 +32,8 @@ use tower_http::{
     set_header::SetResponseHeaderLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
-use axum::response::IntoResponse;
+use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer, SessionStore};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 use tracing::Level;
 
 use crate::{
@@ -64,12 +64,9 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:;
      script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
 
 pub fn router(state: AppState) -> Router {
-    let static_files = Router::new()
-        .fallback_service(ServeDir::new(state.config.site_dir.join("static")))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=86400"),
-        ));
+    let static_files = Router::new().fallback_service(ServeDir::new(state.config.site_dir.join("static"))).layer(
+        SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+    );
 
     let request_id = HeaderName::from_static("x-request-id");
     let router = Router::new()
@@ -89,38 +86,34 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .with_state(state.clone());
     with_sessions(router, &state).layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(|request: &Request<_>| {
-                            let id = request
-                                .headers()
-                                .get("x-request-id")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or("-");
-                            // The route's pattern, never the path itself: a path can carry a secret
-                            // (a set-password token), and the log must not.
-                            let route = request
-                                .extensions()
-                                .get::<axum::extract::MatchedPath>()
-                                .map(|p| p.as_str())
-                                .unwrap_or("(no route)");
-                            tracing::info_span!("request", id, method = %request.method(), route)
-                        })
-                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
-                )
-                .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(CompressionLayer::new())
-                .layer(security_header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
-                .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                .layer(security_header(header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
-                .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
-                // A bug must still answer (500, logged), never drop the reader's connection.
-                .layer(tower_http::catch_panic::CatchPanicLayer::new())
-                .layer(middleware::from_fn(time_limit))
-                .layer(middleware::from_fn(run_to_completion)),
-        )
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|request: &Request<_>| {
+                        let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                        // The route's pattern, never the path itself: a path can carry a secret
+                        // (a set-password token), and the log must not.
+                        let route = request
+                            .extensions()
+                            .get::<axum::extract::MatchedPath>()
+                            .map(|p| p.as_str())
+                            .unwrap_or("(no route)");
+                        tracing::info_span!("request", id, method = %request.method(), route)
+                    })
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .layer(PropagateRequestIdLayer::new(request_id))
+            .layer(CompressionLayer::new())
+            .layer(security_header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+            .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(security_header(header::REFERRER_POLICY, "strict-origin-when-cross-origin"))
+            .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+            // A bug must still answer (500, logged), never drop the reader's connection.
+            .layer(tower_http::catch_panic::CatchPanicLayer::new())
+            .layer(middleware::from_fn(time_limit))
+            .layer(middleware::from_fn(run_to_completion)),
+    )
 }
 
 /// Answers 503 when a request takes longer than its route allows: 30 seconds, or 15 minutes for

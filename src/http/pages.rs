@@ -51,11 +51,8 @@ fn editions_of(publication: &Publication, plans: &[Plan]) -> Vec<EditionPlans> {
         .editions
         .iter()
         .map(|&edition| {
-            let plans: Vec<Plan> = plans
-                .iter()
-                .filter(|p| p.publication == publication.slug && p.edition == edition)
-                .cloned()
-                .collect();
+            let plans: Vec<Plan> =
+                plans.iter().filter(|p| p.publication == publication.slug && p.edition == edition).cloned().collect();
             let from_per_year = plans.iter().map(|p| p.price_per_year).min_by_key(|m| m.amount);
             EditionPlans { edition, plans, from_per_year }
         })

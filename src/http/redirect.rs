@@ -20,7 +20,9 @@ impl LocalPath {
 
     /// Where to go after signing in to the admin: an admin page, or the dashboard.
     pub fn admin_next(next: &str) -> LocalPath {
-        LocalPath::parse(next).filter(|p| p.0 == "/admin" || p.0.starts_with("/admin/") || p.0.starts_with("/admin?")).unwrap_or_else(|| LocalPath("/admin".into()))
+        LocalPath::parse(next)
+            .filter(|p| p.0 == "/admin" || p.0.starts_with("/admin/") || p.0.starts_with("/admin?"))
+            .unwrap_or_else(|| LocalPath("/admin".into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -70,7 +72,9 @@ mod tests {
     #[test]
     fn only_paths_of_this_shop_without_control_characters_pass() {
         assert!(LocalPath::parse("/admin/orders?q=a%20b").is_some());
-        for bad in ["//evil.example", "https://evil.example", "/admin\r\nSet-Cookie: x=1", "/admin\0", "/a\\b", "admin", "/\t"] {
+        for bad in
+            ["//evil.example", "https://evil.example", "/admin\r\nSet-Cookie: x=1", "/admin\0", "/a\\b", "admin", "/\t"]
+        {
             assert_eq!(LocalPath::parse(bad), None, "{bad:?}");
         }
         assert_eq!(LocalPath::admin_next("/admin\r\nX: y").as_str(), "/admin");

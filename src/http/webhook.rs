@@ -21,7 +21,10 @@ pub fn router() -> Router<AppState> {
 
 async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body: String) -> (StatusCode, Json<Value>) {
     let Some(secret) = state.config.stripe_webhook_secret.as_ref() else {
-        return (StatusCode::NOT_FOUND, Json(json!({"error": {"code": "not_found", "message": "Stripe is not configured."}})));
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": {"code": "not_found", "message": "Stripe is not configured."}})),
+        );
     };
     let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
     match webhook::handle(&state.db, secret.expose(), &body, signature, clock::now()).await {
@@ -35,7 +38,12 @@ async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body:
         }
         Err(WebhookFailure::Unprocessable(why)) => {
             tracing::error!(why, "stripe webhook could not be processed; Stripe will deliver it again");
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": {"code": "not_processed", "message": "The event was not processed; please retry."}})))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(
+                    json!({"error": {"code": "not_processed", "message": "The event was not processed; please retry."}}),
+                ),
+            )
         }
     }
 }

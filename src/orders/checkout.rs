@@ -75,7 +75,8 @@ fn optional(text: &Option<String>) -> Option<String> {
 impl CheckoutInput {
     fn check(&self, needs_address: bool) -> std::result::Result<Details, Vec<FieldProblem>> {
         let mut problems = Vec::new();
-        let mut problem = |field, code, message: &str| problems.push(FieldProblem { field, code, message: message.into() });
+        let mut problem =
+            |field, code, message: &str| problems.push(FieldProblem { field, code, message: message.into() });
         let email = self.email.trim().to_string();
         if email.len() > 254 || !email_address::EmailAddress::is_valid(&email) || !email.contains('.') {
             problem("email", "invalid_email", "Enter an email address such as name@example.org.");
@@ -110,7 +111,14 @@ impl CheckoutInput {
                 if too_long {
                     problem("line1", "invalid_address", "Each line of the address is at most 200 characters.");
                 }
-                Some(Address { line1, line2: optional(&a.line2), city, region: optional(&a.region), postal_code, country })
+                Some(Address {
+                    line1,
+                    line2: optional(&a.line2),
+                    city,
+                    region: optional(&a.region),
+                    postal_code,
+                    country,
+                })
             }
         };
         match problems.is_empty() {
@@ -238,7 +246,10 @@ async fn save_order(
         if reserved == 0 {
             return Err(Error::invalid(
                 "coupon_used_up",
-                format!("The coupon {} has just been used up or switched off. Remove it to pay the full price.", coupon.code),
+                format!(
+                    "The coupon {} has just been used up or switched off. Remove it to pay the full price.",
+                    coupon.code
+                ),
             ));
         }
         // Counted under the reader's lock, so two checkouts by one reader at once see each other.
@@ -263,7 +274,9 @@ async fn save_order(
                 lines.iter().filter(|l| l.discount > 0).map(|l| l.product.publication()).collect();
             publications.dedup();
             for publication in publications {
-                if super::new_subscriber_discount_used(&mut tx, &email_normalized, publication, None, PaidOrPending).await? {
+                if super::new_subscriber_discount_used(&mut tx, &email_normalized, publication, None, PaidOrPending)
+                    .await?
+                {
                     return Err(Error::invalid(
                         "coupon_new_subscribers_only",
                         format!(

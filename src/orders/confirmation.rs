@@ -23,7 +23,12 @@ pub fn order_confirmation(order: &Order, lines: &[OrderLine], subscriptions: &[S
     if !subscriptions.is_empty() {
         body.push_str("\nYour subscriptions:\n");
         for s in subscriptions {
-            body.push_str(&format!("  {}: from the {} issue to the {} issue\n", s.title, s.first_issue(), s.last_issue()));
+            body.push_str(&format!(
+                "  {}: from the {} issue to the {} issue\n",
+                s.title,
+                s.first_issue(),
+                s.last_issue()
+            ));
         }
     }
     if let Some(address) = order.shipping_address() {

@@ -218,20 +218,19 @@ async fn new_subscriber_discount_used(
 
 /// Orders still pending after their checkout expired, oldest first: for the reconciliation job.
 pub async fn overdue_pending_orders(db: &Db, now: i64, limit: i64) -> Result<Vec<Order>> {
-    let sql = format!("SELECT {ORDER_COLUMNS} WHERE status = 'pending' AND expires_at < $1 ORDER BY expires_at LIMIT $2");
+    let sql =
+        format!("SELECT {ORDER_COLUMNS} WHERE status = 'pending' AND expires_at < $1 ORDER BY expires_at LIMIT $2");
     Ok(sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(&db.pool).await?)
 }
 
 /// Records the payment provider's session for an order.
 pub async fn attach_payment(db: &Db, order_id: &str, session_id: &str, url: &str, expires_at: i64) -> Result<()> {
-    sqlx::query(
-        "UPDATE orders SET provider_session_id = $2, payment_url = $3, expires_at = $4 WHERE id = $1",
-    )
-    .bind(order_id)
-    .bind(session_id)
-    .bind(url)
-    .bind(expires_at)
-    .execute(&db.pool)
-    .await?;
+    sqlx::query("UPDATE orders SET provider_session_id = $2, payment_url = $3, expires_at = $4 WHERE id = $1")
+        .bind(order_id)
+        .bind(session_id)
+        .bind(url)
+        .bind(expires_at)
+        .execute(&db.pool)
+        .await?;
     Ok(())
 }

@@ -45,10 +45,7 @@ async fn term_facts(db: &Db, publication: &str) -> Result<TermFacts> {
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("order line for unknown publication {publication}")))?;
     let latest = catalog::latest_issue(db, publication).await?;
-    Ok(TermFacts {
-        frequency: found.frequency,
-        latest_published: latest.map(|i| terms::period(i.year, i.month)),
-    })
+    Ok(TermFacts { frequency: found.frequency, latest_published: latest.map(|i| terms::period(i.year, i.month)) })
 }
 
 pub async fn settle(db: &Db, order_id: &str, outcome: Outcome, now: i64) -> Result<Settled> {
@@ -137,11 +134,13 @@ async fn fulfil(
             .await?;
         }
     }
-    sqlx::query("UPDATE coupon_redemptions SET status = 'final', updated_at = $2 WHERE order_id = $1 AND status = 'reserved'")
-        .bind(order_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE coupon_redemptions SET status = 'final', updated_at = $2 WHERE order_id = $1 AND status = 'reserved'",
+    )
+    .bind(order_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     if let Some(cart_id) = &order.cart_id {
         // Only what was bought leaves the cart: a line added in another tab meanwhile stays.
         for line in &lines {
@@ -199,8 +198,10 @@ async fn put_aside(
 /// subscription that began meanwhile). Staff decide (refund the difference, or the order).
 async fn discount_not_due(conn: &mut AnyConnection, order: &Order, lines: &[OrderLine]) -> Result<Option<String>> {
     let Some(coupon_id) = &order.coupon_id else { return Ok(None) };
-    let (new_subscribers_only,): (i64,) =
-        sqlx::query_as("SELECT new_subscribers_only FROM coupons WHERE id = $1").bind(coupon_id).fetch_one(&mut *conn).await?;
+    let (new_subscribers_only,): (i64,) = sqlx::query_as("SELECT new_subscribers_only FROM coupons WHERE id = $1")
+        .bind(coupon_id)
+        .fetch_one(&mut *conn)
+        .await?;
     if new_subscribers_only == 0 {
         return Ok(None);
     }
@@ -208,7 +209,15 @@ async fn discount_not_due(conn: &mut AnyConnection, order: &Order, lines: &[Orde
     let mut publications: Vec<&str> = lines.iter().filter(|l| l.discount > 0).map(|l| l.publication.as_str()).collect();
     publications.dedup();
     for publication in publications {
-        if super::new_subscriber_discount_used(conn, &email, publication, Some(&order.id), super::DiscountsCounted::Paid).await? {
+        if super::new_subscriber_discount_used(
+            conn,
+            &email,
+            publication,
+            Some(&order.id),
+            super::DiscountsCounted::Paid,
+        )
+        .await?
+        {
             return Ok(Some(format!(
                 "paid with the new-subscriber coupon {}, which this reader had already used for {publication}",
                 order.coupon_code.as_deref().unwrap_or(coupon_id)

@@ -29,12 +29,24 @@ pub async fn list_orders(db: &Db, filter: &OrderFilter) -> Result<Vec<Order>> {
          ORDER BY created_at DESC LIMIT 500"
     );
     let email = filter.email.as_deref().map(crate::db::contains_pattern);
-    Ok(sqlx::query_as(&sql).bind(&filter.status).bind(filter.from).bind(filter.to).bind(email).fetch_all(&db.pool).await?)
+    Ok(sqlx::query_as(&sql)
+        .bind(&filter.status)
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(email)
+        .fetch_all(&db.pool)
+        .await?)
 }
 
 /// Marks a paid (or reviewed) order refunded and ends the subscriptions it created, in one
 /// transaction with its audit entry. The money itself is returned by the payment provider first.
-pub async fn mark_refunded(db: &Db, order_id: &str, refund_reference: Option<&str>, actor: &Actor, now: i64) -> Result<()> {
+pub async fn mark_refunded(
+    db: &Db,
+    order_id: &str,
+    refund_reference: Option<&str>,
+    actor: &Actor,
+    now: i64,
+) -> Result<()> {
     let mut tx = db.begin_write().await?;
     let refunded = sqlx::query(
         "UPDATE orders SET status = 'refunded', review_reason = COALESCE($2, review_reason) \
@@ -46,7 +58,10 @@ pub async fn mark_refunded(db: &Db, order_id: &str, refund_reference: Option<&st
     .await?
     .rows_affected();
     if refunded == 0 {
-        return Err(Error::Conflict { code: "not_refundable", message: "Only a paid order can be refunded, once.".into() });
+        return Err(Error::Conflict {
+            code: "not_refundable",
+            message: "Only a paid order can be refunded, once.".into(),
+        });
     }
     let ended = sqlx::query("UPDATE subscriptions SET status = 'ended' WHERE order_id = $1 AND status = 'active'")
         .bind(order_id)
@@ -56,11 +71,15 @@ pub async fn mark_refunded(db: &Db, order_id: &str, refund_reference: Option<&st
     audit::record(
         &mut tx,
         actor,
-        "order.refund",
-        "order",
-        order_id,
-        Some(serde_json::json!({"status": "paid"})),
-        Some(serde_json::json!({"status": "refunded", "subscriptions_ended": ended, "reference": refund_reference})),
+        audit::Change {
+            action: "order.refund",
+            entity: "order",
+            entity_id: order_id,
+            before: Some(serde_json::json!({"status": "paid"})),
+            after: Some(
+                serde_json::json!({"status": "refunded", "subscriptions_ended": ended, "reference": refund_reference}),
+            ),
+        },
         now,
     )
     .await?;
@@ -118,7 +137,8 @@ pub async fn dashboard(db: &Db, current_period: i64) -> Result<Dashboard> {
             .bind(current_period)
             .fetch_one(&db.pool)
             .await?;
-    let (active_coupons,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM coupons WHERE active = 1").fetch_one(&db.pool).await?;
+    let (active_coupons,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM coupons WHERE active = 1").fetch_one(&db.pool).await?;
     Ok(Dashboard {
         pending_orders: orders_in("pending"),
         review_orders: orders_in("review"),
@@ -133,7 +153,12 @@ const SUBSCRIBER_COLUMNS: &str = "id, order_id, email, name, publication, editio
 
 /// Active subscriptions that have not ended by `current_period`; those ending within `ending_within`
 /// periods when given; those whose email contains `email` when given.
-pub async fn subscribers(db: &Db, current_period: i64, ending_within: Option<i64>, email: Option<&str>) -> Result<Vec<Subscriber>> {
+pub async fn subscribers(
+    db: &Db,
+    current_period: i64,
+    ending_within: Option<i64>,
+    email: Option<&str>,
+) -> Result<Vec<Subscriber>> {
     let sql = format!(
         "SELECT {SUBSCRIBER_COLUMNS} WHERE status = 'active' AND last_period >= $1 AND ($2 IS NULL OR last_period <= $2) \
          AND ($3 IS NULL OR email_normalized LIKE $3 ESCAPE '\\') ORDER BY last_period, email_normalized LIMIT 1000"
@@ -205,7 +230,19 @@ pub fn copies_by_country(entries: &[MailingEntry]) -> Vec<(String, i64)> {
 /// The list as CSV, one row per address, for the mailing house.
 pub fn mailing_csv(entries: &[MailingEntry]) -> anyhow::Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(["name", "line1", "line2", "city", "region", "postal_code", "country", "copies", "kind", "email", "order"])?;
+    writer.write_record([
+        "name",
+        "line1",
+        "line2",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+        "copies",
+        "kind",
+        "email",
+        "order",
+    ])?;
     for e in entries {
         let opt = |v: &Option<String>| spreadsheet_safe(v.as_deref().unwrap_or_default());
         writer.write_record([

@@ -17,7 +17,8 @@ pub use self::stripe::StripeGateway;
 
 #[derive(Clone)]
 pub enum PaymentProvider {
-    Stripe(StripeGateway),
+    /// Shared: the client is large, and every request clones the state.
+    Stripe(std::sync::Arc<StripeGateway>),
     /// Local test mode: a page of the shop's own stands in for the payment page; no money moves.
     TestMode,
 }
@@ -100,7 +101,11 @@ pub async fn start_checkout(
     let order = orders::place_order(db, cart_id, input, currency, provider.name(), now).await?;
     let success = format!("{base_url}/checkout/success?order={}", order.id);
     if order.total == 0 {
-        sqlx::query("UPDATE orders SET provider = 'none' WHERE id = $1").bind(&order.id).execute(&db.pool).await.map_err(|e| plain(e.into()))?;
+        sqlx::query("UPDATE orders SET provider = 'none' WHERE id = $1")
+            .bind(&order.id)
+            .execute(&db.pool)
+            .await
+            .map_err(|e| plain(e.into()))?;
         let paid = Outcome::Paid { amount: 0, currency: order.currency.code().to_string(), reference: None };
         orders::settle(db, &order.id, paid, now).await.map_err(plain)?;
         return Ok(CheckoutStarted { order_id: order.id, payment_url: success });
@@ -118,7 +123,9 @@ pub async fn start_checkout(
     };
     match session {
         Ok(session) => {
-            orders::attach_payment(db, &order.id, &session.id, &session.url, session.expires_at).await.map_err(plain)?;
+            orders::attach_payment(db, &order.id, &session.id, &session.url, session.expires_at)
+                .await
+                .map_err(plain)?;
             Ok(CheckoutStarted { order_id: order.id, payment_url: session.url })
         }
         Err(cause) => {
@@ -196,7 +203,10 @@ pub async fn reconcile(db: &Db, provider: &PaymentProvider) -> Result<usize> {
 /// order), then marks it refunded and ends its subscriptions.
 pub async fn refund(db: &Db, provider: &PaymentProvider, order: &Order, actor: &crate::audit::Actor) -> Result<()> {
     if !matches!(order.status.as_str(), "paid" | "review") {
-        return Err(Error::Conflict { code: "not_refundable", message: "Only a paid order can be refunded, once.".into() });
+        return Err(Error::Conflict {
+            code: "not_refundable",
+            message: "Only a paid order can be refunded, once.".into(),
+        });
     }
     let reference = match (provider, order.provider.as_str(), &order.payment_reference) {
         (PaymentProvider::Stripe(gateway), "stripe", Some(payment_intent)) if order.total > 0 => {
@@ -207,7 +217,10 @@ pub async fn refund(db: &Db, provider: &PaymentProvider, order: &Order, actor: &
             Some(refund_id)
         }
         (PaymentProvider::Stripe(_), "stripe", None) if order.total > 0 => {
-            return Err(Error::Conflict { code: "no_payment_reference", message: "This order has no Stripe payment to refund.".into() });
+            return Err(Error::Conflict {
+                code: "no_payment_reference",
+                message: "This order has no Stripe payment to refund.".into(),
+            });
         }
         _ => None,
     };

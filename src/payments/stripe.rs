@@ -39,17 +39,19 @@ impl StripeGateway {
         base_url: &str,
         expires_at: i64,
     ) -> anyhow::Result<PaymentSession> {
-        let currency: stripe_types::Currency =
-            order.currency.code().to_lowercase().parse().map_err(|_| anyhow::anyhow!("currency {}", order.currency.code()))?;
+        let currency: stripe_types::Currency = order
+            .currency
+            .code()
+            .to_lowercase()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("currency {}", order.currency.code()))?;
         let mut items = Vec::new();
         for line in lines {
             let (unit_amount, quantity) = charged_unit(line);
             let mut product = ProductData::new(line.name.clone());
             if line.discount > 0 {
-                product.description = Some(format!(
-                    "Coupon {} applied",
-                    order.coupon_code.as_deref().unwrap_or("discount")
-                ));
+                product.description =
+                    Some(format!("Coupon {} applied", order.coupon_code.as_deref().unwrap_or("discount")));
             }
             let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency.clone());
             price.unit_amount = Some(unit_amount);

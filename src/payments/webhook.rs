@@ -30,7 +30,13 @@ pub enum WebhookAnswer {
     Duplicate,
 }
 
-pub async fn handle(db: &Db, secret: &str, payload: &str, signature: Option<&str>, now: i64) -> Result<WebhookAnswer, WebhookFailure> {
+pub async fn handle(
+    db: &Db,
+    secret: &str,
+    payload: &str,
+    signature: Option<&str>,
+    now: i64,
+) -> Result<WebhookAnswer, WebhookFailure> {
     let signature = signature.ok_or_else(|| WebhookFailure::BadSignature("no Stripe-Signature header".into()))?;
     let event = Webhook::construct_event_with_timestamp(payload, signature, secret, now).map_err(|e| match e {
         WebhookError::BadParse(why) => WebhookFailure::Unprocessable(format!("signed event could not be read: {why}")),
@@ -79,7 +85,9 @@ pub async fn handle(db: &Db, secret: &str, payload: &str, signature: Option<&str
     }
     let answer = match outcome {
         Some(outcome) => WebhookAnswer::Applied(
-            orders::settle(db, &order_id, outcome, now).await.map_err(|e| WebhookFailure::Unprocessable(e.to_string()))?,
+            orders::settle(db, &order_id, outcome, now)
+                .await
+                .map_err(|e| WebhookFailure::Unprocessable(e.to_string()))?,
         ),
         None => WebhookAnswer::Ignored("the session is not paid yet"),
     };

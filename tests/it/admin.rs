@@ -42,7 +42,9 @@ fn token_in(page: &str) -> String {
 
 /// Creates a staff member and signs the app's client in; answers the CSRF token for forms.
 async fn sign_in_as(app: &TestApp, email: &str, role: Role) -> String {
-    staff::add(&app.db, email, role, Some(PASSWORD), &masthead::audit::Actor::command_line(), clock::now()).await.expect("a staff member");
+    staff::add(&app.db, email, role, Some(PASSWORD), &masthead::audit::Actor::command_line(), clock::now())
+        .await
+        .expect("a staff member");
     let (_, page) = app.page("/admin/login").await;
     let response = app
         .post_form("/admin/login", &[("csrf_token", &token_in(&page)), ("email", email), ("password", PASSWORD)])
@@ -70,7 +72,8 @@ async fn every_admin_route_refuses_strangers(app: TestApp) {
     assert!(routes.len() >= 25, "{} routes", routes.len());
     let stranger = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
     for (method, path) in routes {
-        let path = path.split('/').map(|part| if part.starts_with('{') { "x" } else { part }).collect::<Vec<_>>().join("/");
+        let path =
+            path.split('/').map(|part| if part.starts_with('{') { "x" } else { part }).collect::<Vec<_>>().join("/");
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
         let response = stranger
             .request(method.clone(), app.url(&path))
@@ -112,24 +115,43 @@ async fn a_forged_form_changes_nothing(app: TestApp) {
     assert_eq!(response.status(), 303);
     assert_eq!(count(&app, "SELECT active FROM coupons").await, 0);
     // Uploads carry the token in the query string; without it, nothing is stored.
-    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(b"\x89PNG\r\n\x1a\nxx".to_vec()).file_name("c.png"));
-    let response = app.client.post(app.url("/admin/issues/sw-2017-01/cover")).multipart(form).send().await.expect("sent");
+    let form = reqwest::multipart::Form::new()
+        .part("file", reqwest::multipart::Part::bytes(b"\x89PNG\r\n\x1a\nxx".to_vec()).file_name("c.png"));
+    let response =
+        app.client.post(app.url("/admin/issues/sw-2017-01/cover")).multipart(form).send().await.expect("sent");
     assert_eq!(response.status(), 403);
 }
 
 async fn signing_in_checks_password_account_and_address(app: TestApp) {
-    staff::add(&app.db, "ada@example.org", Role::Staff, Some(PASSWORD), &masthead::audit::Actor::command_line(), clock::now()).await.expect("staff");
+    staff::add(
+        &app.db,
+        "ada@example.org",
+        Role::Staff,
+        Some(PASSWORD),
+        &masthead::audit::Actor::command_line(),
+        clock::now(),
+    )
+    .await
+    .expect("staff");
     let (_, page) = app.page("/admin/login").await;
     let token = token_in(&page);
     let cookie_before = session_cookie(&app, "/admin/login").await;
 
-    let response = app.post_form("/admin/login", &[("csrf_token", &token), ("email", "ada@example.org"), ("password", "wrong password!!")]).await;
+    let response = app
+        .post_form(
+            "/admin/login",
+            &[("csrf_token", &token), ("email", "ada@example.org"), ("password", "wrong password!!")],
+        )
+        .await;
     assert_eq!(response.status(), 422);
-    assert!(html_text(&response.text().await.expect("a page")).contains("That email and password do not match a staff account."));
+    assert!(html_text(&response.text().await.expect("a page"))
+        .contains("That email and password do not match a staff account."));
     assert_eq!(app.get("/admin").await.status(), 303, "not signed in");
 
     // The session id changes at sign-in.
-    let response = app.post_form("/admin/login", &[("csrf_token", &token), ("email", "ADA@example.org"), ("password", PASSWORD)]).await;
+    let response = app
+        .post_form("/admin/login", &[("csrf_token", &token), ("email", "ADA@example.org"), ("password", PASSWORD)])
+        .await;
     assert_eq!(response.status(), 303);
     let cookie_after = response.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     assert!(cookie_after.starts_with("masthead_session="), "a new cookie: {cookie_after}");
@@ -137,33 +159,61 @@ async fn signing_in_checks_password_account_and_address(app: TestApp) {
     assert_eq!(app.get("/admin").await.status(), 200);
 
     // A disabled account is refused even with the right password.
-    staff::set_disabled(&app.db, "ada@example.org", true, &masthead::audit::Actor::command_line(), clock::now()).await.expect("disabled");
+    staff::set_disabled(&app.db, "ada@example.org", true, &masthead::audit::Actor::command_line(), clock::now())
+        .await
+        .expect("disabled");
     assert_eq!(app.get("/admin").await.status(), 303, "signed out at the next request");
     let (_, page) = app.page("/admin/login").await;
-    let response = app.post_form("/admin/login", &[("csrf_token", &token_in(&page)), ("email", "ada@example.org"), ("password", PASSWORD)]).await;
+    let response = app
+        .post_form(
+            "/admin/login",
+            &[("csrf_token", &token_in(&page)), ("email", "ada@example.org"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(response.status(), 422);
     assert!(html_text(&response.text().await.expect("a page")).contains("disabled"));
 
     // Repeated failures lock the account out for a while, even with the right password.
-    staff::add(&app.db, "bo@example.org", Role::Staff, Some(PASSWORD), &masthead::audit::Actor::command_line(), clock::now()).await.expect("staff");
+    staff::add(
+        &app.db,
+        "bo@example.org",
+        Role::Staff,
+        Some(PASSWORD),
+        &masthead::audit::Actor::command_line(),
+        clock::now(),
+    )
+    .await
+    .expect("staff");
     let (_, page) = app.page("/admin/login").await;
     let token = token_in(&page);
     let mut statuses = Vec::new();
     for _ in 0..10 {
-        let response = app.post_form("/admin/login", &[("csrf_token", &token), ("email", "bo@example.org"), ("password", "guess guess guess")]).await;
+        let response = app
+            .post_form(
+                "/admin/login",
+                &[("csrf_token", &token), ("email", "bo@example.org"), ("password", "guess guess guess")],
+            )
+            .await;
         statuses.push(response.status().as_u16());
     }
     // This address already failed twice above (a wrong password, a disabled account): its tenth
     // failure comes first, and from then on it waits.
     assert_eq!(statuses, [422, 422, 422, 422, 422, 422, 422, 422, 429, 429]);
-    let response = app.post_form("/admin/login", &[("csrf_token", &token), ("email", "bo@example.org"), ("password", PASSWORD)]).await;
+    let response = app
+        .post_form("/admin/login", &[("csrf_token", &token), ("email", "bo@example.org"), ("password", PASSWORD)])
+        .await;
     assert_eq!(response.status(), 429);
     assert!(response.headers().contains_key("retry-after"));
     assert_eq!(count(&app, "SELECT failures FROM attempt_counts WHERE kind = 'staff_sign_in' AND limiter_key = 'account:bo@example.org'").await, 11);
     // A fresh session from the same address waits too.
     let other = app.with_new_client();
     let (_, page) = other.page("/admin/login").await;
-    let response = other.post_form("/admin/login", &[("csrf_token", &token_in(&page)), ("email", "bo@example.org"), ("password", PASSWORD)]).await;
+    let response = other
+        .post_form(
+            "/admin/login",
+            &[("csrf_token", &token_in(&page)), ("email", "bo@example.org"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(response.status(), 429);
 }
 
@@ -191,15 +241,23 @@ async fn a_second_factor_is_asked_for_once_enrolled_and_can_be_required(app: Tes
     assert_eq!(app.get("/admin").await.status(), 303);
     let (_, page) = app.page("/admin/login").await;
     let login = token_in(&page);
-    let response = app.post_form("/admin/login", &[("csrf_token", &login), ("email", "boss@example.org"), ("password", PASSWORD)]).await;
+    let response = app
+        .post_form("/admin/login", &[("csrf_token", &login), ("email", "boss@example.org"), ("password", PASSWORD)])
+        .await;
     assert_eq!(response.status(), 422, "the password alone is not enough");
     let code = staff::current_totp_code(&secret, "boss@example.org").expect("a code");
-    let response = app.post_form("/admin/login", &[("csrf_token", &login), ("email", "boss@example.org"), ("password", PASSWORD), ("code", &code)]).await;
+    let response = app
+        .post_form(
+            "/admin/login",
+            &[("csrf_token", &login), ("email", "boss@example.org"), ("password", PASSWORD), ("code", &code)],
+        )
+        .await;
     assert_eq!(response.status(), 303);
 
     // Required for everyone: a colleague without a second factor is sent to set one up.
     let (_, page) = app.page("/admin/staff").await;
-    let response = app.post_form("/admin/staff/two-factor", &[("csrf_token", &token_in(&page)), ("required", "on")]).await;
+    let response =
+        app.post_form("/admin/staff/two-factor", &[("csrf_token", &token_in(&page)), ("required", "on")]).await;
     assert_eq!(response.status(), 303);
     let colleague = app.with_new_client();
     sign_in_as_existing_or_new(&colleague, "helper@example.org").await;
@@ -210,9 +268,13 @@ async fn a_second_factor_is_asked_for_once_enrolled_and_can_be_required(app: Tes
 
 /// Signs in a new staff member on this client without looking at the dashboard (which may redirect).
 async fn sign_in_as_existing_or_new(app: &TestApp, email: &str) {
-    staff::add(&app.db, email, Role::Staff, Some(PASSWORD), &masthead::audit::Actor::command_line(), clock::now()).await.expect("staff");
+    staff::add(&app.db, email, Role::Staff, Some(PASSWORD), &masthead::audit::Actor::command_line(), clock::now())
+        .await
+        .expect("staff");
     let (_, page) = app.page("/admin/login").await;
-    let response = app.post_form("/admin/login", &[("csrf_token", &token_in(&page)), ("email", email), ("password", PASSWORD)]).await;
+    let response = app
+        .post_form("/admin/login", &[("csrf_token", &token_in(&page)), ("email", email), ("password", PASSWORD)])
+        .await;
     assert_eq!(response.status(), 303);
 }
 
@@ -242,7 +304,10 @@ async fn coupon_form_refuses_each_mistake_field_by_field(app: TestApp) {
         (vec![("value", "33.333")], "at most two decimals"),
         (vec![("kind", "fixed"), ("value", "0")], "A fixed discount must be more than zero."),
         (vec![("kind", "fixed"), ("value", "-5")], "A fixed discount must be more than zero."),
-        (vec![("starts_at", "2026-12-31T10:00"), ("ends_at", "2026-12-01T10:00")], "The end must come after the start."),
+        (
+            vec![("starts_at", "2026-12-31T10:00"), ("ends_at", "2026-12-01T10:00")],
+            "The end must come after the start.",
+        ),
         (vec![("code", "ftr-2016")], "Another coupon already uses the code FTR2016"),
         (vec![("applies_to", "skus"), ("targets", "isr-print-3y")], "There is no product isr-print-3y."),
         (vec![("applies_to", "publications"), ("targets", "nyt")], "There is no publication nyt."),
@@ -262,15 +327,23 @@ async fn coupon_form_refuses_each_mistake_field_by_field(app: TestApp) {
         let page = html_text(&response.text().await.expect("a page"));
         let listed = page.split("<li>").filter(|item| item.starts_with("A percentage must be")).count();
         assert_eq!(listed, 1, "the range mistake is listed once: {page}");
-        assert!(page.contains("Another coupon already uses the code FTR2016") && page.contains("Say what the coupon gives"));
+        assert!(
+            page.contains("Another coupon already uses the code FTR2016") && page.contains("Say what the coupon gives")
+        );
     }
     let response = app.post_form("/admin/coupons", &coupon_fields(&token, &[("value", "33.33")])).await;
     assert_eq!(response.status(), 303);
     let (bp, code): (i64, String) =
-        sqlx::query_as("SELECT percent_bp, code FROM coupons WHERE normalized_code = 'WINTER26'").fetch_one(&app.db.pool).await.expect("saved");
+        sqlx::query_as("SELECT percent_bp, code FROM coupons WHERE normalized_code = 'WINTER26'")
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("saved");
     assert_eq!((bp, code.as_str()), (3333, "WINTER 26"));
     let (action, entity): (String, String) =
-        sqlx::query_as("SELECT action, entity FROM audit_log WHERE entity <> 'staff'").fetch_one(&app.db.pool).await.expect("audited");
+        sqlx::query_as("SELECT action, entity FROM audit_log WHERE entity <> 'staff'")
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("audited");
     assert_eq!((action.as_str(), entity.as_str()), ("coupon.create", "coupon"));
 }
 
@@ -290,7 +363,19 @@ async fn the_preview_prices_the_publishers_offer(app: TestApp) {
     assert_eq!(preview_price(&page, "sw-2017-01"), "$2.50", "single issues are not discounted");
     // An unsaved form previews too, and saves nothing.
     let response = app
-        .post_form("/admin/coupons", &coupon_fields(&token, &[("kind", "fixed"), ("value", "5"), ("applies_to", "publications"), ("targets", "sw"), ("action", "preview")]))
+        .post_form(
+            "/admin/coupons",
+            &coupon_fields(
+                &token,
+                &[
+                    ("kind", "fixed"),
+                    ("value", "5"),
+                    ("applies_to", "publications"),
+                    ("targets", "sw"),
+                    ("action", "preview"),
+                ],
+            ),
+        )
         .await;
     assert_eq!(response.status(), 200);
     let page = response.text().await.expect("a page");
@@ -312,17 +397,26 @@ async fn deactivating_a_coupon_stops_new_redemptions_but_paid_orders_keep_theirs
 
     let staff_client = app.with_new_client();
     let token = sign_in_as(&staff_client, "staff@example.org", Role::Staff).await;
-    let response = staff_client.post_form(&format!("/admin/coupons/{}/deactivate", ftr_id(&app).await), &[("csrf_token", &token)]).await;
+    let response = staff_client
+        .post_form(&format!("/admin/coupons/{}/deactivate", ftr_id(&app).await), &[("csrf_token", &token)])
+        .await;
     assert_eq!(response.status(), 303);
 
     let (status, answer) = reader
-        .send_json("POST", "/api/v1/checkout", json!({"email": "second@example.org", "name": "B", "shipping_address": crate::checkout::address()}))
+        .send_json(
+            "POST",
+            "/api/v1/checkout",
+            json!({"email": "second@example.org", "name": "B", "shipping_address": crate::checkout::address()}),
+        )
         .await;
     assert_eq!((status, answer["error"]["code"].as_str()), (422, Some("coupon_no_longer_applies")), "{answer}");
     let (_, cart) = reader.json("/api/v1/cart").await;
     assert_eq!(cart["coupon"], Value::Null);
-    let (status, discount): (String, i64) =
-        sqlx::query_as("SELECT status, discount FROM orders WHERE id = $1").bind(&paid_order).fetch_one(&app.db.pool).await.expect("the order");
+    let (status, discount): (String, i64) = sqlx::query_as("SELECT status, discount FROM orders WHERE id = $1")
+        .bind(&paid_order)
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("the order");
     assert_eq!((status.as_str(), discount), ("paid", 4900), "the paid order keeps its discount");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM coupon_redemptions WHERE status = 'final'").await, 1);
 }
@@ -334,7 +428,10 @@ async fn a_redeemed_coupon_keeps_its_code_and_cannot_be_deleted(app: TestApp) {
     let token = sign_in_as(&staff_client, "staff@example.org", Role::Staff).await;
     let id = ftr_id(&app).await;
     let response = staff_client
-        .post_form(&format!("/admin/coupons/{id}"), &coupon_fields(&token, &[("code", "FTR 2017"), ("applies_to", "subscriptions")]))
+        .post_form(
+            &format!("/admin/coupons/{id}"),
+            &coupon_fields(&token, &[("code", "FTR 2017"), ("applies_to", "subscriptions")]),
+        )
         .await;
     assert_eq!(response.status(), 422);
     assert!(html_text(&response.text().await.expect("a page")).contains("its code can no longer change"));
@@ -343,7 +440,10 @@ async fn a_redeemed_coupon_keeps_its_code_and_cannot_be_deleted(app: TestApp) {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM coupons WHERE normalized_code = 'FTR2016'").await, 1);
     // An unused coupon can be deleted.
     staff_client.post_form("/admin/coupons", &coupon_fields(&token, &[])).await;
-    let (other,): (String,) = sqlx::query_as("SELECT id FROM coupons WHERE normalized_code = 'WINTER26'").fetch_one(&app.db.pool).await.expect("saved");
+    let (other,): (String,) = sqlx::query_as("SELECT id FROM coupons WHERE normalized_code = 'WINTER26'")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("saved");
     let response = staff_client.post_form(&format!("/admin/coupons/{other}/delete"), &[("csrf_token", &token)]).await;
     assert_eq!(response.status(), 303);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM coupons").await, 1);
@@ -396,7 +496,9 @@ async fn the_mailing_list_has_exactly_the_subscriptions_covering_the_issue(app: 
     assert!(csv.contains("single copy"), "the single print copy sold of the issue");
     let (_, page) = staff_client.page("/admin/mailing-list?issue=sw-2017-01").await;
     assert!(page.contains("<strong>3</strong> printed copies"), "{page}");
-    assert!(page.contains("<th scope=\"row\">US</th><td>2</td>") && page.contains("<th scope=\"row\">CA</th><td>1</td>"));
+    assert!(
+        page.contains("<th scope=\"row\">US</th><td>2</td>") && page.contains("<th scope=\"row\">CA</th><td>1</td>")
+    );
 }
 
 async fn a_refund_ends_the_subscriptions_and_is_audited(app: TestApp) {
@@ -408,7 +510,10 @@ async fn a_refund_ends_the_subscriptions_and_is_audited(app: TestApp) {
     let (_, page) = staff_client.page(&format!("/admin/orders/{order_id}")).await;
     assert!(page.contains("Refund this order") && page.contains("$58.00"));
     let (_, page) = staff_client.page("/admin").await;
-    assert!(page.contains("<strong>1</strong> paid orders") && page.contains("<strong>1</strong> active subscriptions"), "{page}");
+    assert!(
+        page.contains("<strong>1</strong> paid orders") && page.contains("<strong>1</strong> active subscriptions"),
+        "{page}"
+    );
     let response = staff_client.post_form(&format!("/admin/orders/{order_id}/refund"), &[("csrf_token", &token)]).await;
     assert_eq!(response.status(), 303);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM orders WHERE status = 'refunded'").await, 1);
@@ -416,7 +521,10 @@ async fn a_refund_ends_the_subscriptions_and_is_audited(app: TestApp) {
     let response = staff_client.post_form(&format!("/admin/orders/{order_id}/refund"), &[("csrf_token", &token)]).await;
     assert_eq!(response.status(), 409, "refunded once");
     let (_, page) = staff_client.page("/admin").await;
-    assert!(page.contains("<strong>0</strong> paid orders") && page.contains("<strong>0</strong> active subscriptions"), "{page}");
+    assert!(
+        page.contains("<strong>0</strong> paid orders") && page.contains("<strong>0</strong> active subscriptions"),
+        "{page}"
+    );
     let (_, page) = staff_client.page("/admin/audit").await;
     assert!(page.contains("order.refund") && page.contains("staff@example.org"));
     let (_, page) = staff_client.page("/admin/orders?status=refunded&email=REFUND").await;
@@ -437,7 +545,10 @@ async fn issues_are_created_uploaded_and_published(app: TestApp) {
                 ("month", "2"),
                 ("title", "Resist the ban"),
                 ("summary", "The airport protests."),
-                ("contents", "Front page | Resist the ban | Socialist Worker\nEditorial | Where next? | SW\nLetters | Readers"),
+                (
+                    "contents",
+                    "Front page | Resist the ban | Socialist Worker\nEditorial | Where next? | SW\nLetters | Readers",
+                ),
                 ("price", "2.50"),
             ],
         )
@@ -447,15 +558,24 @@ async fn issues_are_created_uploaded_and_published(app: TestApp) {
     assert_eq!(app.get("/issues/sw/2017/02").await.status(), 404, "not published yet");
 
     let upload = |path: &str, bytes: &[u8], name: &str| {
-        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_string()));
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_string()));
         app.client.post(app.url(&format!("{path}?csrf_token={token}"))).multipart(form).send()
     };
-    let response = upload("/admin/issues/sw-2017-02/cover", b"<html><script>alert(1)</script></html>", "cover.png").await.expect("sent");
+    let response = upload("/admin/issues/sw-2017-02/cover", b"<html><script>alert(1)</script></html>", "cover.png")
+        .await
+        .expect("sent");
     assert_eq!(response.status(), 422, "the name says PNG, the bytes do not");
     let svg = b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>";
     assert_eq!(upload("/admin/issues/sw-2017-02/cover", svg, "cover.svg").await.expect("sent").status(), 303);
     assert_eq!(upload("/admin/issues/sw-2017-02/pdf", b"not a pdf", "issue.pdf").await.expect("sent").status(), 422);
-    assert_eq!(upload("/admin/issues/sw-2017-02/pdf", b"%PDF-1.7\n%fake but typed right", "issue.pdf").await.expect("sent").status(), 303);
+    assert_eq!(
+        upload("/admin/issues/sw-2017-02/pdf", b"%PDF-1.7\n%fake but typed right", "issue.pdf")
+            .await
+            .expect("sent")
+            .status(),
+        303
+    );
 
     let response = app.post_form("/admin/issues/sw-2017-02/publish", &[("csrf_token", &token)]).await;
     assert_eq!(response.status(), 303);
@@ -467,13 +587,22 @@ async fn issues_are_created_uploaded_and_published(app: TestApp) {
     let response = app.get(cover).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "image/svg+xml");
-    assert!(response.headers()["content-security-policy"].to_str().expect("text").contains("sandbox"), "the SVG cannot run its script");
+    assert!(
+        response.headers()["content-security-policy"].to_str().expect("text").contains("sandbox"),
+        "the SVG cannot run its script"
+    );
     assert_eq!(app.get("/media/../Cargo.toml").await.status(), 404);
     // The PDF is for digital subscribers and staff, not the public.
-    let (pdf_key,): (String,) = sqlx::query_as("SELECT pdf_file FROM issues WHERE sku = 'sw-2017-02'").fetch_one(&app.db.pool).await.expect("a PDF");
+    let (pdf_key,): (String,) = sqlx::query_as("SELECT pdf_file FROM issues WHERE sku = 'sw-2017-02'")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("a PDF");
     assert_eq!(app.with_new_client().get(&format!("/media/{pdf_key}")).await.status(), 404);
     assert_eq!(app.get("/admin/issues/sw-2017-02/pdf").await.status(), 200);
-    let actions: Vec<(String,)> = sqlx::query_as("SELECT action FROM audit_log ORDER BY at, action").fetch_all(&app.db.pool).await.expect("audit");
+    let actions: Vec<(String,)> = sqlx::query_as("SELECT action FROM audit_log ORDER BY at, action")
+        .fetch_all(&app.db.pool)
+        .await
+        .expect("audit");
     let actions: Vec<&str> = actions.iter().map(|(a,)| a.as_str()).collect();
     for expected in ["issue.create", "issue.cover", "issue.pdf", "issue.publish"] {
         assert!(actions.contains(&expected), "{expected} in {actions:?}");
@@ -483,13 +612,16 @@ async fn issues_are_created_uploaded_and_published(app: TestApp) {
 async fn staff_management_is_for_admins(app: TestApp) {
     let token = sign_in_as(&app, "staff@example.org", Role::Staff).await;
     assert_eq!(app.get("/admin/staff").await.status(), 403);
-    let response = app.post_form("/admin/staff", &[("csrf_token", &token), ("email", "new@example.org"), ("role", "admin")]).await;
+    let response =
+        app.post_form("/admin/staff", &[("csrf_token", &token), ("email", "new@example.org"), ("role", "admin")]).await;
     assert_eq!(response.status(), 403);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM staff").await, 1);
 
     let admin_client = app.with_new_client();
     let token = sign_in_as(&admin_client, "boss@example.org", Role::Admin).await;
-    let response = admin_client.post_form("/admin/staff", &[("csrf_token", &token), ("email", "new@example.org"), ("role", "staff")]).await;
+    let response = admin_client
+        .post_form("/admin/staff", &[("csrf_token", &token), ("email", "new@example.org"), ("role", "staff")])
+        .await;
     assert_eq!(response.status(), 303);
     let (_, page) = admin_client.page("/admin/staff").await;
     let start = page.find("/admin/set-password/").expect("a one-time link");
@@ -500,7 +632,8 @@ async fn staff_management_is_for_admins(app: TestApp) {
     assert!(form.contains("Set your password"));
     let response = newcomer.post_form(link, &[("csrf_token", &token_in(&form_page)), ("password", "short")]).await;
     assert_eq!(response.status(), 422);
-    let response = newcomer.post_form(link, &[("csrf_token", &token_in(&form_page)), ("password", "password1234")]).await;
+    let response =
+        newcomer.post_form(link, &[("csrf_token", &token_in(&form_page)), ("password", "password1234")]).await;
     assert_eq!(response.status(), 422, "too common");
     let response = newcomer.post_form(link, &[("csrf_token", &token_in(&form_page)), ("password", PASSWORD)]).await;
     assert_eq!(response.status(), 303);
@@ -509,19 +642,32 @@ async fn staff_management_is_for_admins(app: TestApp) {
 }
 
 async fn a_sign_in_link_with_control_characters_goes_to_the_dashboard(app: TestApp) {
-    staff::add(&app.db, "ada@example.org", Role::Staff, Some(PASSWORD), &masthead::audit::Actor::command_line(), clock::now())
-        .await
-        .expect("staff");
+    staff::add(
+        &app.db,
+        "ada@example.org",
+        Role::Staff,
+        Some(PASSWORD),
+        &masthead::audit::Actor::command_line(),
+        clock::now(),
+    )
+    .await
+    .expect("staff");
     for next in ["/admin%0d%0aSet-Cookie:%20stolen=1", "/admin/orders%00", "/admin%09x", "//evil.example/admin"] {
         let (status, page) = app.with_new_client().page(&format!("/admin/login?next={next}")).await;
         assert_eq!(status, 200, "{next}: the sign-in page, not a 500");
         let browser = app.with_new_client();
         let (_, page_of_browser) = browser.page("/admin/login").await;
-        let decoded: String = serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("n={next}")).expect("decoded")[0].1.clone();
+        let decoded: String =
+            serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("n={next}")).expect("decoded")[0].1.clone();
         let response = browser
             .post_form(
                 "/admin/login",
-                &[("csrf_token", &token_in(&page_of_browser)), ("email", "ada@example.org"), ("password", PASSWORD), ("next", &decoded)],
+                &[
+                    ("csrf_token", &token_in(&page_of_browser)),
+                    ("email", "ada@example.org"),
+                    ("password", PASSWORD),
+                    ("next", &decoded),
+                ],
             )
             .await;
         assert_eq!(response.status(), 303, "{next}");
@@ -535,24 +681,40 @@ async fn a_staff_change_and_its_audit_entry_commit_together(app: TestApp) {
     let token = sign_in_as(&app, "boss@example.org", Role::Admin).await;
     // With the audit log unwritable, a change must not happen without its entry.
     sqlx::query("ALTER TABLE audit_log RENAME TO audit_log_away").execute(&app.db.pool).await.expect("renamed");
-    let response = app.post_form("/admin/staff", &[("csrf_token", &token), ("email", "new@example.org"), ("role", "staff")]).await;
+    let response =
+        app.post_form("/admin/staff", &[("csrf_token", &token), ("email", "new@example.org"), ("role", "staff")]).await;
     assert_eq!(response.status(), 500);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM staff WHERE email = 'new@example.org'").await, 0, "no account without its audit entry");
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM staff WHERE email = 'new@example.org'").await,
+        0,
+        "no account without its audit entry"
+    );
     let response = app.post_form("/admin/staff/two-factor", &[("csrf_token", &token), ("required", "on")]).await;
     assert_eq!(response.status(), 500);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM settings WHERE name = 'require_two_factor' AND value = '1'").await, 0);
     sqlx::query("ALTER TABLE audit_log_away RENAME TO audit_log").execute(&app.db.pool).await.expect("renamed back");
-    let response = app.post_form("/admin/staff", &[("csrf_token", &token), ("email", "new@example.org"), ("role", "staff")]).await;
+    let response =
+        app.post_form("/admin/staff", &[("csrf_token", &token), ("email", "new@example.org"), ("role", "staff")]).await;
     assert_eq!(response.status(), 303);
-    let (id,): (String,) = sqlx::query_as("SELECT id FROM staff WHERE email = 'new@example.org'").fetch_one(&app.db.pool).await.expect("added");
+    let (id,): (String,) = sqlx::query_as("SELECT id FROM staff WHERE email = 'new@example.org'")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("added");
     let response = app.post_form(&format!("/admin/staff/{id}/disable"), &[("csrf_token", &token)]).await;
     assert_eq!(response.status(), 303);
-    let actions: Vec<(String, String)> = sqlx::query_as("SELECT action, staff_email FROM audit_log WHERE entity_id = $1 ORDER BY at, action")
-        .bind(&id)
-        .fetch_all(&app.db.pool)
-        .await
-        .expect("audited");
-    assert_eq!(actions, [("staff.add".to_string(), "boss@example.org".to_string()), ("staff.disable".to_string(), "boss@example.org".to_string())]);
+    let actions: Vec<(String, String)> =
+        sqlx::query_as("SELECT action, staff_email FROM audit_log WHERE entity_id = $1 ORDER BY at, action")
+            .bind(&id)
+            .fetch_all(&app.db.pool)
+            .await
+            .expect("audited");
+    assert_eq!(
+        actions,
+        [
+            ("staff.add".to_string(), "boss@example.org".to_string()),
+            ("staff.disable".to_string(), "boss@example.org".to_string())
+        ]
+    );
 }
 
 async fn a_large_pdf_is_streamed_in_and_out(app: TestApp) {
@@ -560,8 +722,15 @@ async fn a_large_pdf_is_streamed_in_and_out(app: TestApp) {
     // 120 MiB: more than the old limit, read in chunks rather than whole.
     let mut pdf = b"%PDF-1.7\n".to_vec();
     pdf.resize(120 * 1024 * 1024, b'x');
-    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(pdf).file_name("issue.pdf"));
-    let response = app.client.post(app.url(&format!("/admin/issues/sw-2017-01/pdf?csrf_token={token}"))).multipart(form).send().await.expect("sent");
+    let form =
+        reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(pdf).file_name("issue.pdf"));
+    let response = app
+        .client
+        .post(app.url(&format!("/admin/issues/sw-2017-01/pdf?csrf_token={token}")))
+        .multipart(form)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(response.status(), 303);
     let response = app.get("/admin/issues/sw-2017-01/pdf").await;
     assert_eq!(response.status(), 200);
@@ -572,13 +741,23 @@ async fn a_large_pdf_is_streamed_in_and_out(app: TestApp) {
     // Over the limit: refused, nothing half-written is left behind, the issue keeps its PDF.
     let mut huge = b"%PDF-1.7\n".to_vec();
     huge.resize(201 * 1024 * 1024, b'x');
-    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(huge).file_name("huge.pdf"));
-    let response = app.client.post(app.url(&format!("/admin/issues/sw-2017-01/pdf?csrf_token={token}"))).multipart(form).send().await;
+    let form =
+        reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(huge).file_name("huge.pdf"));
+    let response = app
+        .client
+        .post(app.url(&format!("/admin/issues/sw-2017-01/pdf?csrf_token={token}")))
+        .multipart(form)
+        .send()
+        .await;
     if let Ok(response) = response {
         assert_eq!(response.status(), 413);
     }
     let folder = app.config.data_dir.join("media").join("pdfs");
-    let files: Vec<String> = std::fs::read_dir(&folder).expect("the PDF folder").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let files: Vec<String> = std::fs::read_dir(&folder)
+        .expect("the PDF folder")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     assert!(files[0].ends_with(".pdf"), "{files:?}");
 }
@@ -590,7 +769,10 @@ async fn searching_by_email_takes_underscores_and_percent_signs_literally(app: T
     }
     sign_in_as(&app, "staff@example.org", Role::Staff).await;
     let (_, page) = app.page("/admin/orders?email=o_b").await;
-    assert!(page.contains("o_brien@example.org") && !page.contains("oxbrien@example.org"), "_ is an underscore, not any character");
+    assert!(
+        page.contains("o_brien@example.org") && !page.contains("oxbrien@example.org"),
+        "_ is an underscore, not any character"
+    );
     let (_, page) = app.page("/admin/orders?email=100%25").await;
     assert!(page.contains("100%reader@example.org") && !page.contains("o_brien@example.org"), "% is a percent sign");
 }
@@ -622,7 +804,10 @@ async fn the_staff_command_tells_the_operator_what_went_wrong(app: TestApp) {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("There is no staff account for nobody@example.org"));
     // A fault of the database's is shown as it is, not as the readers' "something went wrong".
-    sqlx::query("ALTER TABLE staff_password_tokens RENAME TO tokens_away").execute(&app.db.pool).await.expect("renamed");
+    sqlx::query("ALTER TABLE staff_password_tokens RENAME TO tokens_away")
+        .execute(&app.db.pool)
+        .await
+        .expect("renamed");
     let output = run(&["staff", "add", "new@example.org"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());

@@ -41,7 +41,10 @@ async fn add(app: &TestApp, sku: &str, quantity: i64) -> (u16, Value) {
 }
 
 fn codes(cart: &Value) -> Vec<String> {
-    cart["notices"].as_array().map(|n| n.iter().map(|n| n["code"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default()
+    cart["notices"]
+        .as_array()
+        .map(|n| n.iter().map(|n| n["code"].as_str().unwrap_or("").to_string()).collect())
+        .unwrap_or_default()
 }
 
 async fn the_publishers_offer_halves_the_journal(app: TestApp) {
@@ -52,7 +55,10 @@ async fn the_publishers_offer_halves_the_journal(app: TestApp) {
         assert_eq!(status, 200, "{cart}");
         assert_eq!(cart["total"]["display"], total, "{sku}");
         assert_eq!(cart["coupon"]["code"], "FTR 2016");
-        assert!(codes(&cart).contains(&"coupon_confirmed_at_checkout".to_string()), "new subscribers only, confirmed at checkout");
+        assert!(
+            codes(&cart).contains(&"coupon_confirmed_at_checkout".to_string()),
+            "new subscribers only, confirmed at checkout"
+        );
         let response = app.client.delete(app.url(&format!("/api/v1/cart/items/{sku}"))).send().await.expect("sent");
         assert_eq!(response.status(), 200);
     }
@@ -60,7 +66,8 @@ async fn the_publishers_offer_halves_the_journal(app: TestApp) {
     add(&app, "isr-print-4y", 1).await;
     app.send_json("POST", "/api/v1/cart/coupon", json!({"code": "FTR2016"})).await;
     let (_, cart) = add(&app, "sw-2017-01", 2).await;
-    let issue = cart["items"].as_array().expect("items").iter().find(|i| i["sku"] == "sw-2017-01").cloned().expect("the issue");
+    let issue =
+        cart["items"].as_array().expect("items").iter().find(|i| i["sku"] == "sw-2017-01").cloned().expect("the issue");
     assert_eq!(issue["discount"]["amount"], 0);
     assert_eq!(issue["line_total"]["amount"], 500);
     assert_eq!(cart["subtotal"]["amount"], 10300);
@@ -144,8 +151,14 @@ async fn bad_items_and_quantities_are_refused_and_change_nothing(app: TestApp) {
         assert_eq!((got, answer["error"]["code"].as_str()), (status, Some(code)), "{body}");
         assert_eq!(app.cart().await, before, "{body}: the cart is unchanged");
     }
-    for (quantity, code) in [(json!(-1), "quantity_negative"), (json!(2.5), "quantity_fractional"), (json!(100), "quantity_too_high"), (json!("x"), "quantity_not_a_number")] {
-        let (got, answer) = app.send_json("PATCH", "/api/v1/cart/items/sw-2016-12", json!({"quantity": quantity})).await;
+    for (quantity, code) in [
+        (json!(-1), "quantity_negative"),
+        (json!(2.5), "quantity_fractional"),
+        (json!(100), "quantity_too_high"),
+        (json!("x"), "quantity_not_a_number"),
+    ] {
+        let (got, answer) =
+            app.send_json("PATCH", "/api/v1/cart/items/sw-2016-12", json!({"quantity": quantity})).await;
         assert_eq!((got, answer["error"]["code"].as_str()), (422, Some(code)), "{quantity}");
         assert_eq!(app.cart().await, before);
     }
@@ -169,7 +182,10 @@ async fn bad_bodies_are_refused_and_change_nothing(app: TestApp) {
         }
     };
     assert_eq!(post(b"{\"sku\": ".to_vec(), "application/json").await, (400, "malformed_json".into()));
-    assert_eq!(post(b"sku=sw-2017-01".to_vec(), "application/x-www-form-urlencoded").await, (415, "unsupported_media_type".into()));
+    assert_eq!(
+        post(b"sku=sw-2017-01".to_vec(), "application/x-www-form-urlencoded").await,
+        (415, "unsupported_media_type".into())
+    );
     assert_eq!(post(b"{\"sku\":\"sw-2017-01\"}".to_vec(), "text/plain").await, (415, "unsupported_media_type".into()));
     let huge = format!("{{\"sku\": \"sw-2017-01\", \"padding\": \"{}\"}}", "x".repeat(17 * 1024));
     assert_eq!(post(huge.into_bytes(), "application/json").await, (413, "payload_too_large".into()));
@@ -185,9 +201,14 @@ async fn bad_bodies_are_refused_and_change_nothing(app: TestApp) {
     assert_eq!(app.cart().await, before);
     // Prices come from the catalog only: whatever else a body says is ignored.
     let (_, cart) = app
-        .send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-2017-01", "quantity": 1, "unit_price": 1, "price": {"amount": 1}, "discount": 999}))
+        .send_json(
+            "POST",
+            "/api/v1/cart/items",
+            json!({"sku": "sw-2017-01", "quantity": 1, "unit_price": 1, "price": {"amount": 1}, "discount": 999}),
+        )
         .await;
-    let line = cart["items"].as_array().expect("items").iter().find(|i| i["sku"] == "sw-2017-01").cloned().expect("added");
+    let line =
+        cart["items"].as_array().expect("items").iter().find(|i| i["sku"] == "sw-2017-01").cloned().expect("added");
     assert_eq!(line["unit_price"]["amount"], 250);
     assert_eq!(cart["discount"]["amount"], 0);
 }
@@ -242,7 +263,13 @@ async fn a_coupon_that_stops_applying_is_removed_with_a_notice(app: TestApp) {
     sqlx::query("UPDATE coupons SET active = 0").execute(&app.db.pool).await.expect("deactivated");
     let (_, cart) = app.json("/api/v1/cart").await;
     assert_eq!(cart["coupon"], Value::Null);
-    let notice = cart["notices"].as_array().expect("notices").iter().find(|n| n["code"] == "coupon_removed").cloned().expect("told why");
+    let notice = cart["notices"]
+        .as_array()
+        .expect("notices")
+        .iter()
+        .find(|n| n["code"] == "coupon_removed")
+        .cloned()
+        .expect("told why");
     assert!(notice["message"].as_str().expect("text").contains("no longer active"));
     assert_eq!(cart["total"]["display"], "$31.50");
 }
@@ -254,7 +281,8 @@ async fn coupon_guessing_is_slowed_down(app: TestApp) {
         let (status, _) = app.send_json("POST", "/api/v1/cart/coupon", json!({"code": format!("GUESS{i}")})).await;
         assert_eq!(status, 422);
     }
-    let response = app.client.post(app.url("/api/v1/cart/coupon")).json(&json!({"code": "FTR 2016"})).send().await.expect("sent");
+    let response =
+        app.client.post(app.url("/api/v1/cart/coupon")).json(&json!({"code": "FTR 2016"})).send().await.expect("sent");
     assert_eq!(response.status(), 429);
     let retry_after: i64 = response.headers()["retry-after"].to_str().expect("text").parse().expect("seconds");
     assert!((1..=600).contains(&retry_after), "{retry_after}");
@@ -264,7 +292,8 @@ async fn coupon_guessing_is_slowed_down(app: TestApp) {
 
     // Another session from the same address waits too.
     let other = reqwest::Client::builder().cookie_store(true).build().expect("a client");
-    let response = other.post(app.url("/api/v1/cart/coupon")).json(&json!({"code": "FTR 2016"})).send().await.expect("sent");
+    let response =
+        other.post(app.url("/api/v1/cart/coupon")).json(&json!({"code": "FTR 2016"})).send().await.expect("sent");
     assert_eq!(response.status(), 429);
     // The HTML form says so too.
     let response = app.post_form("/cart/coupon", &[("code", "FTR 2016")]).await;
@@ -278,7 +307,8 @@ async fn wrong_codes_sent_at_once_never_get_past_the_limit(app: TestApp) {
         // Thirty guesses from one session at the same moment: at most ten are even checked.
         let guesses = (0..30)
             .map(|i| {
-                let request = app.client.post(app.url("/api/v1/cart/coupon")).json(&json!({"code": format!("GUESS{round}X{i}")}));
+                let request =
+                    app.client.post(app.url("/api/v1/cart/coupon")).json(&json!({"code": format!("GUESS{round}X{i}")}));
                 async move { request.send().await.expect("sent").status().as_u16() }
             })
             .collect();
@@ -321,14 +351,33 @@ async fn behind_a_trusted_proxy_each_reader_is_counted_by_their_own_address(app:
     // Without the setting the header is not believed: every reader is the balancer's address.
     config.trusted_proxies = Default::default();
     let app = TestApp::start(config).await;
-    let claims = ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4", "203.0.113.5", "203.0.113.6", "203.0.113.7", "203.0.113.8", "203.0.113.9", "203.0.113.10", "203.0.113.11"];
+    let claims = [
+        "203.0.113.1",
+        "203.0.113.2",
+        "203.0.113.3",
+        "203.0.113.4",
+        "203.0.113.5",
+        "203.0.113.6",
+        "203.0.113.7",
+        "203.0.113.8",
+        "203.0.113.9",
+        "203.0.113.10",
+        "203.0.113.11",
+    ];
     let mut statuses = Vec::new();
     for claimed in claims {
         let client = crate::support::new_browser();
-        let request = client.post(app.url("/api/v1/cart/coupon")).header("x-forwarded-for", claimed).json(&json!({"code": "NOT A CODE"}));
+        let request = client
+            .post(app.url("/api/v1/cart/coupon"))
+            .header("x-forwarded-for", claimed)
+            .json(&json!({"code": "NOT A CODE"}));
         statuses.push(request.send().await.expect("sent").status().as_u16());
     }
-    assert_eq!(statuses, [422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 429], "a forged header does not reset the count");
+    assert_eq!(
+        statuses,
+        [422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 429],
+        "a forged header does not reset the count"
+    );
 }
 
 async fn the_cart_survives_a_restart(app: TestApp) {
@@ -350,8 +399,13 @@ async fn concurrent_changes_on_one_session_lose_nothing(app: TestApp) {
     add(&app, "sw-2017-01", 1).await;
     app.client.delete(app.url("/api/v1/cart/items/sw-2017-01")).send().await.expect("sent");
     let (_, issues) = app.json("/api/v1/issues?publication=sw").await;
-    let skus: Vec<String> =
-        issues.as_array().expect("issues").iter().take(20).map(|i| i["sku"].as_str().expect("a sku").to_string()).collect();
+    let skus: Vec<String> = issues
+        .as_array()
+        .expect("issues")
+        .iter()
+        .take(20)
+        .map(|i| i["sku"].as_str().expect("a sku").to_string())
+        .collect();
     assert_eq!(skus.len(), 20);
     let adds = skus.iter().map(|sku| {
         let request = app.client.post(app.url("/api/v1/cart/items")).json(&json!({"sku": sku, "quantity": 1}));
@@ -368,13 +422,15 @@ async fn concurrent_changes_on_one_session_lose_nothing(app: TestApp) {
     assert_eq!(in_cart, expected, "all 20 lines are there");
 
     let changes = (1..=10).map(|quantity| {
-        let request = app.client.patch(app.url(&format!("/api/v1/cart/items/{}", skus[0]))).json(&json!({"quantity": quantity}));
+        let request =
+            app.client.patch(app.url(&format!("/api/v1/cart/items/{}", skus[0]))).json(&json!({"quantity": quantity}));
         async move { request.send().await.expect("sent").status().as_u16() }
     });
     let statuses = futures_join_all(changes).await;
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
     let cart = app.cart().await;
-    let lines: Vec<&Value> = cart["items"].as_array().expect("items").iter().filter(|i| i["sku"] == skus[0].as_str()).collect();
+    let lines: Vec<&Value> =
+        cart["items"].as_array().expect("items").iter().filter(|i| i["sku"] == skus[0].as_str()).collect();
     assert_eq!(lines.len(), 1);
     let quantity = lines[0]["quantity"].as_i64().expect("a number");
     assert!((1..=10).contains(&quantity), "one of the quantities sent: {quantity}");
@@ -382,7 +438,9 @@ async fn concurrent_changes_on_one_session_lose_nothing(app: TestApp) {
 }
 
 /// Runs the futures concurrently on the test's runtime and collects their outputs in order.
-async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>(futures: impl Iterator<Item = F>) -> Vec<u16> {
+async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<u16> {
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
     let mut out = Vec::new();
     for handle in handles {
@@ -443,7 +501,14 @@ async fn html_form_mistakes_show_the_cart_with_the_error(app: TestApp) {
         assert!(page.contains(says) && page.contains("<h1>Your cart</h1>"), "{path} {fields:?}: {page}");
         assert_eq!(app.cart().await, before, "{path} {fields:?}");
     }
-    let response = app.client.post(app.url("/cart/items")).header("content-type", "application/json").body("{}").send().await.expect("sent");
+    let response = app
+        .client
+        .post(app.url("/cart/items"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(response.status(), 415);
 }
 

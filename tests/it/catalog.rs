@@ -166,7 +166,13 @@ async fn covers_are_drawn_for_each_issue(app: TestApp) {
     assert_eq!(response.headers()["content-type"], "image/svg+xml");
     assert!(response.headers()["content-security-policy"].to_str().expect("text").contains("sandbox"));
     let svg = super::support::html_text(&response.text().await.expect("a body"));
-    assert!(svg.starts_with("<svg") && svg.contains("DECEMBER 2016") && svg.contains("The hate") && svg.contains("won't go") && svg.contains("unchallenged"));
+    assert!(
+        svg.starts_with("<svg")
+            && svg.contains("DECEMBER 2016")
+            && svg.contains("The hate")
+            && svg.contains("won't go")
+            && svg.contains("unchallenged")
+    );
     for path in ["/covers/sw-2016-12.png", "/covers/nope.svg", "/covers/..%2Fsecret.svg"] {
         assert_eq!(app.get(path).await.status(), 404, "{path}");
     }
@@ -244,7 +250,9 @@ async fn seeding_twice_changes_nothing(app: TestApp) {
         async move { sqlx::query_as::<_, (i64,)>(sql).fetch_one(&pool).await.expect("a count").0 }
     };
     let before = (count("SELECT COUNT(*) FROM issues").await, count("SELECT COUNT(*) FROM articles").await);
-    let added = masthead::catalog::seed_demo_catalog(&app.db, masthead::money::Currency::Usd).await.expect("seeding again works");
+    let added = masthead::catalog::seed_demo_catalog(&app.db, masthead::money::Currency::Usd)
+        .await
+        .expect("seeding again works");
     assert_eq!(added, 0);
     let after = (count("SELECT COUNT(*) FROM issues").await, count("SELECT COUNT(*) FROM articles").await);
     assert_eq!(before, after);

@@ -44,7 +44,12 @@ pub async fn checkout(app: &TestApp, skus: &[&str], coupon: Option<&str>, email:
         let (status, body) = app.send_json("POST", "/api/v1/cart/coupon", json!({"code": code})).await;
         assert_eq!(status, 200, "{body}");
     }
-    app.send_json("POST", "/api/v1/checkout", json!({"email": email, "name": "Ada Reader", "shipping_address": address()})).await
+    app.send_json(
+        "POST",
+        "/api/v1/checkout",
+        json!({"email": email, "name": "Ada Reader", "shipping_address": address()}),
+    )
+    .await
 }
 
 /// The issue period after this month's, as "Month YYYY".
@@ -83,7 +88,15 @@ async fn local_test_mode_sells_end_to_end_through_the_pages(app: TestApp) {
     let response = app
         .post_form(
             "/checkout",
-            &[("email", "ada@example.org"), ("name", "Ada Reader"), ("line1", "1 Main St"), ("city", "Chicago"), ("region", "IL"), ("postal_code", "60601"), ("country", "US")],
+            &[
+                ("email", "ada@example.org"),
+                ("name", "Ada Reader"),
+                ("line1", "1 Main St"),
+                ("city", "Chicago"),
+                ("region", "IL"),
+                ("postal_code", "60601"),
+                ("country", "US"),
+            ],
         )
         .await;
     assert_eq!(response.status(), 303);
@@ -139,15 +152,22 @@ async fn every_page_says_test_mode(app: TestApp) {
 }
 
 async fn checkout_refuses_what_it_cannot_sell_and_places_no_order(app: TestApp) {
-    let (status, body) = app.send_json("POST", "/api/v1/checkout", json!({"email": "a@example.org", "name": "A"})).await;
+    let (status, body) =
+        app.send_json("POST", "/api/v1/checkout", json!({"email": "a@example.org", "name": "A"})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("empty_cart")));
     app.send_json("POST", "/api/v1/cart/items", json!({"sku": "isr-print-1y"})).await;
     for (body, code) in [
         (json!({"email": "not an email", "name": "A", "shipping_address": address()}), "invalid_email"),
         (json!({"email": "a@example.org", "name": "  ", "shipping_address": address()}), "invalid_name"),
         (json!({"email": "a@example.org", "name": "A"}), "address_required"),
-        (json!({"email": "a@example.org", "name": "A", "shipping_address": {"line1": "1 Main St", "city": "Chicago", "postal_code": "60601", "country": "USA"}}), "invalid_address"),
-        (json!({"email": "a@example.org", "name": "A", "shipping_address": {"line1": "", "city": "Chicago", "postal_code": "60601", "country": "US"}}), "invalid_address"),
+        (
+            json!({"email": "a@example.org", "name": "A", "shipping_address": {"line1": "1 Main St", "city": "Chicago", "postal_code": "60601", "country": "USA"}}),
+            "invalid_address",
+        ),
+        (
+            json!({"email": "a@example.org", "name": "A", "shipping_address": {"line1": "", "city": "Chicago", "postal_code": "60601", "country": "US"}}),
+            "invalid_address",
+        ),
     ] {
         let (status, answer) = app.send_json("POST", "/api/v1/checkout", body.clone()).await;
         assert_eq!((status, answer["error"]["code"].as_str()), (422, Some(code)), "{body}");
@@ -163,11 +183,26 @@ async fn checkout_refuses_what_it_cannot_sell_and_places_no_order(app: TestApp) 
     app.client.delete(app.url("/api/v1/cart/items/isr-print-1y")).send().await.expect("sent");
     app.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-2016-12"})).await;
     app.send_json("POST", "/api/v1/cart/coupon", json!({"code": "ninety"})).await;
-    let (status, answer) = app.send_json("POST", "/api/v1/checkout", json!({"email": "a@example.org", "name": "A", "shipping_address": address()})).await;
+    let (status, answer) = app
+        .send_json(
+            "POST",
+            "/api/v1/checkout",
+            json!({"email": "a@example.org", "name": "A", "shipping_address": address()}),
+        )
+        .await;
     assert_eq!((status, answer["error"]["code"].as_str()), (422, Some("total_below_minimum")), "{answer}");
     // A coupon that stopped applying since the reader last looked.
-    sqlx::query("UPDATE coupons SET active = 0 WHERE normalized_code = 'NINETY'").execute(&app.db.pool).await.expect("off");
-    let (status, answer) = app.send_json("POST", "/api/v1/checkout", json!({"email": "a@example.org", "name": "A", "shipping_address": address()})).await;
+    sqlx::query("UPDATE coupons SET active = 0 WHERE normalized_code = 'NINETY'")
+        .execute(&app.db.pool)
+        .await
+        .expect("off");
+    let (status, answer) = app
+        .send_json(
+            "POST",
+            "/api/v1/checkout",
+            json!({"email": "a@example.org", "name": "A", "shipping_address": address()}),
+        )
+        .await;
     assert_eq!((status, answer["error"]["code"].as_str()), (422, Some("coupon_no_longer_applies")), "{answer}");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM orders").await, 0);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM coupon_redemptions").await, 0);
@@ -176,12 +211,16 @@ async fn checkout_refuses_what_it_cannot_sell_and_places_no_order(app: TestApp) 
     let response = app.post_form("/checkout", &[("email", "nope"), ("name", "Ada")]).await;
     assert_eq!(response.status(), 422);
     let page = crate::support::html_text(&response.text().await.expect("a page"));
-    assert!(page.contains("Enter an email address such as name@example.org.") && page.contains("value=\"Ada\""), "{page}");
+    assert!(
+        page.contains("Enter an email address such as name@example.org.") && page.contains("value=\"Ada\""),
+        "{page}"
+    );
 }
 
 async fn a_digital_only_cart_needs_no_address(app: TestApp) {
     app.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-digital-1y"})).await;
-    let (status, answer) = app.send_json("POST", "/api/v1/checkout", json!({"email": "d@example.org", "name": "Dee"})).await;
+    let (status, answer) =
+        app.send_json("POST", "/api/v1/checkout", json!({"email": "d@example.org", "name": "Dee"})).await;
     assert_eq!(status, 201, "{answer}");
     let (_, page) = app.page("/checkout").await;
     assert!(!page.contains("Mailing address"));
@@ -213,8 +252,11 @@ async fn the_order_is_a_snapshot_of_the_cart(app: TestApp) {
     app.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-2017-01", "quantity": 3})).await;
     let response = app.post_form(&format!("/checkout/test-payment/{order_id}/pay"), &[]).await;
     assert_eq!(response.status(), 303);
-    let (total, status): (i64, String) =
-        sqlx::query_as("SELECT total, status FROM orders WHERE id = $1").bind(&order_id).fetch_one(&app.db.pool).await.expect("the order");
+    let (total, status): (i64, String) = sqlx::query_as("SELECT total, status FROM orders WHERE id = $1")
+        .bind(&order_id)
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("the order");
     assert_eq!((total, status.as_str()), (5800, "paid"));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM order_items").await, 0, "the later line was not bought");
     let cart = app.cart().await;
@@ -232,7 +274,8 @@ async fn cancelling_releases_the_coupon_and_keeps_the_cart(app: TestApp) {
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/cart");
     assert_eq!(count(&app, "SELECT redemptions_used FROM coupons").await, 0, "released");
-    let (status,): (String,) = sqlx::query_as("SELECT status FROM orders").fetch_one(&app.db.pool).await.expect("the order");
+    let (status,): (String,) =
+        sqlx::query_as("SELECT status FROM orders").fetch_one(&app.db.pool).await.expect("the order");
     assert_eq!(status, "failed");
     assert_eq!(app.cart().await, before);
     let (_, page) = app.page("/cart").await;
@@ -263,7 +306,13 @@ async fn new_subscribers_only_and_per_reader_limits_are_checked_at_checkout(app:
     };
     save_coupon(&app, coupon).await;
     app.send_json("POST", "/api/v1/cart/coupon", json!({"code": "once each"})).await;
-    let (status, answer) = app.send_json("POST", "/api/v1/checkout", json!({"email": "b@example.org", "name": "B", "shipping_address": address()})).await;
+    let (status, answer) = app
+        .send_json(
+            "POST",
+            "/api/v1/checkout",
+            json!({"email": "b@example.org", "name": "B", "shipping_address": address()}),
+        )
+        .await;
     assert_eq!(status, 201, "{answer}");
     pay(&app, answer["order_id"].as_str().expect("an id")).await;
     let (status, answer) = checkout(&app, &["sw-2016-12"], Some("once each"), "b@example.org").await;
@@ -275,10 +324,11 @@ async fn a_renewal_starts_after_the_running_term(app: TestApp) {
     pay(&app, answer["order_id"].as_str().expect("an id")).await;
     let (_, answer) = checkout(&app, &["isr-print-2y"], None, "renew@example.org").await;
     pay(&app, answer["order_id"].as_str().expect("an id")).await;
-    let terms: Vec<(i64, i64)> = sqlx::query_as("SELECT first_period, last_period FROM subscriptions ORDER BY first_period")
-        .fetch_all(&app.db.pool)
-        .await
-        .expect("two terms");
+    let terms: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT first_period, last_period FROM subscriptions ORDER BY first_period")
+            .fetch_all(&app.db.pool)
+            .await
+            .expect("two terms");
     assert_eq!(terms.len(), 2);
     assert_eq!(terms[0].1 - terms[0].0, 9, "four quarterly issues");
     assert_eq!(terms[1].0, terms[0].1 + 3, "the renewal starts with the issue after the last one");
@@ -294,7 +344,8 @@ async fn orders_are_shown_only_to_the_session_that_placed_them(app: TestApp) {
         let response = stranger.get(app.url(&path)).send().await.expect("sent");
         assert_eq!(response.status(), 404, "{path}");
     }
-    let response = stranger.post(app.url(&format!("/checkout/test-payment/{order_id}/pay"))).send().await.expect("sent");
+    let response =
+        stranger.post(app.url(&format!("/checkout/test-payment/{order_id}/pay"))).send().await.expect("sent");
     assert_eq!(response.status(), 404);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM subscriptions").await, 0);
 }
@@ -311,16 +362,23 @@ async fn a_limited_coupon_is_never_redeemed_beyond_its_limit(app: TestApp) {
     let mut readers = Vec::new();
     for _ in 0..100 {
         let client = reqwest::Client::builder().cookie_store(true).build().expect("a client");
-        let added = client.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "isr-print-1y"})).send().await.expect("sent");
+        let added = client
+            .post(app.url("/api/v1/cart/items"))
+            .json(&json!({"sku": "isr-print-1y"}))
+            .send()
+            .await
+            .expect("sent");
         assert_eq!(added.status(), 200);
-        let applied = client.post(app.url("/api/v1/cart/coupon")).json(&json!({"code": "ten only"})).send().await.expect("sent");
+        let applied =
+            client.post(app.url("/api/v1/cart/coupon")).json(&json!({"code": "ten only"})).send().await.expect("sent");
         assert_eq!(applied.status(), 200);
         readers.push(client);
     }
     let checkouts = readers.into_iter().enumerate().map(|(i, client)| {
         let url = app.url("/api/v1/checkout");
         tokio::spawn(async move {
-            let body = json!({"email": format!("reader{i}@example.org"), "name": "Reader", "shipping_address": address()});
+            let body =
+                json!({"email": format!("reader{i}@example.org"), "name": "Reader", "shipping_address": address()});
             let response = client.post(url).json(&body).send().await.expect("sent");
             let status = response.status().as_u16();
             let answer: Value = response.json().await.expect("JSON");

@@ -1,7 +1,7 @@
 //! The email outbox: delivered once as .eml files without SMTP, retried later when SMTP fails.
 
-use masthead::{clock, email};
 use crate::{checkout::checkout, on_both_databases, support::TestApp};
+use masthead::{clock, email};
 
 on_both_databases!(the_outbox_is_delivered_once_and_retried_when_smtp_is_down);
 
@@ -22,7 +22,11 @@ async fn the_outbox_is_delivered_once_and_retried_when_smtp_is_down(app: TestApp
             .expect("the message");
     assert_eq!((status.as_str(), attempts), ("pending", 1));
     assert!(next > now && error.is_some());
-    assert_eq!(email::deliver_due(&app.db, &down, &app.config.email_from, now).await.expect("tried"), 0, "not before its time");
+    assert_eq!(
+        email::deliver_due(&app.db, &down, &app.config.email_from, now).await.expect("tried"),
+        0,
+        "not before its time"
+    );
 
     // Later, with files instead of SMTP: written once.
     let files = email::Mailer::new(None, &app.config.outbox_dir()).expect("a mailer");

@@ -25,7 +25,9 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 }
 
 async fn checkout_with(browser: &reqwest::Client, app: &TestApp, email: &str) -> (u16, Value) {
-    for (path, body) in [("/api/v1/cart/items", json!({"sku": "isr-print-1y"})), ("/api/v1/cart/coupon", json!({"code": "FTR 2016"}))] {
+    for (path, body) in
+        [("/api/v1/cart/items", json!({"sku": "isr-print-1y"})), ("/api/v1/cart/coupon", json!({"code": "FTR 2016"}))]
+    {
         let response = browser.post(app.url(path)).json(&body).send().await.expect("answered");
         assert_eq!(response.status(), 200, "{path}");
     }
@@ -80,7 +82,10 @@ async fn checkouts_dropped_halfway_leave_the_shop_working(app: TestApp) {
     // Readers who give up a few milliseconds into their checkout (a closed tab, a lost signal).
     for round in 0..30u64 {
         let browser = new_browser();
-        for (path, body) in [("/api/v1/cart/items", json!({"sku": "isr-print-1y"})), ("/api/v1/cart/coupon", json!({"code": "FTR 2016"}))] {
+        for (path, body) in [
+            ("/api/v1/cart/items", json!({"sku": "isr-print-1y"})),
+            ("/api/v1/cart/coupon", json!({"code": "FTR 2016"})),
+        ] {
             browser.post(app.url(path)).json(&body).send().await.expect("answered");
         }
         let body = json!({"email": format!("gone{round}@example.org"), "name": "Ada", "shipping_address": address()});
@@ -194,7 +199,9 @@ async fn a_shop_keeps_the_currency_it_started_with(app: TestApp) {
 async fn a_stopped_postgres_is_answered_503_at_once_and_the_shop_recovers() {
     let cluster = match support::postgres::Cluster::start_new() {
         Ok(cluster) => cluster,
-        Err(why) if std::env::var("CI").as_deref() == Ok("true") => panic!("PostgreSQL is required when CI=true: {why}"),
+        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("PostgreSQL is required when CI=true: {why}")
+        }
         Err(why) => return eprintln!("PostgreSQL outage test skipped: {why}"),
     };
     let dir = std::env::temp_dir().join(format!("masthead-outage-{}", uuid::Uuid::new_v4().simple()));
@@ -217,7 +224,8 @@ async fn a_stopped_postgres_is_answered_503_at_once_and_the_shop_recovers() {
         assert!(elapsed < Duration::from_secs(4), "{path} answered in about two seconds: {elapsed:?}");
         let body = response.text().await.expect("a body");
         if path.starts_with("/api/") {
-            let json: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: the JSON error shape: {body}"));
+            let json: Value =
+                serde_json::from_str(&body).unwrap_or_else(|_| panic!("{path}: the JSON error shape: {body}"));
             assert_eq!(json["error"]["code"], "temporarily_unavailable", "{path}");
         } else {
             assert!(body.contains("try again"), "{path}: the site's error page");

@@ -32,7 +32,8 @@ async fn every_response_carries_the_security_headers_and_a_request_id(app: TestA
 }
 
 async fn static_files_are_cached_and_compressed(app: TestApp) {
-    let response = app.client.get(app.url("/static/site.css")).header("accept-encoding", "gzip").send().await.expect("sent");
+    let response =
+        app.client.get(app.url("/static/site.css")).header("accept-encoding", "gzip").send().await.expect("sent");
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/css");
     assert_eq!(response.headers()["content-encoding"], "gzip");

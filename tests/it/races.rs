@@ -49,7 +49,8 @@ fn checkout_body(email: &str) -> Value {
 }
 
 async fn a_coupon_changed_in_another_tab_never_parts_an_order_from_its_discount(app: TestApp) {
-    save_coupon(&app, masthead::coupons::NewCoupon { value: CouponValue::Percent(1000), ..test_coupon("TEN OFF") }).await;
+    save_coupon(&app, masthead::coupons::NewCoupon { value: CouponValue::Percent(1000), ..test_coupon("TEN OFF") })
+        .await;
     for round in 0..ROUNDS {
         // The reader's first tab checks out with FTR 2016 while the second swaps or drops it.
         let tab = browser_with(&app, &["isr-print-1y"], Some("FTR 2016")).await;
@@ -66,7 +67,11 @@ async fn a_coupon_changed_in_another_tab_never_parts_an_order_from_its_discount(
                 (response.status().as_u16(), Value::Null)
             }
         });
-        let outcomes = released_together::<(u16, Value), std::pin::Pin<Box<dyn std::future::Future<Output = (u16, Value)> + Send>>>(vec![checkout, change]).await;
+        let outcomes = released_together::<
+            (u16, Value),
+            std::pin::Pin<Box<dyn std::future::Future<Output = (u16, Value)> + Send>>,
+        >(vec![checkout, change])
+        .await;
         let (status, answer) = &outcomes[0];
         assert!(
             *status == 201 || (*status == 409 && answer["error"]["code"] == "cart_changed"),
@@ -93,7 +98,13 @@ async fn a_coupon_changed_in_another_tab_never_parts_an_order_from_its_discount(
     }
     for code in ["FTR2016", "TENOFF"] {
         let used = count(&app, &format!("SELECT redemptions_used FROM coupons WHERE normalized_code = '{code}'")).await;
-        let orders = count(&app, &format!("SELECT COUNT(*) FROM orders o JOIN coupons c ON c.id = o.coupon_id WHERE c.normalized_code = '{code}'")).await;
+        let orders = count(
+            &app,
+            &format!(
+                "SELECT COUNT(*) FROM orders o JOIN coupons c ON c.id = o.coupon_id WHERE c.normalized_code = '{code}'"
+            ),
+        )
+        .await;
         assert_eq!(used, orders, "{code}: one redemption per order that carries it");
     }
 }
@@ -116,14 +127,15 @@ async fn one_reader_gets_the_new_subscriber_discount_once_from_two_checkouts_at_
             .collect();
         let outcomes = released_together(checkouts).await;
         let placed = outcomes.iter().filter(|(s, _)| *s == 201).count();
-        let refused = outcomes
-            .iter()
-            .filter(|(s, a)| *s == 422 && a["error"]["code"] == "coupon_new_subscribers_only")
-            .count();
+        let refused =
+            outcomes.iter().filter(|(s, a)| *s == 422 && a["error"]["code"] == "coupon_new_subscribers_only").count();
         assert_eq!((placed, refused), (1, 1), "round {round}: {outcomes:?}");
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM orders").await, ROUNDS as i64);
-    assert_eq!(count(&app, "SELECT redemptions_used FROM coupons WHERE normalized_code = 'FTR2016'").await, ROUNDS as i64);
+    assert_eq!(
+        count(&app, "SELECT redemptions_used FROM coupons WHERE normalized_code = 'FTR2016'").await,
+        ROUNDS as i64
+    );
 }
 
 async fn pay(browser: &reqwest::Client, app: &TestApp, order_id: &str) -> u16 {
@@ -198,6 +210,10 @@ async fn two_payments_for_one_reader_at_once_make_terms_that_follow_each_other(a
         .await
         .expect("terms");
         assert_eq!(terms.len(), 2, "round {round}");
-        assert_eq!(terms[1].0, terms[0].1 + 1, "round {round}: the later term starts the month after the earlier ends: {terms:?}");
+        assert_eq!(
+            terms[1].0,
+            terms[0].1 + 1,
+            "round {round}: the later term starts the month after the earlier ends: {terms:?}"
+        );
     }
 }

@@ -42,7 +42,8 @@ async fn order_status(app: &TestApp, order_id: &str) -> String {
 
 /// Sends a webhook with the given body and signature header; answers the status.
 async fn deliver(app: &TestApp, body: &str, signature: Option<&str>) -> u16 {
-    let mut request = app.client.post(app.url("/webhooks/stripe")).header("content-type", "application/json").body(body.to_string());
+    let mut request =
+        app.client.post(app.url("/webhooks/stripe")).header("content-type", "application/json").body(body.to_string());
     if let Some(signature) = signature {
         request = request.header("stripe-signature", signature);
     }
@@ -55,7 +56,8 @@ async fn deliver_signed(app: &TestApp, body: &str) -> u16 {
 
 /// Places an order for ISR 4 years with FTR 2016 and two copies of an issue; answers its id.
 async fn place(app: &TestApp) -> String {
-    let (status, answer) = checkout(app, &["isr-print-4y", "sw-2016-12", "sw-2016-12"], Some("ftr 2016"), "pay@example.org").await;
+    let (status, answer) =
+        checkout(app, &["isr-print-4y", "sw-2016-12", "sw-2016-12"], Some("ftr 2016"), "pay@example.org").await;
     assert_eq!(status, 201, "{answer}");
     answer["order_id"].as_str().expect("an order id").to_string()
 }
@@ -68,7 +70,8 @@ fn paid(session: &mut Value) {
 
 async fn checkout_opens_a_stripe_session_with_exactly_the_order(app: TestApp, stripe: FakeStripe) {
     let before = clock::now();
-    let (status, answer) = checkout(&app, &["isr-print-4y", "sw-2016-12", "sw-2016-12"], Some("ftr 2016"), "pay@example.org").await;
+    let (status, answer) =
+        checkout(&app, &["isr-print-4y", "sw-2016-12", "sw-2016-12"], Some("ftr 2016"), "pay@example.org").await;
     assert_eq!(status, 201, "{answer}");
     let order_id = answer["order_id"].as_str().expect("an id");
     let session = stripe.session_for(order_id);
@@ -84,14 +87,20 @@ async fn checkout_opens_a_stripe_session_with_exactly_the_order(app: TestApp, st
     assert_eq!(field("customer_email"), "pay@example.org");
     assert_eq!(field("client_reference_id"), order_id);
     assert_eq!(field("metadata[order_id]"), order_id);
-    assert_eq!(field("success_url"), format!("http://shop.test/checkout/success?order={order_id}&session_id={{CHECKOUT_SESSION_ID}}"));
+    assert_eq!(
+        field("success_url"),
+        format!("http://shop.test/checkout/success?order={order_id}&session_id={{CHECKOUT_SESSION_ID}}")
+    );
     assert_eq!(field("cancel_url"), format!("http://shop.test/checkout/cancel?order={order_id}"));
     let expires_at: i64 = field("expires_at").parse().expect("a time");
     assert!(expires_at >= before + 30 * 60 && expires_at <= before + 24 * 3600, "within Stripe's bounds");
     assert_eq!(field("line_items[0][price_data][currency]"), "usd");
     assert_eq!(field("line_items[0][price_data][unit_amount]"), "4900", "the discounted price");
     assert_eq!(field("line_items[0][quantity]"), "1");
-    assert_eq!(field("line_items[0][price_data][product_data][name]"), "International Socialist Review, print edition, 4 years");
+    assert_eq!(
+        field("line_items[0][price_data][product_data][name]"),
+        "International Socialist Review, print edition, 4 years"
+    );
     assert!(field("line_items[0][price_data][product_data][description]").contains("FTR 2016"), "names the coupon");
     assert_eq!(field("line_items[1][price_data][unit_amount]"), "250");
     assert_eq!(field("line_items[1][quantity]"), "2");
@@ -151,7 +160,10 @@ async fn an_unpaid_completion_waits_for_the_async_payment(app: TestApp, stripe: 
     assert_eq!(deliver_signed(&app, &event("evt_c1", "checkout.session.completed", &unpaid)).await, 200);
     assert_eq!(order_status(&app, &order_id).await, "pending", "a bank debit has not cleared yet");
     let succeeded = stripe.update_session(&id, paid);
-    assert_eq!(deliver_signed(&app, &event("evt_c2", "checkout.session.async_payment_succeeded", &succeeded)).await, 200);
+    assert_eq!(
+        deliver_signed(&app, &event("evt_c2", "checkout.session.async_payment_succeeded", &succeeded)).await,
+        200
+    );
     assert_eq!(order_status(&app, &order_id).await, "paid");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM subscriptions").await, 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM email_outbox").await, 1);
@@ -166,7 +178,11 @@ async fn the_same_event_fulfils_once_however_often_it_comes(app: TestApp, stripe
     assert_eq!(deliver_signed(&app, &body).await, 200);
     // Twenty deliveries at the same moment, of the same event and of another event id for the same payment.
     let deliveries = (0..20).map(|i| {
-        let body = if i % 2 == 0 { body.clone() } else { event(&format!("evt_again_{i}"), "checkout.session.completed", &session) };
+        let body = if i % 2 == 0 {
+            body.clone()
+        } else {
+            event(&format!("evt_again_{i}"), "checkout.session.completed", &session)
+        };
         let request = app
             .client
             .post(app.url("/webhooks/stripe"))
@@ -189,7 +205,11 @@ async fn the_webhook_and_the_success_page_at_the_same_moment_fulfil_once(app: Te
     let session = stripe.update_session(stripe.session_for(&order_id)["id"].as_str().expect("id"), paid);
     let body = event("evt_race", "checkout.session.completed", &session);
     let webhook = {
-        let request = app.client.post(app.url("/webhooks/stripe")).header("stripe-signature", signature(&body, WEBHOOK_SECRET, clock::now())).body(body.clone());
+        let request = app
+            .client
+            .post(app.url("/webhooks/stripe"))
+            .header("stripe-signature", signature(&body, WEBHOOK_SECRET, clock::now()))
+            .body(body.clone());
         tokio::spawn(async move { request.send().await.expect("sent").status().as_u16() })
     };
     let success = {
@@ -199,7 +219,9 @@ async fn the_webhook_and_the_success_page_at_the_same_moment_fulfil_once(app: Te
     assert_eq!(webhook.await.expect("the webhook"), 200);
     let page = success.await.expect("the page");
     assert!(page.contains("Thank you"), "the success page asked Stripe and shows the order paid");
-    let provider = payments::PaymentProvider::Stripe(payments::StripeGateway::new("sk_test", Some(&stripe.server.uri())).expect("a client"));
+    let provider = payments::PaymentProvider::Stripe(std::sync::Arc::new(
+        payments::StripeGateway::new("sk_test", Some(&stripe.server.uri())).expect("a client"),
+    ));
     payments::reconcile(&app.db, &provider).await.expect("reconciled");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM subscriptions").await, 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM email_outbox").await, 1);
@@ -239,7 +261,8 @@ async fn an_amount_that_does_not_match_is_put_aside_for_staff(app: TestApp, stri
 async fn an_expired_session_fails_the_order_and_releases_the_coupon(app: TestApp, stripe: FakeStripe) {
     let order_id = place(&app).await;
     assert_eq!(count(&app, "SELECT redemptions_used FROM coupons").await, 1);
-    let expired = stripe.update_session(stripe.session_for(&order_id)["id"].as_str().expect("id"), |s| s["status"] = json!("expired"));
+    let expired = stripe
+        .update_session(stripe.session_for(&order_id)["id"].as_str().expect("id"), |s| s["status"] = json!("expired"));
     assert_eq!(deliver_signed(&app, &event("evt_x1", "checkout.session.expired", &expired)).await, 200);
     assert_eq!(order_status(&app, &order_id).await, "failed");
     assert_eq!(count(&app, "SELECT redemptions_used FROM coupons").await, 0);
@@ -253,7 +276,8 @@ async fn an_expired_session_fails_the_order_and_releases_the_coupon(app: TestApp
 async fn other_event_types_are_ignored(app: TestApp, stripe: FakeStripe) {
     let order_id = place(&app).await;
     let session = stripe.session_for(&order_id);
-    let body = event("evt_other", "checkout.session.completed", &session).replace("checkout.session.completed", "customer.created");
+    let body = event("evt_other", "checkout.session.completed", &session)
+        .replace("checkout.session.completed", "customer.created");
     let body = body.replace("\"object\":\"checkout.session\"", "\"object\":\"customer\"");
     assert_eq!(deliver_signed(&app, &body).await, 200);
     assert_eq!(order_status(&app, &order_id).await, "pending");
@@ -263,15 +287,24 @@ async fn reconciliation_settles_orders_whose_webhook_never_came(mut app: TestApp
     let paid_order = place(&app).await;
     stripe.update_session(stripe.session_for(&paid_order)["id"].as_str().expect("id"), paid);
     // A second reader whose session expired unpaid.
-    let first_reader = std::mem::replace(&mut app.client, reqwest::Client::builder().cookie_store(true).build().expect("a client"));
+    let first_reader =
+        std::mem::replace(&mut app.client, reqwest::Client::builder().cookie_store(true).build().expect("a client"));
     let (status, answer) = checkout(&app, &["sw-digital-1y"], None, "late@example.org").await;
     app.client = first_reader;
     assert_eq!(status, 201, "{answer}");
     let expired_order = answer["order_id"].as_str().expect("an id").to_string();
-    stripe.update_session(stripe.session_for(&expired_order)["id"].as_str().expect("id"), |s| s["status"] = json!("expired"));
-    let provider = payments::PaymentProvider::Stripe(payments::StripeGateway::new("sk_test", Some(&stripe.server.uri())).expect("a client"));
+    stripe.update_session(stripe.session_for(&expired_order)["id"].as_str().expect("id"), |s| {
+        s["status"] = json!("expired")
+    });
+    let provider = payments::PaymentProvider::Stripe(std::sync::Arc::new(
+        payments::StripeGateway::new("sk_test", Some(&stripe.server.uri())).expect("a client"),
+    ));
     assert_eq!(payments::reconcile(&app.db, &provider).await.expect("reconciled"), 0, "nothing is overdue yet");
-    sqlx::query("UPDATE orders SET expires_at = $1").bind(clock::now() - 60).execute(&app.db.pool).await.expect("overdue");
+    sqlx::query("UPDATE orders SET expires_at = $1")
+        .bind(clock::now() - 60)
+        .execute(&app.db.pool)
+        .await
+        .expect("overdue");
     assert_eq!(payments::reconcile(&app.db, &provider).await.expect("reconciled"), 2);
     assert_eq!(order_status(&app, &paid_order).await, "paid");
     assert_eq!(order_status(&app, &expired_order).await, "failed");
@@ -284,7 +317,16 @@ async fn cancelling_expires_the_stripe_session(app: TestApp, stripe: FakeStripe)
     let response = app.get(&format!("/checkout/cancel?order={order_id}")).await;
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/cart");
-    assert_eq!(stripe.requests_to(&format!("/v1/checkout/sessions/{}/expire", stripe.session_for(&order_id)["id"].as_str().expect("id"))).await.len(), 1);
+    assert_eq!(
+        stripe
+            .requests_to(&format!(
+                "/v1/checkout/sessions/{}/expire",
+                stripe.session_for(&order_id)["id"].as_str().expect("id")
+            ))
+            .await
+            .len(),
+        1
+    );
     assert_eq!(order_status(&app, &order_id).await, "failed");
     assert_eq!(count(&app, "SELECT redemptions_used FROM coupons").await, 0);
     assert_eq!(app.cart().await, before, "the cart is intact");

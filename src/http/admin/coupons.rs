@@ -56,7 +56,11 @@ fn datetime_local(unix: i64) -> String {
     datetime(unix).replace(' ', "T")
 }
 
-async fn list(State(state): State<AppState>, ctx: StaffContext, Query(query): Query<ListQuery>) -> Result<Response, PageError> {
+async fn list(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, PageError> {
     let now = clock::now();
     let rows: Vec<CouponRow> = coupons::list_coupons(&state.db)
         .await?
@@ -182,7 +186,10 @@ impl CouponForm {
             match time::PrimitiveDateTime::parse(text, &format) {
                 Ok(t) => Some(t.assume_utc().unix_timestamp()),
                 Err(_) => {
-                    problems.push(FieldError { field, message: "Type a date and time such as 2026-12-31T23:59 (UTC).".into() });
+                    problems.push(FieldError {
+                        field,
+                        message: "Type a date and time such as 2026-12-31T23:59 (UTC).".into(),
+                    });
                     None
                 }
             }
@@ -197,7 +204,10 @@ impl CouponForm {
             match text.parse::<i64>() {
                 Ok(n) => Some(n),
                 Err(_) => {
-                    problems.push(FieldError { field, message: "Type a whole number, or leave it empty for no limit.".into() });
+                    problems.push(FieldError {
+                        field,
+                        message: "Type a whole number, or leave it empty for no limit.".into(),
+                    });
                     None
                 }
             }
@@ -209,7 +219,8 @@ impl CouponForm {
             text => match Money::parse(text, currency) {
                 Ok(m) => Some(m),
                 Err(_) => {
-                    problems.push(FieldError { field: "min_subtotal", message: "Type an amount such as 20.00.".into() });
+                    problems
+                        .push(FieldError { field: "min_subtotal", message: "Type an amount such as 20.00.".into() });
                     None
                 }
             },
@@ -272,7 +283,12 @@ async fn preview(state: &AppState, coupon: &Coupon) -> Result<Vec<PreviewRow>, E
             quantity: 1,
         };
         let quote = price(&[line], Some(coupon), unit_price.currency);
-        rows.push(PreviewRow { sku: product.sku().into(), name: product.name(), price: unit_price, after: quote.total });
+        rows.push(PreviewRow {
+            sku: product.sku().into(),
+            name: product.name(),
+            price: unit_price,
+            after: quote.total,
+        });
     }
     Ok(rows)
 }
@@ -290,7 +306,10 @@ async fn form_page(
     let mut context = admin_context(state, ctx, &title).await;
     context.insert("form", form);
     context.insert("coupon_id", &existing.map(|c| c.id.clone()));
-    context.insert("errors", &problems.iter().map(|p| (p.field, p.message.clone())).collect::<std::collections::HashMap<_, _>>());
+    context.insert(
+        "errors",
+        &problems.iter().map(|p| (p.field, p.message.clone())).collect::<std::collections::HashMap<_, _>>(),
+    );
     context.insert("error_list", &problems.iter().map(|p| p.message.clone()).collect::<Vec<_>>());
     let preview_rows = match show_preview {
         Some(coupon) => preview(state, coupon).await?,
@@ -298,12 +317,22 @@ async fn form_page(
     };
     context.insert("preview", &preview_rows);
     let (redemptions, redeemed) = match existing {
-        Some(c) => (coupons::redemptions(&state.db, &c.id).await?, coupons::redemption_count(&state.db, &c.id).await? > 0),
+        Some(c) => {
+            (coupons::redemptions(&state.db, &c.id).await?, coupons::redemption_count(&state.db, &c.id).await? > 0)
+        }
         None => (Vec::new(), false),
     };
     let redemption_rows: Vec<_> = redemptions
         .iter()
-        .map(|r| (r.order_id.clone(), r.email.clone(), datetime(r.created_at), Money::new(r.amount_saved, state.currency()), r.status.clone()))
+        .map(|r| {
+            (
+                r.order_id.clone(),
+                r.email.clone(),
+                datetime(r.created_at),
+                Money::new(r.amount_saved, state.currency()),
+                r.status.clone(),
+            )
+        })
         .collect();
     context.insert("redemptions", &redemption_rows);
     context.insert("redeemed", &redeemed);
@@ -314,11 +343,20 @@ async fn form_page(
 }
 
 async fn new_form(State(state): State<AppState>, ctx: StaffContext) -> Result<Response, PageError> {
-    let form = CouponForm { kind: "percent".into(), applies_to: "everything".into(), active: Some("on".into()), ..CouponForm::default() };
+    let form = CouponForm {
+        kind: "percent".into(),
+        applies_to: "everything".into(),
+        active: Some("on".into()),
+        ..CouponForm::default()
+    };
     form_page(&state, &ctx, StatusCode::OK, &form, None, &[], None).await
 }
 
-async fn create(State(state): State<AppState>, ctx: StaffContext, FormBody(form): FormBody<CouponForm>) -> Result<Response, PageError> {
+async fn create(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    FormBody(form): FormBody<CouponForm>,
+) -> Result<Response, PageError> {
     let coupon = match form.parse(state.currency()) {
         Ok(coupon) => coupon,
         Err(problems) => {
@@ -339,7 +377,12 @@ async fn create(State(state): State<AppState>, ctx: StaffContext, FormBody(form)
 }
 
 /// A form refused for other mistakes also says when its code is taken, so staff fix all at once.
-async fn with_taken_code(state: &AppState, form: &CouponForm, id: Option<&str>, mut problems: Vec<FieldError>) -> Result<Vec<FieldError>, Error> {
+async fn with_taken_code(
+    state: &AppState,
+    form: &CouponForm,
+    id: Option<&str>,
+    mut problems: Vec<FieldError>,
+) -> Result<Vec<FieldError>, Error> {
     if !problems.iter().any(|p| p.field == "code") {
         problems.extend(coupons::code_taken(&state.db, &form.code, id).await?);
     }
@@ -347,21 +390,33 @@ async fn with_taken_code(state: &AppState, form: &CouponForm, id: Option<&str>, 
 }
 
 async fn existing(state: &AppState, id: &str) -> Result<Coupon, Error> {
-    coupons::find_coupon(&state.db, id).await?.ok_or_else(|| Error::not_found("coupon_not_found", "There is no such coupon."))
+    coupons::find_coupon(&state.db, id)
+        .await?
+        .ok_or_else(|| Error::not_found("coupon_not_found", "There is no such coupon."))
 }
 
-async fn edit_form(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn edit_form(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let coupon = existing(&state, &id).await?;
     form_page(&state, &ctx, StatusCode::OK, &CouponForm::from_coupon(&coupon), Some(&coupon), &[], Some(&coupon)).await
 }
 
-async fn update(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>, FormBody(form): FormBody<CouponForm>) -> Result<Response, PageError> {
+async fn update(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(id): Path<String>,
+    FormBody(form): FormBody<CouponForm>,
+) -> Result<Response, PageError> {
     let current = existing(&state, &id).await?;
     let coupon = match form.parse(state.currency()) {
         Ok(coupon) => coupon,
         Err(problems) => {
             let problems = with_taken_code(&state, &form, Some(&id), problems).await?;
-            return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&current), &problems, None).await;
+            return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&current), &problems, None)
+                .await;
         }
     };
     if form.action == "preview" {
@@ -372,26 +427,45 @@ async fn update(State(state): State<AppState>, ctx: StaffContext, Path(id): Path
             ctx.flash(format!("Coupon {} saved.", saved.code)).await;
             Ok(redirect::to(&format!("/admin/coupons/{id}")))
         }
-        Err(problems) => form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&current), &problems, None).await,
+        Err(problems) => {
+            form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&current), &problems, None).await
+        }
     }
 }
 
 async fn set_active(state: &AppState, ctx: &StaffContext, id: &str, active: bool) -> Result<Response, PageError> {
     let coupon = existing(state, id).await?;
     coupons::set_coupon_active(&state.db, id, active, &ctx.actor(), clock::now()).await?;
-    ctx.flash(format!("Coupon {} {}.", coupon.code, if active { "activated" } else { "deactivated: it stops working at once" })).await;
+    ctx.flash(format!(
+        "Coupon {} {}.",
+        coupon.code,
+        if active { "activated" } else { "deactivated: it stops working at once" }
+    ))
+    .await;
     Ok(redirect::to(&format!("/admin/coupons/{id}")))
 }
 
-async fn deactivate(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn deactivate(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     set_active(&state, &ctx, &id, false).await
 }
 
-async fn activate(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn activate(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     set_active(&state, &ctx, &id, true).await
 }
 
-async fn delete(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn delete(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let coupon = existing(&state, &id).await?;
     coupons::delete_coupon(&state.db, &id, &ctx.actor(), clock::now()).await?;
     ctx.flash(format!("Coupon {} deleted.", coupon.code)).await;

@@ -12,10 +12,16 @@ use serde::{Deserialize, Serialize};
 
 use super::{admin_context, StaffContext};
 use crate::{
-    catalog::{self, editing::{self, IssueDraft, IssueProblem}, Article},
+    catalog::{
+        self,
+        editing::{self, IssueDraft, IssueProblem},
+        Article,
+    },
     clock,
     error::Error,
-    http::{error::PageError, extract::FormBody, media::stream_file, render::render, routes::RecordingRouter, AppState},
+    http::{
+        error::PageError, extract::FormBody, media::stream_file, render::render, routes::RecordingRouter, AppState,
+    },
     money::Money,
     storage::{FileKind, FileStore, UploadError},
 };
@@ -79,7 +85,10 @@ impl IssueForm {
             text => match Money::parse(text, state.currency()) {
                 Ok(m) => Some(m),
                 Err(_) => {
-                    problems.push(IssueProblem { field: "price", message: "Type a price such as 2.50, or leave it empty.".into() });
+                    problems.push(IssueProblem {
+                        field: "price",
+                        message: "Type a price such as 2.50, or leave it empty.".into(),
+                    });
                     None
                 }
             },
@@ -91,7 +100,11 @@ impl IssueForm {
             .map(|line| {
                 let parts: Vec<&str> = line.split('|').map(str::trim).collect();
                 match parts.as_slice() {
-                    [section, title, author] => Article { section: Some(section.to_string()), title: title.to_string(), author: author.to_string() },
+                    [section, title, author] => Article {
+                        section: Some(section.to_string()),
+                        title: title.to_string(),
+                        author: author.to_string(),
+                    },
                     [title, author] => Article { section: None, title: title.to_string(), author: author.to_string() },
                     _ => Article { section: None, title: line.trim().to_string(), author: String::new() },
                 }
@@ -133,13 +146,23 @@ impl IssueForm {
     }
 }
 
-async fn form_page(state: &AppState, ctx: &StaffContext, status: StatusCode, form: &IssueForm, issue: Option<&catalog::Issue>, problems: &[IssueProblem]) -> Result<Response, PageError> {
+async fn form_page(
+    state: &AppState,
+    ctx: &StaffContext,
+    status: StatusCode,
+    form: &IssueForm,
+    issue: Option<&catalog::Issue>,
+    problems: &[IssueProblem],
+) -> Result<Response, PageError> {
     let title = issue.map(|i| format!("{} {}", i.publication_name, i.label)).unwrap_or_else(|| "New issue".into());
     let mut context = admin_context(state, ctx, &title).await;
     context.insert("form", form);
     context.insert("issue", &issue);
     context.insert("publications", &catalog::publications(&state.db).await?);
-    context.insert("errors", &problems.iter().map(|p| (p.field, p.message.clone())).collect::<std::collections::HashMap<_, _>>());
+    context.insert(
+        "errors",
+        &problems.iter().map(|p| (p.field, p.message.clone())).collect::<std::collections::HashMap<_, _>>(),
+    );
     let mut response = render(state, "admin/issue_form.html", &context)?.into_response();
     *response.status_mut() = status;
     Ok(response)
@@ -149,10 +172,16 @@ async fn new_form(State(state): State<AppState>, ctx: StaffContext) -> Result<Re
     form_page(&state, &ctx, StatusCode::OK, &IssueForm::default(), None, &[]).await
 }
 
-async fn create(State(state): State<AppState>, ctx: StaffContext, FormBody(form): FormBody<IssueForm>) -> Result<Response, PageError> {
+async fn create(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    FormBody(form): FormBody<IssueForm>,
+) -> Result<Response, PageError> {
     let draft = match form.draft(&state) {
         Ok(draft) => draft,
-        Err(problems) => return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems).await,
+        Err(problems) => {
+            return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems).await
+        }
     };
     match editing::create_issue(&state.db, &draft, state.currency(), &ctx.actor(), clock::now()).await? {
         Ok(sku) => {
@@ -171,46 +200,78 @@ async fn existing(state: &AppState, sku: &str) -> Result<catalog::Issue, Error> 
     catalog::issue_any(&state.db, sku).await?.ok_or_else(not_found)
 }
 
-async fn edit_form(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>) -> Result<Response, PageError> {
+async fn edit_form(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(sku): Path<String>,
+) -> Result<Response, PageError> {
     let issue = existing(&state, &sku).await?;
     form_page(&state, &ctx, StatusCode::OK, &IssueForm::from_issue(&issue), Some(&issue), &[]).await
 }
 
-async fn update(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>, FormBody(form): FormBody<IssueForm>) -> Result<Response, PageError> {
+async fn update(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(sku): Path<String>,
+    FormBody(form): FormBody<IssueForm>,
+) -> Result<Response, PageError> {
     let issue = existing(&state, &sku).await?;
     let draft = match form.draft(&state) {
         Ok(draft) => draft,
-        Err(problems) => return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&issue), &problems).await,
+        Err(problems) => {
+            return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&issue), &problems).await
+        }
     };
     match editing::update_issue(&state.db, &sku, &draft, &ctx.actor(), clock::now()).await? {
         Ok(()) => {
             ctx.flash("Issue saved.").await;
             Ok(redirect::to(&format!("/admin/issues/{sku}")))
         }
-        Err(problems) => form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&issue), &problems).await,
+        Err(problems) => {
+            form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&issue), &problems).await
+        }
     }
 }
 
-async fn set_published(state: &AppState, ctx: &StaffContext, sku: &str, published: bool) -> Result<Response, PageError> {
+async fn set_published(
+    state: &AppState,
+    ctx: &StaffContext,
+    sku: &str,
+    published: bool,
+) -> Result<Response, PageError> {
     existing(state, sku).await?;
     editing::set_published(&state.db, sku, published, &ctx.actor(), clock::now()).await?;
-    ctx.flash(if published { "Published: the issue is on the site." } else { "Unpublished: readers no longer see it." }).await;
+    ctx.flash(if published {
+        "Published: the issue is on the site."
+    } else {
+        "Unpublished: readers no longer see it."
+    })
+    .await;
     Ok(redirect::to(&format!("/admin/issues/{sku}")))
 }
 
-async fn publish(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>) -> Result<Response, PageError> {
+async fn publish(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(sku): Path<String>,
+) -> Result<Response, PageError> {
     set_published(&state, &ctx, &sku, true).await
 }
 
-async fn unpublish(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>) -> Result<Response, PageError> {
+async fn unpublish(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(sku): Path<String>,
+) -> Result<Response, PageError> {
     set_published(&state, &ctx, &sku, false).await
 }
 
 fn upload_problem(error: UploadError, pdf: bool) -> Error {
     match error {
-        UploadError::TooLarge(limit) => {
-            Error::PayloadTooLarge { code: "file_too_large", message: format!("The file is larger than {} MiB.", limit / (1024 * 1024)) }
-        }
+        UploadError::TooLarge(limit) => Error::PayloadTooLarge {
+            code: "file_too_large",
+            message: format!("The file is larger than {} MiB.", limit / (1024 * 1024)),
+        },
         UploadError::WrongKind => Error::invalid(
             "wrong_file_type",
             if pdf { "That file is not a PDF." } else { "A cover must be a PNG, JPEG, WebP or SVG image." },
@@ -229,7 +290,13 @@ fn unreadable(error: axum::extract::multipart::MultipartError, limit: u64) -> Er
 }
 
 /// Streams the form's `file` field to disk, chunk by chunk, under the upload's own size limit.
-async fn upload(state: &AppState, ctx: &StaffContext, sku: &str, mut multipart: Multipart, pdf: bool) -> Result<Response, PageError> {
+async fn upload(
+    state: &AppState,
+    ctx: &StaffContext,
+    sku: &str,
+    mut multipart: Multipart,
+    pdf: bool,
+) -> Result<Response, PageError> {
     existing(state, sku).await?;
     let limit = if pdf { MAX_PDF_BYTES } else { MAX_COVER_BYTES } as u64;
     let mut stored = None;
@@ -237,7 +304,10 @@ async fn upload(state: &AppState, ctx: &StaffContext, sku: &str, mut multipart: 
         if field.name() != Some("file") {
             continue;
         }
-        let mut upload = store(state).begin_upload(if pdf { "pdfs" } else { "covers" }, sku, limit).await.map_err(Error::Internal)?;
+        let mut upload = store(state)
+            .begin_upload(if pdf { "pdfs" } else { "covers" }, sku, limit)
+            .await
+            .map_err(Error::Internal)?;
         while let Some(chunk) = field.chunk().await.map_err(|e| unreadable(e, limit))? {
             upload.write(&chunk).await.map_err(|e| upload_problem(e, pdf))?;
         }
@@ -254,22 +324,39 @@ async fn upload(state: &AppState, ctx: &StaffContext, sku: &str, mut multipart: 
     Ok(redirect::to(&format!("/admin/issues/{sku}")))
 }
 
-async fn upload_cover(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>, multipart: Multipart) -> Result<Response, PageError> {
+async fn upload_cover(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(sku): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, PageError> {
     upload(&state, &ctx, &sku, multipart, false).await
 }
 
-async fn upload_pdf(State(state): State<AppState>, ctx: StaffContext, Path(sku): Path<String>, multipart: Multipart) -> Result<Response, PageError> {
+async fn upload_pdf(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(sku): Path<String>,
+    multipart: Multipart,
+) -> Result<Response, PageError> {
     upload(&state, &ctx, &sku, multipart, true).await
 }
 
-async fn download_pdf(State(state): State<AppState>, _ctx: StaffContext, Path(sku): Path<String>) -> Result<Response, PageError> {
+async fn download_pdf(
+    State(state): State<AppState>,
+    _ctx: StaffContext,
+    Path(sku): Path<String>,
+) -> Result<Response, PageError> {
     let not_found = || Error::not_found("pdf_not_found", "This issue has no PDF.");
     let key = catalog::pdf_key(&state.db, &sku).await?.ok_or_else(not_found)?;
     let (path, _) = store(&state).locate(&key).await.map_err(Error::Internal)?.ok_or_else(not_found)?;
     let mut response = stream_file(&path).await?;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
-    headers.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&format!("attachment; filename=\"{sku}.pdf\"")).map_err(|e| Error::Internal(e.into()))?);
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"{sku}.pdf\"")).map_err(|e| Error::Internal(e.into()))?,
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     Ok(response)
 }

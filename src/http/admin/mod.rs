@@ -24,7 +24,10 @@ use tower_sessions::Session;
 
 use super::{error::PageError, render, routes::RecordingRouter, AppState};
 use crate::{
-    admin::{self, staff::{Role, Staff}},
+    admin::{
+        self,
+        staff::{Role, Staff},
+    },
     audit::Actor,
     clock,
     error::Error,
@@ -83,9 +86,11 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for StaffContext {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<StaffContext>().cloned().ok_or_else(|| {
-            PageError(Error::Internal(anyhow::anyhow!("an admin handler ran without the staff guard")))
-        })
+        parts
+            .extensions
+            .get::<StaffContext>()
+            .cloned()
+            .ok_or_else(|| PageError(Error::Internal(anyhow::anyhow!("an admin handler ran without the staff guard"))))
     }
 }
 
@@ -160,9 +165,11 @@ fn unauthenticated(request: &Request) -> Response {
         let next: String = url_escape(next);
         redirect::to(&format!("/admin/login?next={next}"))
     } else {
-        let mut response =
-            PageError(Error::Forbidden { code: "sign_in_required", message: "Please sign in to the admin first.".into() })
-                .into_response();
+        let mut response = PageError(Error::Forbidden {
+            code: "sign_in_required",
+            message: "Please sign in to the admin first.".into(),
+        })
+        .into_response();
         *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
         response
     }
@@ -249,7 +256,10 @@ async fn check_csrf(request: Request, next: Next) -> Response {
     if sent.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
         // The route, not the path: a path can hold a set-password token.
         let route = request.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str().to_string());
-        tracing::warn!(route = route.as_deref().unwrap_or("(no route)"), "admin form refused: CSRF token missing or wrong");
+        tracing::warn!(
+            route = route.as_deref().unwrap_or("(no route)"),
+            "admin form refused: CSRF token missing or wrong"
+        );
         return forged();
     }
     next.run(request).await

@@ -54,7 +54,11 @@ struct OrderRow {
     coupon: Option<String>,
 }
 
-async fn list(State(state): State<AppState>, ctx: StaffContext, Query(query): Query<OrderQuery>) -> Result<Response, PageError> {
+async fn list(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Query(query): Query<OrderQuery>,
+) -> Result<Response, PageError> {
     let filter = OrderFilter {
         status: Some(query.status.clone()).filter(|s| !s.is_empty()),
         from: day_start(&query.from),
@@ -87,12 +91,24 @@ async fn find(state: &AppState, id: &str) -> Result<orders::Order, Error> {
     orders::find_order(&state.db, id).await?.ok_or_else(not_found)
 }
 
-async fn detail(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn detail(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let order = find(&state, &id).await?;
     let lines: Vec<_> = orders::order_lines(&state.db, &id)
         .await?
         .into_iter()
-        .map(|l| (l.name, l.quantity, order.money(l.unit_price), order.money(l.discount), order.money(l.line_total - l.discount)))
+        .map(|l| {
+            (
+                l.name,
+                l.quantity,
+                order.money(l.unit_price),
+                order.money(l.discount),
+                order.money(l.line_total - l.discount),
+            )
+        })
         .collect();
     let subscriptions: Vec<_> = orders::subscriptions_of_order(&state.db, &id)
         .await?
@@ -112,7 +128,11 @@ async fn detail(State(state): State<AppState>, ctx: StaffContext, Path(id): Path
     Ok(render(&state, "admin/order.html", &context)?.into_response())
 }
 
-async fn refund(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn refund(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let order = find(&state, &id).await?;
     payments::refund(&state.db, &state.payments, &order, &ctx.actor()).await?;
     ctx.flash("Refunded: the order's subscriptions have ended.").await;
@@ -133,14 +153,29 @@ struct SubscriberQuery {
     email: String,
 }
 
-async fn subscribers(State(state): State<AppState>, ctx: StaffContext, Query(query): Query<SubscriberQuery>) -> Result<Response, PageError> {
+async fn subscribers(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Query(query): Query<SubscriberQuery>,
+) -> Result<Response, PageError> {
     // 60 days from now reaches at most into the issue two months on.
     let ending = (query.view == "ending").then_some(2);
     let email = Some(query.email.as_str()).filter(|e| !e.trim().is_empty());
     let rows: Vec<_> = orders::staff::subscribers(&state.db, current_period(), ending, email)
         .await?
         .into_iter()
-        .map(|s| (s.email.clone(), s.name.clone(), s.publication.clone(), s.edition.clone(), s.first_issue(), s.last_issue(), s.order_id.clone(), s.ship_country.clone()))
+        .map(|s| {
+            (
+                s.email.clone(),
+                s.name.clone(),
+                s.publication.clone(),
+                s.edition.clone(),
+                s.first_issue(),
+                s.last_issue(),
+                s.order_id.clone(),
+                s.ship_country.clone(),
+            )
+        })
         .collect();
     let mut context = admin_context(&state, &ctx, "Subscribers").await;
     context.insert("subscribers", &rows);
@@ -161,7 +196,11 @@ fn issue_of_sku(sku: &str) -> Option<IssueRef> {
     IssueRef::parse(publication, year, month)
 }
 
-async fn mailing_list(State(state): State<AppState>, ctx: StaffContext, Query(query): Query<IssueQuery>) -> Result<Response, PageError> {
+async fn mailing_list(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Query(query): Query<IssueQuery>,
+) -> Result<Response, PageError> {
     let issues = catalog::all_issues(&state.db).await?;
     let mut context = admin_context(&state, &ctx, "Mailing list").await;
     context.insert("issues", &issues.iter().map(|i| (i.sku.clone(), i.name())).collect::<Vec<_>>());
@@ -175,7 +214,11 @@ async fn mailing_list(State(state): State<AppState>, ctx: StaffContext, Query(qu
     Ok(render(&state, "admin/mailing_list.html", &context)?.into_response())
 }
 
-async fn mailing_list_csv(State(state): State<AppState>, _ctx: StaffContext, Path(file): Path<String>) -> Result<Response, PageError> {
+async fn mailing_list_csv(
+    State(state): State<AppState>,
+    _ctx: StaffContext,
+    Path(file): Path<String>,
+) -> Result<Response, PageError> {
     let not_found = || Error::not_found("issue_not_found", "There is no such issue.");
     let sku = file.strip_suffix(".csv").ok_or_else(not_found)?;
     let issue = issue_of_sku(sku).ok_or_else(not_found)?;
@@ -191,4 +234,3 @@ async fn mailing_list_csv(State(state): State<AppState>, _ctx: StaffContext, Pat
     )
         .into_response())
 }
-

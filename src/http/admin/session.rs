@@ -41,7 +41,14 @@ fn safe_next(next: &str) -> String {
     redirect::LocalPath::admin_next(next).as_str().to_string()
 }
 
-async fn login_form(state: &AppState, session: &Session, status: StatusCode, email: &str, next: &str, error: Option<&Error>) -> Result<Response, PageError> {
+async fn login_form(
+    state: &AppState,
+    session: &Session,
+    status: StatusCode,
+    email: &str,
+    next: &str,
+    error: Option<&Error>,
+) -> Result<Response, PageError> {
     let mut context = page_context(state, "Staff sign-in");
     context.insert("csrf_token", &csrf_token(session).await?);
     context.insert("email", email);
@@ -55,7 +62,11 @@ async fn login_form(state: &AppState, session: &Session, status: StatusCode, ema
     Ok(response)
 }
 
-async fn login_page(State(state): State<AppState>, visitor: Visitor, Query(query): Query<NextQuery>) -> Result<Response, PageError> {
+async fn login_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<NextQuery>,
+) -> Result<Response, PageError> {
     login_form(&state, &visitor.session, StatusCode::OK, "", &query.next, None).await
 }
 
@@ -71,7 +82,11 @@ struct SignInForm {
     next: String,
 }
 
-async fn sign_in(State(state): State<AppState>, visitor: Visitor, FormBody(form): FormBody<SignInForm>) -> Result<Response, PageError> {
+async fn sign_in(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    FormBody(form): FormBody<SignInForm>,
+) -> Result<Response, PageError> {
     let now = clock::now();
     match staff::sign_in(&state.db, &form.email, &form.password, &form.code, &visitor.ip.to_string(), now).await {
         Ok(member) => {
@@ -86,7 +101,9 @@ async fn sign_in(State(state): State<AppState>, visitor: Visitor, FormBody(form)
             Ok(redirect::to(&safe_next(&form.next)))
         }
         Err(Error::Internal(cause)) => Err(PageError(Error::Internal(cause))),
-        Err(error) => login_form(&state, &visitor.session, status_of(&error), &form.email, &form.next, Some(&error)).await,
+        Err(error) => {
+            login_form(&state, &visitor.session, status_of(&error), &form.email, &form.next, Some(&error)).await
+        }
     }
 }
 
@@ -97,7 +114,11 @@ pub async fn sign_out(ctx: StaffContext) -> Result<Response, PageError> {
     Ok(redirect::to("/admin/login"))
 }
 
-async fn set_password_page(State(state): State<AppState>, visitor: Visitor, Path(token): Path<String>) -> Result<Response, PageError> {
+async fn set_password_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
     let mut context = page_context(&state, "Set your password");
     context.insert("csrf_token", &csrf_token(&visitor.session).await?);
     context.insert("token", &token);
@@ -111,7 +132,12 @@ struct PasswordForm {
     password: String,
 }
 
-async fn set_password(State(state): State<AppState>, visitor: Visitor, Path(token): Path<String>, FormBody(form): FormBody<PasswordForm>) -> Result<Response, PageError> {
+async fn set_password(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(token): Path<String>,
+    FormBody(form): FormBody<PasswordForm>,
+) -> Result<Response, PageError> {
     match staff::set_password_with_token(&state.db, &token, &form.password, clock::now()).await {
         Ok(_) => Ok(redirect::to("/admin/login")),
         Err(Error::Internal(cause)) => Err(PageError(Error::Internal(cause))),
@@ -161,7 +187,11 @@ pub struct CodeForm {
     code: String,
 }
 
-pub async fn enable_two_factor(State(state): State<AppState>, ctx: StaffContext, FormBody(form): FormBody<CodeForm>) -> Result<Response, PageError> {
+pub async fn enable_two_factor(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    FormBody(form): FormBody<CodeForm>,
+) -> Result<Response, PageError> {
     let Some(secret) = ctx.session.get::<String>(PENDING_TOTP_KEY).await.ok().flatten() else {
         return Ok(redirect::to("/admin/two-factor"));
     };

@@ -9,9 +9,11 @@ use serde::Deserialize;
 
 use super::{admin_context, datetime, StaffContext};
 use crate::{
-    admin::{self, staff::{self, Role}},
-    audit,
-    clock,
+    admin::{
+        self,
+        staff::{self, Role},
+    },
+    audit, clock,
     error::Error,
     http::{error::PageError, extract::FormBody, render::render, routes::RecordingRouter, AppState},
 };
@@ -42,33 +44,57 @@ struct AddForm {
     role: String,
 }
 
-async fn add(State(state): State<AppState>, ctx: StaffContext, FormBody(form): FormBody<AddForm>) -> Result<Response, PageError> {
+async fn add(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    FormBody(form): FormBody<AddForm>,
+) -> Result<Response, PageError> {
     ctx.require_admin()?;
     let role = if form.role == "admin" { Role::Admin } else { Role::Staff };
     let now = clock::now();
     let (member, token) = staff::add(&state.db, &form.email, role, None, &ctx.actor(), now).await?;
     if let Some(token) = token {
-        ctx.flash(format!("{} added. Send them this one-time link to set a password (valid for a day): {}/admin/set-password/{token}", member.email, state.config.base())).await;
+        ctx.flash(format!(
+            "{} added. Send them this one-time link to set a password (valid for a day): {}/admin/set-password/{token}",
+            member.email,
+            state.config.base()
+        ))
+        .await;
     }
     Ok(redirect::to("/admin/staff"))
 }
 
 async fn set_disabled(state: &AppState, ctx: &StaffContext, id: &str, disabled: bool) -> Result<Response, PageError> {
     ctx.require_admin()?;
-    let member = staff::find_by_id(&state.db, id).await?.ok_or_else(|| Error::not_found("staff_not_found", "There is no such staff account."))?;
+    let member = staff::find_by_id(&state.db, id)
+        .await?
+        .ok_or_else(|| Error::not_found("staff_not_found", "There is no such staff account."))?;
     if member.id == ctx.staff.id && disabled {
         return Err(PageError(Error::invalid("cannot_disable_self", "You cannot disable your own account.")));
     }
     staff::set_disabled(&state.db, &member.email, disabled, &ctx.actor(), clock::now()).await?;
-    ctx.flash(format!("{} {}.", member.email, if disabled { "disabled: signed out at their next request" } else { "enabled" })).await;
+    ctx.flash(format!(
+        "{} {}.",
+        member.email,
+        if disabled { "disabled: signed out at their next request" } else { "enabled" }
+    ))
+    .await;
     Ok(redirect::to("/admin/staff"))
 }
 
-async fn disable(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn disable(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     set_disabled(&state, &ctx, &id, true).await
 }
 
-async fn enable(State(state): State<AppState>, ctx: StaffContext, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn enable(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     set_disabled(&state, &ctx, &id, false).await
 }
 
@@ -78,11 +104,20 @@ struct RequireForm {
     required: Option<String>,
 }
 
-async fn require_two_factor(State(state): State<AppState>, ctx: StaffContext, FormBody(form): FormBody<RequireForm>) -> Result<Response, PageError> {
+async fn require_two_factor(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    FormBody(form): FormBody<RequireForm>,
+) -> Result<Response, PageError> {
     ctx.require_admin()?;
     let required = form.required.is_some();
     admin::set_two_factor_required(&state.db, required, &ctx.actor(), clock::now()).await?;
-    ctx.flash(if required { "Everyone now needs a second factor to use the admin." } else { "A second factor is now optional." }).await;
+    ctx.flash(if required {
+        "Everyone now needs a second factor to use the admin."
+    } else {
+        "A second factor is now optional."
+    })
+    .await;
     Ok(redirect::to("/admin/staff"))
 }
 

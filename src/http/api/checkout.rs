@@ -42,5 +42,8 @@ pub async fn checkout(
     )
     .await
     .map_err(|(error, _)| ApiError(error))?;
-    Ok((StatusCode::CREATED, Json(CheckoutStartedJson { order_id: started.order_id, payment_url: started.payment_url })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CheckoutStartedJson { order_id: started.order_id, payment_url: started.payment_url }),
+    ))
 }

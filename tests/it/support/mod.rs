@@ -272,7 +272,10 @@ pub fn html_text(html: &str) -> String {
 
 /// A plain 10%-off coupon for everything, to change with struct update syntax.
 pub fn test_coupon(code: &str) -> masthead::coupons::NewCoupon {
-    use masthead::{coupons::{AppliesTo, CouponValue, NewCoupon}, money::Currency};
+    use masthead::{
+        coupons::{AppliesTo, CouponValue, NewCoupon},
+        money::Currency,
+    };
     NewCoupon {
         currency: Currency::Usd,
         code: code.into(),
@@ -324,9 +327,5 @@ where
 
 /// A browser of its own: cookies kept, redirects not followed.
 pub fn new_browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .expect("a client")
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().expect("a client")
 }

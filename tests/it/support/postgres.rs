@@ -64,7 +64,8 @@ impl Cluster {
             return Err("no TEST_DATABASE_URL and no initdb/pg_ctl found".into());
         };
         let root = is_root();
-        let dir = std::env::temp_dir().join(format!("masthead-pg-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("masthead-pg-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
         if root {
@@ -92,7 +93,8 @@ impl Cluster {
              -c full_page_writes=off -c max_connections=400",
             dir.display()
         );
-        let cluster = Cluster { url: format!("postgres://masthead@127.0.0.1:{port}/postgres"), pg_ctl, data, dir, options, root };
+        let cluster =
+            Cluster { url: format!("postgres://masthead@127.0.0.1:{port}/postgres"), pg_ctl, data, dir, options, root };
         cluster.start()?;
         spawn_watchdog(&cluster.pg_ctl, &cluster.data, &cluster.dir, root);
         Ok(cluster)

@@ -71,10 +71,13 @@ struct GetSession(Sessions);
 
 impl Respond for GetSession {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let id = request.url.path().trim_start_matches("/v1/checkout/sessions/").trim_end_matches("/expire").to_string();
+        let id =
+            request.url.path().trim_start_matches("/v1/checkout/sessions/").trim_end_matches("/expire").to_string();
         let mut sessions = self.0.lock().expect("the sessions");
         let Some(session) = sessions.get_mut(&id) else {
-            return ResponseTemplate::new(404).set_body_json(json!({"error": {"type": "invalid_request_error", "message": "No such checkout.session"}}));
+            return ResponseTemplate::new(404).set_body_json(
+                json!({"error": {"type": "invalid_request_error", "message": "No such checkout.session"}}),
+            );
         };
         if request.url.path().ends_with("/expire") && session["status"] == "open" {
             session["status"] = json!("expired");
