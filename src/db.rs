@@ -252,11 +252,11 @@ fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<Option<std::path::PathB
     Ok(Some(std::path::PathBuf::from(path)))
 }
 
-/// A `LIKE ... ESCAPE '\'` pattern matching text that contains `typed` (lower-cased), with `%`,
+/// A `LIKE ... ESCAPE '\'` pattern matching text that contains `typed`, with `%`,
 /// `_` and `\` in it matched as themselves: searching for `o_brien` finds only `o_brien`.
 pub fn contains_pattern(typed: &str) -> String {
     let mut pattern = String::from("%");
-    for c in typed.trim().to_lowercase().chars() {
+    for c in typed.chars() {
         if matches!(c, '%' | '_' | '\\') {
             pattern.push('\\');
         }
@@ -265,6 +265,27 @@ pub fn contains_pattern(typed: &str) -> String {
     pattern.push('%');
     pattern
 }
+
+/// Lets `FromRow` read a TEXT column straight into a type of the shop's through its
+/// `parse(&str) -> Option<Self>`: a value the type does not know fails to load, loudly, instead of
+/// travelling on as a string nobody checks.
+macro_rules! text_column {
+    ($type:ty) => {
+        impl sqlx::Type<sqlx::Any> for $type {
+            fn type_info() -> sqlx::any::AnyTypeInfo {
+                <String as sqlx::Type<sqlx::Any>>::type_info()
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, sqlx::Any> for $type {
+            fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<$type, sqlx::error::BoxDynError> {
+                let text = <String as sqlx::Decode<sqlx::Any>>::decode(value)?;
+                <$type>::parse(&text).ok_or_else(|| format!("unknown {} {text:?}", stringify!($type)).into())
+            }
+        }
+    };
+}
+pub(crate) use text_column;
 
 /// Reads a 0/1 flag column (flags are integers so that both databases decode them alike).
 pub fn flag(value: i64) -> bool {

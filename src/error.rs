@@ -9,6 +9,9 @@ pub enum Error {
     /// The request is well formed but its content is refused (422 unless a rule says otherwise).
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
+    /// Only for someone signed in, and nobody is (401).
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
     /// Not allowed for this person (403), or a form whose CSRF token does not match.
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
@@ -60,6 +63,7 @@ impl Error {
             | Error::BadRequest { code, .. }
             | Error::Conflict { code, .. }
             | Error::Forbidden { code, .. }
+            | Error::Unauthorized { code, .. }
             | Error::UnsupportedMediaType { code, .. }
             | Error::PayloadTooLarge { code, .. }
             | Error::Upstream { code, .. }

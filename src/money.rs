@@ -59,20 +59,9 @@ impl Serialize for Currency {
     }
 }
 
-/// A currency column reads straight into `Currency`: a row in a currency the shop does not know
-/// fails to load instead of being taken for dollars.
-impl sqlx::Type<sqlx::Any> for Currency {
-    fn type_info() -> sqlx::any::AnyTypeInfo {
-        <String as sqlx::Type<sqlx::Any>>::type_info()
-    }
-}
-
-impl<'r> sqlx::Decode<'r, sqlx::Any> for Currency {
-    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Currency, sqlx::error::BoxDynError> {
-        let code = <String as sqlx::Decode<sqlx::Any>>::decode(value)?;
-        Currency::parse(&code).ok_or_else(|| format!("unknown currency {code:?}").into())
-    }
-}
+// A currency column reads straight into `Currency`: a row in a currency the shop does not know
+// fails to load instead of being taken for dollars.
+crate::db::text_column!(Currency);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Money {

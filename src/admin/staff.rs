@@ -13,6 +13,7 @@ use crate::{
     attempts::STAFF_SIGN_IN,
     audit::{self, Actor},
     db::{flag, Db},
+    email::EmailAddress,
     error::{Error, Result},
 };
 
@@ -78,7 +79,7 @@ const STAFF_COLUMNS: &str =
     "id, email, role, password_hash, totp_secret, disabled, created_at, last_sign_in FROM staff";
 
 fn normalize(email: &str) -> String {
-    email.trim().to_lowercase()
+    EmailAddress::normalize(email)
 }
 
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<Staff>> {
@@ -115,10 +116,7 @@ pub async fn add(
     actor: &Actor,
     now: i64,
 ) -> Result<(Staff, Option<String>)> {
-    let email = normalize(email);
-    if !email_address::EmailAddress::is_valid(&email) {
-        return Err(Error::invalid("invalid_email", format!("{email} is not an email address.")));
-    }
+    let email = EmailAddress::parse(email)?.normalized().to_string();
     let hash = match password {
         Some(p) => {
             if let Some(problem) = password_problem(p) {

@@ -51,27 +51,46 @@ pub enum QuantityInput<'a> {
     Text(&'a str),
 }
 
-/// Reads a quantity: a whole number, at least 1 (or 0 where 0 means "remove"), at most `MAX_ISSUE_QUANTITY`.
-pub fn parse_quantity(input: QuantityInput<'_>, zero_allowed: bool) -> Result<i64, Error> {
-    let text = match input {
-        QuantityInput::Json(serde_json::Value::Number(n)) => n.to_string(),
-        QuantityInput::Json(_) => return Err(not_a_number()),
-        QuantityInput::Text(text) => text.trim().to_string(),
-    };
-    let value: rust_decimal::Decimal = text.parse().map_err(|_| not_a_number())?;
-    if value.is_sign_negative() && !value.is_zero() {
-        return Err(Error::invalid("quantity_negative", "A quantity cannot be negative."));
+/// Copies of one line: a whole number from 1 to `MAX_ISSUE_QUANTITY`, valid once built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quantity(i64);
+
+impl Quantity {
+    /// A quantity to add: at least 1.
+    pub fn parse(input: QuantityInput<'_>) -> Result<Quantity, Error> {
+        Quantity::parse_or_zero(input)?.ok_or_else(|| Error::invalid("quantity_zero", "Add at least one copy."))
     }
-    if !value.fract().is_zero() {
-        return Err(Error::invalid("quantity_fractional", "A quantity must be a whole number."));
+
+    /// A quantity to set, where 0 means "remove the line" (answered as `None`).
+    pub fn parse_or_zero(input: QuantityInput<'_>) -> Result<Option<Quantity>, Error> {
+        let text = match input {
+            QuantityInput::Json(serde_json::Value::Number(n)) => n.to_string(),
+            QuantityInput::Json(_) => return Err(not_a_number()),
+            QuantityInput::Text(text) => text.trim().to_string(),
+        };
+        let value: rust_decimal::Decimal = text.parse().map_err(|_| not_a_number())?;
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err(Error::invalid("quantity_negative", "A quantity cannot be negative."));
+        }
+        if !value.fract().is_zero() {
+            return Err(Error::invalid("quantity_fractional", "A quantity must be a whole number."));
+        }
+        if value > rust_decimal::Decimal::from(MAX_ISSUE_QUANTITY) {
+            return Err(too_many_copies());
+        }
+        match rust_decimal::prelude::ToPrimitive::to_i64(&value) {
+            Some(0) => Ok(None),
+            Some(n) => Ok(Some(Quantity(n))),
+            None => Err(not_a_number()),
+        }
     }
-    if value.is_zero() && !zero_allowed {
-        return Err(Error::invalid("quantity_zero", "Add at least one copy."));
+
+    /// One copy (a subscription, or an item added without a quantity).
+    pub const ONE: Quantity = Quantity(1);
+
+    pub fn get(self) -> i64 {
+        self.0
     }
-    if value > rust_decimal::Decimal::from(MAX_ISSUE_QUANTITY) {
-        return Err(too_many_copies());
-    }
-    Ok(rust_decimal::prelude::ToPrimitive::to_i64(&value).unwrap_or(0))
 }
 
 fn not_a_number() -> Error {
@@ -93,22 +112,26 @@ mod tests {
 
     use super::*;
 
-    fn code(result: Result<i64, Error>) -> Result<i64, &'static str> {
-        result.map_err(|e| e.code())
+    fn code(result: Result<Quantity, Error>) -> Result<i64, &'static str> {
+        result.map(Quantity::get).map_err(|e| e.code())
+    }
+
+    fn code_or_zero(result: Result<Option<Quantity>, Error>) -> Result<i64, &'static str> {
+        result.map(|q| q.map_or(0, Quantity::get)).map_err(|e| e.code())
     }
 
     #[test]
     fn quantities_are_whole_numbers_from_one_to_ninety_nine() {
-        assert_eq!(code(parse_quantity(QuantityInput::Json(&json!(3)), false)), Ok(3));
-        assert_eq!(code(parse_quantity(QuantityInput::Text(" 99 "), false)), Ok(99));
-        assert_eq!(code(parse_quantity(QuantityInput::Json(&json!(0)), false)), Err("quantity_zero"));
-        assert_eq!(code(parse_quantity(QuantityInput::Json(&json!(0)), true)), Ok(0));
-        assert_eq!(code(parse_quantity(QuantityInput::Json(&json!(-1)), true)), Err("quantity_negative"));
-        assert_eq!(code(parse_quantity(QuantityInput::Json(&json!(1.5)), false)), Err("quantity_fractional"));
-        assert_eq!(code(parse_quantity(QuantityInput::Json(&json!(100)), false)), Err("quantity_too_high"));
-        assert_eq!(code(parse_quantity(QuantityInput::Json(&json!("2")), false)), Err("quantity_not_a_number"));
-        assert_eq!(code(parse_quantity(QuantityInput::Json(&json!(null)), false)), Err("quantity_not_a_number"));
-        assert_eq!(code(parse_quantity(QuantityInput::Text("two"), false)), Err("quantity_not_a_number"));
-        assert_eq!(code(parse_quantity(QuantityInput::Json(&json!(1e300)), false)), Err("quantity_not_a_number"));
+        assert_eq!(code(Quantity::parse(QuantityInput::Json(&json!(3)))), Ok(3));
+        assert_eq!(code(Quantity::parse(QuantityInput::Text(" 99 "))), Ok(99));
+        assert_eq!(code(Quantity::parse(QuantityInput::Json(&json!(0)))), Err("quantity_zero"));
+        assert_eq!(code_or_zero(Quantity::parse_or_zero(QuantityInput::Json(&json!(0)))), Ok(0));
+        assert_eq!(code_or_zero(Quantity::parse_or_zero(QuantityInput::Json(&json!(-1)))), Err("quantity_negative"));
+        assert_eq!(code(Quantity::parse(QuantityInput::Json(&json!(1.5)))), Err("quantity_fractional"));
+        assert_eq!(code(Quantity::parse(QuantityInput::Json(&json!(100)))), Err("quantity_too_high"));
+        assert_eq!(code(Quantity::parse(QuantityInput::Json(&json!("2")))), Err("quantity_not_a_number"));
+        assert_eq!(code(Quantity::parse(QuantityInput::Json(&json!(null)))), Err("quantity_not_a_number"));
+        assert_eq!(code(Quantity::parse(QuantityInput::Text("two"))), Err("quantity_not_a_number"));
+        assert_eq!(code(Quantity::parse(QuantityInput::Json(&json!(1e300)))), Err("quantity_not_a_number"));
     }
 }

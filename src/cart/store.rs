@@ -52,8 +52,9 @@ fn one_subscription_only() -> Error {
 
 /// Adds a product. A copy of an issue already in the cart gets more copies; a subscription
 /// already in the cart stays as it is; a second term of the same publication and edition is refused.
-pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: i64, now: i64) -> Result<Vec<Notice>> {
+pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: Quantity, now: i64) -> Result<Vec<Notice>> {
     let product = product_for_sku(db, sku).await?;
+    let quantity = quantity.get();
     if product.term_years().is_some() && quantity != 1 {
         return Err(one_subscription_only());
     }
@@ -122,11 +123,17 @@ async fn duplicate_subscription(db: &Db, cart_id: &str, product: &Product) -> Re
     })
 }
 
-/// Sets a line's quantity; 0 removes the line.
-pub async fn set_quantity(db: &Db, cart_id: &str, sku: &str, quantity: i64, now: i64) -> Result<Vec<Notice>> {
-    if quantity == 0 {
+/// Sets a line's quantity; none (a 0 typed) removes the line.
+pub async fn set_quantity(
+    db: &Db,
+    cart_id: &str,
+    sku: &str,
+    quantity: Option<Quantity>,
+    now: i64,
+) -> Result<Vec<Notice>> {
+    let Some(quantity) = quantity.map(Quantity::get) else {
         return remove_item(db, cart_id, sku, now).await;
-    }
+    };
     let product = product_for_sku(db, sku).await?;
     if product.term_years().is_some() && quantity != 1 {
         return Err(one_subscription_only());

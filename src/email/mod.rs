@@ -2,6 +2,7 @@
 //! (so a crash or an SMTP failure never loses one), and a worker delivers them with retries
 //! (`outbox.rs`) through SMTP or, with no SMTP server configured, as `.eml` files.
 
+mod address;
 mod outbox;
 
 use std::path::Path;
@@ -14,6 +15,7 @@ use sqlx::AnyConnection;
 
 use crate::error::Result;
 
+pub use address::EmailAddress;
 pub use outbox::{deliver_due, OutboxEmail};
 
 /// A message ready for the outbox.

@@ -13,12 +13,13 @@ use serde::Deserialize;
 
 use super::{
     error::{status_of, PageError},
+    extract::visitor_context,
     extract::{FormBody, Visitor},
-    render::{render, visitor_context},
+    render::render,
     AppState,
 };
 use crate::{
-    cart::{self, parse_quantity, Notice, QuantityInput},
+    cart::{self, Notice, Quantity, QuantityInput},
     clock,
     error::Error,
 };
@@ -91,7 +92,7 @@ async fn add_item(
     FormBody(form): FormBody<AddForm>,
 ) -> Result<Response, PageError> {
     let outcome = async {
-        let quantity = parse_quantity(QuantityInput::Text(form.quantity.as_deref().unwrap_or("1")), false)?;
+        let quantity = Quantity::parse(QuantityInput::Text(form.quantity.as_deref().unwrap_or("1")))?;
         cart::product_for_sku(&state.db, &form.sku).await?;
         let cart_id = visitor.cart_id_or_new().await?;
         cart::add_item(&state.db, &cart_id, &form.sku, quantity, clock::now()).await
@@ -112,7 +113,7 @@ async fn update_item(
     FormBody(form): FormBody<QuantityForm>,
 ) -> Result<Response, PageError> {
     let outcome = async {
-        let quantity = parse_quantity(QuantityInput::Text(form.quantity.as_deref().unwrap_or("")), true)?;
+        let quantity = Quantity::parse_or_zero(QuantityInput::Text(form.quantity.as_deref().unwrap_or("")))?;
         let cart_id = visitor.cart_id.as_deref().ok_or_else(|| empty_cart(&sku))?;
         cart::set_quantity(&state.db, cart_id, &sku, quantity, clock::now()).await
     }

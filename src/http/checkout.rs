@@ -13,14 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     error::{status_of, PageError},
+    extract::visitor_context,
     extract::{FormBody, Visitor},
-    render::{render, visitor_context},
+    render::render,
     AppState,
 };
 use crate::{
     cart, clock,
     error::Error,
-    orders::{self, AddressInput, CheckoutInput, FieldProblem, Order},
+    orders::{self, AddressInput, CheckoutInput, FieldProblem, Order, OrderStatus, PaymentMethod},
     payments,
 };
 
@@ -154,7 +155,7 @@ async fn success(
     Query(query): Query<OrderQuery>,
 ) -> Result<Response, PageError> {
     let mut order = own_order(&state, &visitor, &query.order).await?;
-    if order.status == "pending" {
+    if order.status == OrderStatus::Pending {
         // The webhook may not have arrived yet: ask the provider. The status shown is the database's.
         if let Err(e) = payments::refresh(&state.db, &state.payments, &order).await {
             tracing::warn!(order_id = %order.id, error = %e, "success page could not refresh the order");
@@ -180,11 +181,11 @@ async fn success(
 
 async fn cancel_and_return(state: &AppState, visitor: &Visitor, order_id: &str) -> Result<Response, PageError> {
     let order = own_order(state, visitor, order_id).await?;
-    if order.status == "pending" {
+    if order.status == OrderStatus::Pending {
         payments::cancel(&state.db, &state.payments, &order).await?;
     }
     let order = own_order(state, visitor, order_id).await?;
-    if order.status == "paid" {
+    if order.status == OrderStatus::Paid {
         return Ok(redirect::to(&format!("/checkout/success?order={}", order.id)));
     }
     visitor.flash(vec!["Checkout cancelled: nothing was charged, and your cart is as you left it.".into()]).await?;
@@ -202,7 +203,7 @@ async fn cancel(
 /// Local test mode only: the page that stands in for Stripe's.
 async fn test_order(state: &AppState, visitor: &Visitor, order_id: &str) -> Result<Order, Error> {
     let order = own_order(state, visitor, order_id).await?;
-    if !state.payments.is_test_mode() || order.provider != "test" {
+    if !state.payments.is_test_mode() || order.provider != PaymentMethod::Test {
         return Err(Error::not_found("order_not_found", "There is no test payment for this order."));
     }
     Ok(order)
@@ -214,7 +215,7 @@ async fn test_payment_page(
     Path(order_id): Path<String>,
 ) -> Result<Response, PageError> {
     let order = test_order(&state, &visitor, &order_id).await?;
-    if order.status != "pending" {
+    if order.status != OrderStatus::Pending {
         return Ok(redirect::to(&format!("/checkout/success?order={}", order.id)));
     }
     let lines = orders::order_lines(&state.db, &order.id).await?;

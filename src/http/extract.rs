@@ -15,7 +15,7 @@ use super::{
     error::{ApiError, PageError},
     AppState,
 };
-use crate::error::Error;
+use crate::{cart, error::Error};
 
 /// The largest request body the shop reads (the API and every form).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -89,6 +89,17 @@ impl FromRequestParts<AppState> for Visitor {
         let ip = state.config.trusted_proxies.client_address(peer, &parts.headers);
         Ok(Visitor { session, cart_id, ip })
     }
+}
+
+/// The shared context plus what depends on the visitor: the cart count in the header.
+pub async fn visitor_context(state: &AppState, visitor: &Visitor, title: &str) -> tera::Context {
+    let mut context = super::render::page_context(state, title);
+    if let Some(cart_id) = &visitor.cart_id {
+        // The header count is a nicety: a page still renders if it cannot be read.
+        let count = cart::item_count(&state.db, cart_id).await.unwrap_or(0);
+        context.insert("cart_count", &count);
+    }
+    context
 }
 
 fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {

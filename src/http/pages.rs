@@ -8,12 +8,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::{
-    error::PageError,
-    extract::Visitor,
-    render::{render, visitor_context},
-    AppState,
-};
+use super::{error::PageError, extract::visitor_context, extract::Visitor, render::render, AppState};
 use crate::{
     catalog::{self, Edition, Issue, IssueRef, Plan, Publication},
     error::Error,

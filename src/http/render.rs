@@ -6,8 +6,7 @@ use anyhow::Context as _;
 use axum::response::Html;
 use tera::{Context, Tera};
 
-use super::{extract::Visitor, AppState};
-use crate::cart;
+use super::AppState;
 
 pub fn load_templates(site_dir: &Path) -> anyhow::Result<Tera> {
     let pattern = site_dir.join("templates").join("**").join("*");
@@ -51,17 +50,6 @@ pub fn page_context(state: &AppState, title: &str) -> Context {
     context.insert("shop_name", &state.config.shop_name);
     context.insert("base_url", state.config.base());
     context.insert("test_mode", &state.payments.is_test_mode());
-    context
-}
-
-/// The shared context plus what depends on the visitor: the cart count in the header.
-pub async fn visitor_context(state: &AppState, visitor: &Visitor, title: &str) -> Context {
-    let mut context = page_context(state, title);
-    if let Some(cart_id) = &visitor.cart_id {
-        // The header count is a nicety: a page still renders if it cannot be read.
-        let count = cart::item_count(&state.db, cart_id).await.unwrap_or(0);
-        context.insert("cart_count", &count);
-    }
     context
 }
 

@@ -3,12 +3,13 @@
 
 use serde::Deserialize;
 
-use super::{normalize_email, DiscountsCounted::PaidOrPending, Order, CHECKOUT_LIFETIME_SECS, MINIMUM_CHARGE};
+use super::{DiscountsCounted::PaidOrPending, LineKind, Order, PaymentMethod, CHECKOUT_LIFETIME_SECS, MINIMUM_CHARGE};
 use crate::{
     cart::{self, CartView},
     catalog::{self, Edition, Product},
     coupons::Coupon,
     db::Db,
+    email::EmailAddress,
     error::{Error, Result},
     money::Currency,
 };
@@ -59,7 +60,7 @@ struct Address {
 }
 
 struct Details {
-    email: String,
+    email: EmailAddress,
     name: String,
     address: Option<Address>,
 }
@@ -77,9 +78,9 @@ impl CheckoutInput {
         let mut problems = Vec::new();
         let mut problem =
             |field, code, message: &str| problems.push(FieldProblem { field, code, message: message.into() });
-        let email = self.email.trim().to_string();
-        if email.len() > 254 || !email_address::EmailAddress::is_valid(&email) || !email.contains('.') {
-            problem("email", "invalid_email", "Enter an email address such as name@example.org.");
+        let email = EmailAddress::parse(&self.email);
+        if let Err(error) = &email {
+            problem("email", error.code(), &error.public_message());
         }
         let name = clean(&self.name);
         if name.is_empty() || name.len() > 200 {
@@ -121,9 +122,9 @@ impl CheckoutInput {
                 })
             }
         };
-        match problems.is_empty() {
-            true => Ok(Details { email, name, address }),
-            false => Err(problems),
+        match (email, problems.is_empty()) {
+            (Ok(email), true) => Ok(Details { email, name, address }),
+            _ => Err(problems),
         }
     }
 }
@@ -150,7 +151,7 @@ pub async fn place_order(
     cart_id: Option<&str>,
     input: &CheckoutInput,
     currency: Currency,
-    provider: &str,
+    provider: PaymentMethod,
     now: i64,
 ) -> std::result::Result<Order, (Error, Vec<FieldProblem>)> {
     let plain = |e: Error| (e, Vec::new());
@@ -204,11 +205,11 @@ async fn save_order(
     lines: &[LineFacts],
     coupon: Option<&Coupon>,
     currency: Currency,
-    provider: &str,
+    provider: PaymentMethod,
     now: i64,
 ) -> Result<Order> {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let email_normalized = normalize_email(&details.email);
+    let email_normalized = details.email.normalized();
     let mut tx = db.begin_write().await?;
     // The reader's row first: on PostgreSQL its lock makes two checkouts (or a checkout and a
     // settlement) for one email take turns, so each sees what the other reserved.
@@ -300,7 +301,7 @@ async fn save_order(
     )
     .bind(&id)
     .bind(cart_id)
-    .bind(&details.email)
+    .bind(details.email.as_str())
     .bind(&email_normalized)
     .bind(&details.name)
     .bind(address.map(|a| a.line1.clone()))
@@ -315,7 +316,7 @@ async fn save_order(
     .bind(view.quote.total.amount)
     .bind(coupon.map(|c| c.id.clone()))
     .bind(coupon.map(|c| c.code.clone()))
-    .bind(provider)
+    .bind(provider.as_str())
     .bind(now + CHECKOUT_LIFETIME_SECS)
     .bind(now)
     .execute(&mut *tx)
@@ -329,7 +330,7 @@ async fn save_order(
         .bind(position as i64)
         .bind(line.product.sku())
         .bind(line.product.name())
-        .bind(if line.product.term_years().is_some() { "subscription" } else { "issue" })
+        .bind(if line.product.term_years().is_some() { LineKind::Subscription } else { LineKind::Issue }.as_str())
         .bind(line.product.publication())
         .bind(line.product.edition().as_str())
         .bind(line.product.term_years())

@@ -25,9 +25,111 @@ pub const CHECKOUT_LIFETIME_SECS: i64 = 60 * 60;
 /// Stripe's smallest charge in dollars, euros or pounds: 50 cents.
 pub const MINIMUM_CHARGE: i64 = 50;
 
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+/// Where an order is in its life. Only `pending` moves, and only by conditional updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderStatus {
+    /// Placed, waiting for its payment.
+    Pending,
+    /// Paid and fulfilled.
+    Paid,
+    /// The checkout expired, was cancelled or its payment failed; its coupon was released.
+    Failed,
+    /// Money arrived but something is off (amount, a discount no longer due): staff decide.
+    Review,
+    Refunded,
 }
+
+impl OrderStatus {
+    pub fn parse(text: &str) -> Option<OrderStatus> {
+        match text {
+            "pending" => Some(OrderStatus::Pending),
+            "paid" => Some(OrderStatus::Paid),
+            "failed" => Some(OrderStatus::Failed),
+            "review" => Some(OrderStatus::Review),
+            "refunded" => Some(OrderStatus::Refunded),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Failed => "failed",
+            OrderStatus::Review => "review",
+            OrderStatus::Refunded => "refunded",
+        }
+    }
+
+    /// Money was taken and not yet returned: a refund is possible.
+    pub fn is_refundable(self) -> bool {
+        matches!(self, OrderStatus::Paid | OrderStatus::Review)
+    }
+}
+
+crate::db::text_column!(OrderStatus);
+
+/// Who takes the payment for an order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentMethod {
+    Stripe,
+    /// Local test mode: no money moves.
+    Test,
+    /// Nothing to pay (a 100% coupon).
+    None,
+}
+
+impl PaymentMethod {
+    pub fn parse(text: &str) -> Option<PaymentMethod> {
+        match text {
+            "stripe" => Some(PaymentMethod::Stripe),
+            "test" => Some(PaymentMethod::Test),
+            "none" => Some(PaymentMethod::None),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::Stripe => "stripe",
+            PaymentMethod::Test => "test",
+            PaymentMethod::None => "none",
+        }
+    }
+}
+
+crate::db::text_column!(PaymentMethod);
+
+/// What an order line is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LineKind {
+    /// A prepaid term: becomes a subscription when paid.
+    Subscription,
+    /// Copies of one issue: shipped (print) or unlocked (digital).
+    Issue,
+}
+
+impl LineKind {
+    pub fn parse(text: &str) -> Option<LineKind> {
+        match text {
+            "subscription" => Some(LineKind::Subscription),
+            "issue" => Some(LineKind::Issue),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineKind::Subscription => "subscription",
+            LineKind::Issue => "issue",
+        }
+    }
+}
+
+crate::db::text_column!(LineKind);
 
 #[derive(Clone, Debug, Serialize, FromRow)]
 pub struct Order {
@@ -47,10 +149,8 @@ pub struct Order {
     pub total: i64,
     pub coupon_id: Option<String>,
     pub coupon_code: Option<String>,
-    /// pending, paid, failed, review or refunded.
-    pub status: String,
-    /// stripe, test or none (a zero total).
-    pub provider: String,
+    pub status: OrderStatus,
+    pub provider: PaymentMethod,
     pub provider_session_id: Option<String>,
     pub payment_url: Option<String>,
     pub payment_reference: Option<String>,
@@ -85,7 +185,7 @@ pub struct OrderLine {
     pub position: i64,
     pub sku: String,
     pub name: String,
-    pub kind: String,
+    pub kind: LineKind,
     pub publication: String,
     pub edition: String,
     pub term_years: Option<i64>,

@@ -5,11 +5,11 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::{normalize_email, terms, Order, OrderLine};
+use super::{terms, LineKind, Order, OrderLine, OrderStatus};
 use crate::{
     catalog::{self, Frequency},
     db::Db,
-    email,
+    email::{self, EmailAddress},
     error::{Error, Result},
 };
 
@@ -74,24 +74,24 @@ async fn fulfil(
         .ok_or_else(|| Error::not_found("order_not_found", "There is no such order."))?;
     let lines = super::order_lines(db, order_id).await?;
     let mut facts = Vec::new();
-    for line in lines.iter().filter(|l| l.kind == "subscription") {
+    for line in lines.iter().filter(|l| l.kind == LineKind::Subscription) {
         facts.push(term_facts(db, &line.publication).await?);
     }
 
     let mut tx = db.begin_write().await?;
     // The reader's lock: two of their payments settled at once read each other's terms and
     // discounts (PostgreSQL would otherwise let both extend the same running term).
-    super::lock_reader(&mut tx, &normalize_email(&order.email), now).await?;
+    super::lock_reader(&mut tx, &EmailAddress::normalize(&order.email), now).await?;
     if amount != order.total || !currency.eq_ignore_ascii_case(order.currency.code()) {
         let reason = format!(
             "the payment provider reported {amount} {currency} for an order of {} {}",
             order.total,
             order.currency.code()
         );
-        return put_aside(tx, order_id, reason, &reference, ["pending", "pending"]).await;
+        return put_aside(tx, order_id, reason, &reference, [OrderStatus::Pending, OrderStatus::Pending]).await;
     }
     if let Some(reason) = discount_not_due(&mut tx, &order, &lines).await? {
-        return put_aside(tx, order_id, reason, &reference, ["pending", "failed"]).await;
+        return put_aside(tx, order_id, reason, &reference, [OrderStatus::Pending, OrderStatus::Failed]).await;
     }
     let claimed = sqlx::query(
         "UPDATE orders SET status = 'paid', paid_at = $2, payment_reference = $3, closed_at = $2 \
@@ -106,7 +106,7 @@ async fn fulfil(
     if claimed == 0 {
         // Money arrived for a checkout that had already failed (its coupon released): staff decide.
         let reason = "paid after its checkout had failed".to_string();
-        return put_aside(tx, order_id, reason, &reference, ["failed", "failed"]).await;
+        return put_aside(tx, order_id, reason, &reference, [OrderStatus::Failed, OrderStatus::Failed]).await;
     }
 
     let payment_period = {
@@ -116,7 +116,7 @@ async fn fulfil(
     let mut facts = facts.into_iter();
     let mut subscriptions = Vec::new();
     for line in &lines {
-        if line.kind == "subscription" {
+        if line.kind == LineKind::Subscription {
             let facts = facts.next().ok_or_else(|| Error::Internal(anyhow::anyhow!("term facts missing")))?;
             subscriptions.push(create_subscription(&mut tx, &order, line, &facts, payment_period, now).await?);
         } else {
@@ -170,7 +170,7 @@ async fn put_aside(
     order_id: &str,
     reason: String,
     reference: &Option<String>,
-    from: [&str; 2],
+    from: [OrderStatus; 2],
 ) -> Result<Settled> {
     let marked = sqlx::query(
         "UPDATE orders SET status = 'review', review_reason = $2, payment_reference = COALESCE($3, payment_reference) \
@@ -179,8 +179,8 @@ async fn put_aside(
     .bind(order_id)
     .bind(&reason)
     .bind(reference)
-    .bind(from[0])
-    .bind(from[1])
+    .bind(from[0].as_str())
+    .bind(from[1].as_str())
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -205,7 +205,7 @@ async fn discount_not_due(conn: &mut AnyConnection, order: &Order, lines: &[Orde
     if new_subscribers_only == 0 {
         return Ok(None);
     }
-    let email = normalize_email(&order.email);
+    let email = EmailAddress::normalize(&order.email);
     let mut publications: Vec<&str> = lines.iter().filter(|l| l.discount > 0).map(|l| l.publication.as_str()).collect();
     publications.dedup();
     for publication in publications {
@@ -235,7 +235,7 @@ async fn create_subscription(
     payment_period: i64,
     now: i64,
 ) -> Result<super::Subscription> {
-    let email_normalized = normalize_email(&order.email);
+    let email_normalized = EmailAddress::normalize(&order.email);
     // The reader's running subscription to this edition, read in the transaction that extends it.
     let running = sqlx::query(
         "SELECT MAX(last_period) AS last FROM subscriptions WHERE email_normalized = $1 AND publication = $2 \

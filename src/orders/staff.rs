@@ -7,7 +7,9 @@ use sqlx::FromRow;
 use super::{terms, Order, ORDER_COLUMNS};
 use crate::{
     audit::{self, Actor},
+    db::contains_pattern,
     db::Db,
+    email::EmailAddress,
     error::{Error, Result},
 };
 
@@ -28,7 +30,7 @@ pub async fn list_orders(db: &Db, filter: &OrderFilter) -> Result<Vec<Order>> {
          AND ($3 IS NULL OR created_at < $3) AND ($4 IS NULL OR email_normalized LIKE $4 ESCAPE '\\') \
          ORDER BY created_at DESC LIMIT 500"
     );
-    let email = filter.email.as_deref().map(crate::db::contains_pattern);
+    let email = filter.email.as_deref().map(|typed| contains_pattern(&EmailAddress::normalize(typed)));
     Ok(sqlx::query_as(&sql)
         .bind(&filter.status)
         .bind(filter.from)
@@ -163,7 +165,7 @@ pub async fn subscribers(
         "SELECT {SUBSCRIBER_COLUMNS} WHERE status = 'active' AND last_period >= $1 AND ($2 IS NULL OR last_period <= $2) \
          AND ($3 IS NULL OR email_normalized LIKE $3 ESCAPE '\\') ORDER BY last_period, email_normalized LIMIT 1000"
     );
-    let email = email.map(crate::db::contains_pattern);
+    let email = email.map(|typed| contains_pattern(&EmailAddress::normalize(typed)));
     Ok(sqlx::query_as(&sql)
         .bind(current_period)
         .bind(ending_within.map(|n| current_period + n))

@@ -10,7 +10,7 @@ use crate::{
     db::Db,
     error::{Error, Result},
     money::Currency,
-    orders::{self, CheckoutInput, FieldProblem, Order, Outcome, Settled},
+    orders::{self, CheckoutInput, FieldProblem, Order, OrderStatus, Outcome, PaymentMethod, Settled},
 };
 
 pub use self::stripe::StripeGateway;
@@ -67,10 +67,11 @@ pub struct CheckoutStarted {
 }
 
 impl PaymentProvider {
-    pub fn name(&self) -> &'static str {
+    /// How orders placed now are paid.
+    pub fn method(&self) -> PaymentMethod {
         match self {
-            PaymentProvider::Stripe(_) => "stripe",
-            PaymentProvider::TestMode => "test",
+            PaymentProvider::Stripe(_) => PaymentMethod::Stripe,
+            PaymentProvider::TestMode => PaymentMethod::Test,
         }
     }
 
@@ -98,7 +99,7 @@ pub async fn start_checkout(
 ) -> std::result::Result<CheckoutStarted, (Error, Vec<FieldProblem>)> {
     let now = clock::now();
     let plain = |e: Error| (e, Vec::new());
-    let order = orders::place_order(db, cart_id, input, currency, provider.name(), now).await?;
+    let order = orders::place_order(db, cart_id, input, currency, provider.method(), now).await?;
     let success = format!("{base_url}/checkout/success?order={}", order.id);
     if order.total == 0 {
         sqlx::query("UPDATE orders SET provider = 'none' WHERE id = $1")
@@ -139,7 +140,7 @@ pub async fn start_checkout(
 /// Asks the provider about a pending order and settles it if the answer is final: for the success
 /// page (when the webhook has not arrived yet) and the reconciliation job.
 pub async fn refresh(db: &Db, provider: &PaymentProvider, order: &Order) -> Result<Option<Settled>> {
-    if order.status != "pending" {
+    if order.status != OrderStatus::Pending {
         return Ok(None);
     }
     let now = clock::now();
@@ -202,21 +203,21 @@ pub async fn reconcile(db: &Db, provider: &PaymentProvider) -> Result<usize> {
 /// Returns an order's money (through Stripe, or nothing to return in test mode or for a free
 /// order), then marks it refunded and ends its subscriptions.
 pub async fn refund(db: &Db, provider: &PaymentProvider, order: &Order, actor: &crate::audit::Actor) -> Result<()> {
-    if !matches!(order.status.as_str(), "paid" | "review") {
+    if !order.status.is_refundable() {
         return Err(Error::Conflict {
             code: "not_refundable",
             message: "Only a paid order can be refunded, once.".into(),
         });
     }
-    let reference = match (provider, order.provider.as_str(), &order.payment_reference) {
-        (PaymentProvider::Stripe(gateway), "stripe", Some(payment_intent)) if order.total > 0 => {
+    let reference = match (provider, order.provider, &order.payment_reference) {
+        (PaymentProvider::Stripe(gateway), PaymentMethod::Stripe, Some(payment_intent)) if order.total > 0 => {
             let refund_id = gateway.refund(payment_intent, &order.id).await.map_err(|e| {
                 tracing::error!(order_id = %order.id, error = format!("{e:#}"), "Stripe refund failed");
                 Error::Upstream { code: "refund_failed", message: "Stripe did not accept the refund; nothing was changed. Try again, or refund it in Stripe's dashboard.".into() }
             })?;
             Some(refund_id)
         }
-        (PaymentProvider::Stripe(_), "stripe", None) if order.total > 0 => {
+        (PaymentProvider::Stripe(_), PaymentMethod::Stripe, None) if order.total > 0 => {
             return Err(Error::Conflict {
                 code: "no_payment_reference",
                 message: "This order has no Stripe payment to refund.".into(),
@@ -229,7 +230,7 @@ pub async fn refund(db: &Db, provider: &PaymentProvider, order: &Order, actor: &
 
 /// Local test mode's "Pay" button: the very same settlement as a Stripe webhook, for the order's total.
 pub async fn pay_in_test_mode(db: &Db, provider: &PaymentProvider, order: &Order) -> Result<Settled> {
-    if !provider.is_test_mode() || order.provider != "test" {
+    if !provider.is_test_mode() || order.provider != PaymentMethod::Test {
         return Err(Error::not_found("order_not_found", "There is no test payment for this order."));
     }
     let paid = Outcome::Paid {

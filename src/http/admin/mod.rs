@@ -165,13 +165,11 @@ fn unauthenticated(request: &Request) -> Response {
         let next: String = url_escape(next);
         redirect::to(&format!("/admin/login?next={next}"))
     } else {
-        let mut response = PageError(Error::Forbidden {
+        PageError(Error::Unauthorized {
             code: "sign_in_required",
             message: "Please sign in to the admin first.".into(),
         })
-        .into_response();
-        *response.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
-        response
+        .into_response()
     }
 }
 

@@ -73,7 +73,7 @@ async fn list(
             total: o.money(o.total).display(),
             id: o.id,
             email: o.email,
-            status: o.status,
+            status: o.status.as_str().to_string(),
             coupon: o.coupon_code,
         })
         .collect();
@@ -124,7 +124,7 @@ async fn detail(
     context.insert("order", &order);
     context.insert("lines", &lines);
     context.insert("subscriptions", &subscriptions);
-    context.insert("refundable", &matches!(order.status.as_str(), "paid" | "review"));
+    context.insert("refundable", &order.status.is_refundable());
     Ok(render(&state, "admin/order.html", &context)?.into_response())
 }
 

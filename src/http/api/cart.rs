@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    cart::{self, parse_quantity, CartView, Notice, QuantityInput},
+    cart::{self, CartView, Notice, Quantity, QuantityInput},
     clock,
     coupons::CouponSummary,
     error::Error,
@@ -133,8 +133,8 @@ pub async fn add_item(
     JsonBody(body): JsonBody<AddItemBody>,
 ) -> Result<Json<CartJson>, ApiError> {
     let quantity = match &body.quantity {
-        Some(value) => parse_quantity(QuantityInput::Json(value), false)?,
-        None => 1,
+        Some(value) => Quantity::parse(QuantityInput::Json(value))?,
+        None => Quantity::ONE,
     };
     cart::product_for_sku(&state.db, &body.sku).await?;
     let cart_id = visitor.cart_id_or_new().await?;
@@ -160,7 +160,7 @@ pub async fn update_item(
     Path(sku): Path<String>,
     JsonBody(body): JsonBody<QuantityBody>,
 ) -> Result<Json<CartJson>, ApiError> {
-    let quantity = parse_quantity(QuantityInput::Json(&body.quantity), true)?;
+    let quantity = Quantity::parse_or_zero(QuantityInput::Json(&body.quantity))?;
     let cart_id = visitor.cart_id.as_deref().ok_or_else(|| not_in_cart(&sku))?;
     let notices = cart::set_quantity(&state.db, cart_id, &sku, quantity, clock::now()).await?;
     answer(&state, &visitor, notices).await
