@@ -213,7 +213,7 @@ async fn save_order(
     let mut tx = db.begin_write().await?;
     // The reader's row first: on PostgreSQL its lock makes two checkouts (or a checkout and a
     // settlement) for one email take turns, so each sees what the other reserved.
-    super::lock_reader(&mut tx, &email_normalized, now).await?;
+    super::lock_reader(&mut tx, email_normalized, now).await?;
     // Then the cart's row. If another tab swapped or removed the coupon since the cart was priced,
     // the order is not placed: its discount would not be the reserved coupon's.
     let cart_coupon: Option<(Option<String>,)> =
@@ -260,7 +260,7 @@ async fn save_order(
                  AND status IN ('reserved', 'final')",
             )
             .bind(&coupon.id)
-            .bind(&email_normalized)
+            .bind(email_normalized)
             .fetch_one(&mut *tx)
             .await?;
             if used >= limit {
@@ -275,7 +275,7 @@ async fn save_order(
                 lines.iter().filter(|l| l.discount > 0).map(|l| l.product.publication()).collect();
             publications.dedup();
             for publication in publications {
-                if super::new_subscriber_discount_used(&mut tx, &email_normalized, publication, None, PaidOrPending)
+                if super::new_subscriber_discount_used(&mut tx, email_normalized, publication, None, PaidOrPending)
                     .await?
                 {
                     return Err(Error::invalid(
@@ -302,7 +302,7 @@ async fn save_order(
     .bind(&id)
     .bind(cart_id)
     .bind(details.email.as_str())
-    .bind(&email_normalized)
+    .bind(email_normalized)
     .bind(&details.name)
     .bind(address.map(|a| a.line1.clone()))
     .bind(address.and_then(|a| a.line2.clone()))
@@ -348,7 +348,7 @@ async fn save_order(
         )
         .bind(&id)
         .bind(&coupon.id)
-        .bind(&email_normalized)
+        .bind(email_normalized)
         .bind(view.quote.discount.amount)
         .bind(now)
         .execute(&mut *tx)
