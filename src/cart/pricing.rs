@@ -58,7 +58,7 @@ pub fn price(lines: &[PricingLine], coupon: Option<&Coupon>, currency: Currency)
     let eligible: Vec<bool> = lines.iter().map(|l| coupon.is_some_and(|c| c.applies_to_line(l.facts()))).collect();
     let discounts = match coupon.map(|c| &c.value) {
         None => vec![0; lines.len()],
-        Some(CouponValue::Percent(bp)) => percent_discounts(&totals, &eligible, *bp),
+        Some(CouponValue::Percent(percent)) => percent_discounts(&totals, &eligible, percent.basis_points()),
         Some(CouponValue::Fixed(amount)) => fixed_discounts(&totals, &eligible, amount.amount),
     };
     let subtotal: i64 = totals.iter().sum();
@@ -135,7 +135,11 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::coupons::AppliesTo;
+    use crate::coupons::{AppliesTo, Percent};
+
+    fn pct(bp: i64) -> Percent {
+        Percent::from_basis_points(bp).expect("a percentage in range")
+    }
 
     fn usd(amount: i64) -> Money {
         Money::new(amount, Currency::Usd)
@@ -157,7 +161,7 @@ mod tests {
     }
 
     fn half_off_subscriptions() -> Coupon {
-        coupon(CouponValue::Percent(5000), AppliesTo::Subscriptions)
+        coupon(CouponValue::Percent(pct(5000)), AppliesTo::Subscriptions)
     }
 
     #[test]
@@ -183,7 +187,7 @@ mod tests {
         let one = |cents, bp| {
             price(
                 &[line("a-1", cents, 1, true)],
-                Some(&coupon(CouponValue::Percent(bp), AppliesTo::Everything)),
+                Some(&coupon(CouponValue::Percent(pct(bp)), AppliesTo::Everything)),
                 Currency::Usd,
             )
             .discount
@@ -201,7 +205,8 @@ mod tests {
     #[test]
     fn a_full_discount_leaves_a_zero_total() {
         let lines = [line("a-1", 2900, 1, true), line("b-1", 101, 3, true)];
-        let quote = price(&lines, Some(&coupon(CouponValue::Percent(10000), AppliesTo::Everything)), Currency::Usd);
+        let quote =
+            price(&lines, Some(&coupon(CouponValue::Percent(pct(10000)), AppliesTo::Everything)), Currency::Usd);
         assert_eq!(quote.total, usd(0));
         assert_eq!(quote.discount, quote.subtotal);
     }
@@ -233,7 +238,7 @@ mod tests {
 
     fn arbitrary_coupon() -> impl Strategy<Value = Coupon> {
         let value = prop_oneof![
-            (1i64..=10_000).prop_map(CouponValue::Percent),
+            (1i64..=10_000).prop_map(|bp| CouponValue::Percent(pct(bp))),
             (1i64..=100_000).prop_map(|c| CouponValue::Fixed(Money::new(c, Currency::Usd))),
         ];
         let scope =
@@ -258,7 +263,7 @@ mod tests {
             // Rounding drifts by at most half a cent per eligible line from the exact discount.
             let eligible_lines = quote.lines.iter().zip(&lines).filter(|(_, l)| coupon.applies_to_line(l.facts())).count();
             let exact = match &coupon.value {
-                CouponValue::Percent(bp) => Decimal::from(eligible) * Decimal::new(*bp, 4),
+                CouponValue::Percent(percent) => Decimal::from(eligible) * Decimal::new(percent.basis_points(), 4),
                 CouponValue::Fixed(amount) => Decimal::from(amount.amount.min(eligible)),
             };
             let drift = (Decimal::from(quote.discount.amount) - exact).abs();

@@ -5,7 +5,7 @@ use super::*;
 use crate::{
     attempts,
     catalog::{self, is_well_formed_sku, Product},
-    coupons::{self, CouponProblem},
+    coupons::{self, CouponCode, CouponProblem},
     db::Db,
     error::Result,
     money::Currency,
@@ -185,12 +185,10 @@ pub async fn apply_coupon(
     now: i64,
 ) -> Result<Vec<Notice>> {
     let problem = |p: CouponProblem| Error::invalid(p.code(), p.message());
-    if coupons::normalize_code(typed).is_empty() {
-        return Err(problem(CouponProblem::EmptyCode));
-    }
+    let Some(code) = CouponCode::parse(typed) else { return Err(problem(CouponProblem::EmptyCode)) };
     let attempt = attempts::COUPON_CODES.begin(db, limiter_keys, now, "Too many coupon codes didn't work.").await?;
-    let checked = match coupons::find_coupon_by_code(db, typed).await? {
-        None => Err(CouponProblem::Unknown(typed.trim().chars().take(40).collect())),
+    let checked = match coupons::find_coupon_by_code(db, &code).await? {
+        None => Err(CouponProblem::Unknown(code.typed().to_string())),
         Some(coupon) => {
             let lines = pricing_lines(db, cart_id).await?.0;
             let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();

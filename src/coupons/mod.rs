@@ -16,34 +16,96 @@ pub fn normalize_code(text: &str) -> String {
     text.chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_uppercase).collect()
 }
 
+/// A code as a reader typed it, normalised once: what the shop looks coupons up by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CouponCode {
+    /// As typed, trimmed and cut to 40 characters, for messages.
+    typed: String,
+    normalized: String,
+}
+
+impl CouponCode {
+    /// `None` when nothing but spaces and hyphens was typed.
+    pub fn parse(text: &str) -> Option<CouponCode> {
+        let normalized = normalize_code(text);
+        (!normalized.is_empty()).then(|| CouponCode { typed: text.trim().chars().take(40).collect(), normalized })
+    }
+
+    pub fn typed(&self) -> &str {
+        &self.typed
+    }
+
+    pub fn normalized(&self) -> &str {
+        &self.normalized
+    }
+}
+
+/// A percentage off, from 0.01% to 100%, kept in hundredths of a percent: valid once built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Percent(i64);
+
+/// Why a typed percentage is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PercentProblem {
+    /// Not a number with at most two decimals.
+    Unreadable,
+    /// Zero, negative, or more than 100.
+    OutOfRange,
+}
+
+impl PercentProblem {
+    pub fn message(self) -> &'static str {
+        match self {
+            PercentProblem::Unreadable => "Type a percentage such as 50 or 33.33 (at most two decimals).",
+            PercentProblem::OutOfRange => "A percentage must be more than 0 and at most 100.",
+        }
+    }
+}
+
+impl Percent {
+    /// From hundredths of a percent (5000 is 50%), when in range.
+    pub fn from_basis_points(bp: i64) -> Option<Percent> {
+        (1..=10_000).contains(&bp).then_some(Percent(bp))
+    }
+
+    /// A percentage as staff type it: "50", "33.33".
+    pub fn parse(text: &str) -> Result<Percent, PercentProblem> {
+        let percent: Decimal = text.trim().parse().map_err(|_| PercentProblem::Unreadable)?;
+        if percent.normalize().scale() > 2 {
+            return Err(PercentProblem::Unreadable);
+        }
+        if percent <= Decimal::ZERO || percent > Decimal::from(100) {
+            return Err(PercentProblem::OutOfRange);
+        }
+        // In range, so at most 10,000 hundredths: nothing can overflow.
+        let bp = rust_decimal::prelude::ToPrimitive::to_i64(&(percent * Decimal::from(100))).unwrap_or(0);
+        Percent::from_basis_points(bp).ok_or(PercentProblem::OutOfRange)
+    }
+
+    pub const HUNDRED: Percent = Percent(10_000);
+
+    pub fn basis_points(self) -> i64 {
+        self.0
+    }
+
+    /// "50", "33.33": as staff would type it.
+    pub fn as_decimal(self) -> Decimal {
+        Decimal::new(self.0, 2).normalize()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CouponValue {
-    /// Hundredths of a percent, 1 to 10,000 (0.01% to 100%).
-    Percent(i64),
+    Percent(Percent),
     /// An amount off the eligible lines' sum.
     Fixed(Money),
 }
 
 impl CouponValue {
-    /// A percentage as staff type it ("50", "33.33") in hundredths of a percent; `None` when it is
-    /// not a number with at most two decimals. The range is `NewCoupon::problems`' to judge: a number
-    /// too large to count becomes 0, which that rule refuses, never an overflow.
-    pub fn percent_from_text(text: &str) -> Option<CouponValue> {
-        let percent: Decimal = text.trim().parse().ok()?;
-        if percent.normalize().scale() > 2 {
-            return None;
-        }
-        let bp = percent
-            .checked_mul(Decimal::from(100))
-            .and_then(|bp| rust_decimal::prelude::ToPrimitive::to_i64(&bp.round()))
-            .unwrap_or(0);
-        Some(CouponValue::Percent(bp))
-    }
-
     /// "50%", "33.33%", "$5.00".
     pub fn describe(&self) -> String {
         match self {
-            CouponValue::Percent(bp) => format!("{}%", Decimal::new(*bp, 2).normalize()),
+            CouponValue::Percent(percent) => format!("{}%", percent.as_decimal()),
             CouponValue::Fixed(amount) => amount.display(),
         }
     }
@@ -304,7 +366,7 @@ mod tests {
     fn ftr() -> Coupon {
         Coupon {
             new_subscribers_only: true,
-            ..Coupon::example("FTR 2016", CouponValue::Percent(5000), AppliesTo::Subscriptions)
+            ..Coupon::example("FTR 2016", CouponValue::Percent(Percent(5000)), AppliesTo::Subscriptions)
         }
     }
 
@@ -320,9 +382,24 @@ mod tests {
     }
 
     #[test]
+    fn a_typed_percentage_is_in_range_or_says_why_not() {
+        assert_eq!(Percent::parse(" 50 ").map(Percent::basis_points), Ok(5000));
+        assert_eq!(Percent::parse("33.33").map(Percent::basis_points), Ok(3333));
+        assert_eq!(Percent::parse("100").map(Percent::basis_points), Ok(10_000));
+        assert_eq!(Percent::parse("0.01").map(Percent::basis_points), Ok(1));
+        for unreadable in ["fifty", "", "33.333", "5%", "99999999999999999999999999999"] {
+            assert_eq!(Percent::parse(unreadable), Err(PercentProblem::Unreadable), "{unreadable:?}");
+        }
+        for out_of_range in ["0", "-5", "100.01", "1e5", "1000000000000"] {
+            assert_eq!(Percent::parse(out_of_range), Err(PercentProblem::OutOfRange), "{out_of_range:?}");
+        }
+        assert_eq!(Percent::from_basis_points(0), None);
+    }
+
+    #[test]
     fn percent_values_describe_themselves() {
-        assert_eq!(CouponValue::Percent(5000).describe(), "50%");
-        assert_eq!(CouponValue::Percent(3333).describe(), "33.33%");
+        assert_eq!(CouponValue::Percent(Percent(5000)).describe(), "50%");
+        assert_eq!(CouponValue::Percent(Percent(3333)).describe(), "33.33%");
         assert_eq!(CouponValue::Fixed(usd(500)).describe(), "$5.00");
     }
 

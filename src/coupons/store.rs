@@ -4,7 +4,7 @@ use anyhow::anyhow;
 use serde::Deserialize;
 use sqlx::FromRow;
 
-use super::{normalize_code, AppliesTo, Coupon, CouponValue};
+use super::{normalize_code, AppliesTo, Coupon, CouponCode, CouponValue, Percent};
 use sqlx::AnyConnection;
 
 use crate::{
@@ -78,9 +78,6 @@ impl NewCoupon {
             problem("description", "Say what the coupon gives, for the readers who use it.");
         }
         match &self.value {
-            CouponValue::Percent(bp) if !(1..=10_000).contains(bp) => {
-                problem("percent", "A percentage must be more than 0 and at most 100.")
-            }
             CouponValue::Fixed(amount) if amount.amount <= 0 => {
                 problem("amount_off", "A fixed discount must be more than zero.")
             }
@@ -188,7 +185,7 @@ fn bind_fields<'q>(
     coupon: &'q NewCoupon,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     let (kind, percent_bp, amount_off) = match &coupon.value {
-        CouponValue::Percent(bp) => ("percent", Some(*bp), None),
+        CouponValue::Percent(percent) => ("percent", Some(percent.basis_points()), None),
         CouponValue::Fixed(m) => ("fixed", None, Some(m.amount)),
     };
     query
@@ -432,7 +429,9 @@ async fn coupon_from_row(db: &Db, row: CouponRow) -> Result<Coupon> {
     let corrupt = |what: &str| Error::Internal(anyhow!("coupon {} has an unreadable {what}", row.id));
     let currency = Currency::parse(&row.currency).ok_or_else(|| corrupt("currency"))?;
     let value = match (row.kind.as_str(), row.percent_bp, row.amount_off) {
-        ("percent", Some(bp), _) => CouponValue::Percent(bp),
+        ("percent", Some(bp), _) => {
+            CouponValue::Percent(Percent::from_basis_points(bp).ok_or_else(|| corrupt("percentage"))?)
+        }
         ("fixed", _, Some(amount)) => CouponValue::Fixed(Money::new(amount, currency)),
         _ => return Err(corrupt("value")),
     };
@@ -477,10 +476,10 @@ pub async fn find_coupon(db: &Db, id: &str) -> Result<Option<Coupon>> {
     }
 }
 
-/// Looks a coupon up by what the reader typed, however they spaced or cased it.
-pub async fn find_coupon_by_code(db: &Db, typed: &str) -> Result<Option<Coupon>> {
+/// Looks a coupon up by its code, however it was spaced or cased.
+pub async fn find_coupon_by_code(db: &Db, code: &CouponCode) -> Result<Option<Coupon>> {
     let sql = format!("SELECT {COUPON_COLUMNS} WHERE normalized_code = $1");
-    let row: Option<CouponRow> = sqlx::query_as(&sql).bind(normalize_code(typed)).fetch_optional(&db.pool).await?;
+    let row: Option<CouponRow> = sqlx::query_as(&sql).bind(code.normalized()).fetch_optional(&db.pool).await?;
     match row {
         Some(row) => Ok(Some(coupon_from_row(db, row).await?)),
         None => Ok(None),
@@ -502,11 +501,13 @@ const COUPONS_JSON: &str = include_str!("../../fixtures/coupons.json");
 pub async fn seed_demo_coupons(db: &Db, currency: Currency, now: i64) -> anyhow::Result<()> {
     let fixtures: Vec<CouponFixture> = serde_json::from_str(COUPONS_JSON)?;
     for f in fixtures {
-        if find_coupon_by_code(db, &f.code).await?.is_some() {
+        let Some(code) = CouponCode::parse(&f.code) else { anyhow::bail!("fixtures/coupons.json: an empty code") };
+        if find_coupon_by_code(db, &code).await?.is_some() {
             continue;
         }
-        let value = CouponValue::percent_from_text(&f.percent)
-            .ok_or_else(|| anyhow!("fixtures/coupons.json: {} is not a percentage", f.percent))?;
+        let value = Percent::parse(&f.percent)
+            .map(CouponValue::Percent)
+            .map_err(|problem| anyhow!("fixtures/coupons.json: {}: {}", f.percent, problem.message()))?;
         let applies_to = match f.applies_to.as_str() {
             "subscriptions" => AppliesTo::Subscriptions,
             "single_issues" => AppliesTo::SingleIssues,
@@ -528,7 +529,7 @@ pub async fn seed_demo_coupons(db: &Db, currency: Currency, now: i64) -> anyhow:
         };
         if let Err(problems) = create_coupon(db, &coupon, None, now).await? {
             // Another instance starting at the same moment saved it first: that is the same coupon.
-            if find_coupon_by_code(db, &coupon.code).await?.is_none() {
+            if find_coupon_by_code(db, &code).await?.is_none() {
                 anyhow::bail!("fixtures/coupons.json: {problems:?}");
             }
         }

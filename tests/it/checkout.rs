@@ -175,7 +175,7 @@ async fn checkout_refuses_what_it_cannot_sell_and_places_no_order(app: TestApp) 
     // Below Stripe's minimum charge: $2.50 less 90% is $0.25.
     let coupon = NewCoupon {
         description: "90% off issues".into(),
-        value: CouponValue::Percent(9000),
+        value: CouponValue::Percent(masthead::coupons::Percent::from_basis_points(9000).expect("in range")),
         applies_to: AppliesTo::SingleIssues,
         ..test_coupon("NINETY")
     };
@@ -353,7 +353,7 @@ async fn orders_are_shown_only_to_the_session_that_placed_them(app: TestApp) {
 async fn a_limited_coupon_is_never_redeemed_beyond_its_limit(app: TestApp) {
     let coupon = NewCoupon {
         description: "For the first ten".into(),
-        value: CouponValue::Percent(2000),
+        value: CouponValue::Percent(masthead::coupons::Percent::from_basis_points(2000).expect("in range")),
         max_redemptions: Some(10),
         ..test_coupon("TEN ONLY")
     };

@@ -49,8 +49,14 @@ fn checkout_body(email: &str) -> Value {
 }
 
 async fn a_coupon_changed_in_another_tab_never_parts_an_order_from_its_discount(app: TestApp) {
-    save_coupon(&app, masthead::coupons::NewCoupon { value: CouponValue::Percent(1000), ..test_coupon("TEN OFF") })
-        .await;
+    save_coupon(
+        &app,
+        masthead::coupons::NewCoupon {
+            value: CouponValue::Percent(masthead::coupons::Percent::from_basis_points(1000).expect("in range")),
+            ..test_coupon("TEN OFF")
+        },
+    )
+    .await;
     for round in 0..ROUNDS {
         // The reader's first tab checks out with FTR 2016 while the second swaps or drops it.
         let tab = browser_with(&app, &["isr-print-1y"], Some("FTR 2016")).await;

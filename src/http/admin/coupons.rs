@@ -14,7 +14,7 @@ use crate::{
     cart::{price, PricingLine},
     catalog::{self, Product},
     clock,
-    coupons::{self, AppliesTo, Coupon, CouponValue, FieldError, NewCoupon},
+    coupons::{self, AppliesTo, Coupon, CouponValue, FieldError, NewCoupon, Percent},
     error::Error,
     http::{error::PageError, extract::FormBody, render::render, routes::RecordingRouter, AppState},
     money::{Currency, Money},
@@ -121,7 +121,7 @@ struct CouponForm {
 impl CouponForm {
     fn from_coupon(c: &Coupon) -> CouponForm {
         let (kind, value) = match &c.value {
-            CouponValue::Percent(bp) => ("percent", rust_decimal::Decimal::new(*bp, 2).normalize().to_string()),
+            CouponValue::Percent(percent) => ("percent", percent.as_decimal().to_string()),
             CouponValue::Fixed(m) => ("fixed", m.to_decimal().to_string()),
         };
         CouponForm {
@@ -148,10 +148,13 @@ impl CouponForm {
         let mut problem = |field, message: &str| problems.push(FieldError { field, message: message.into() });
         // Every message about the value goes beside its one input, `value`.
         let value = match self.kind.as_str() {
-            "percent" => CouponValue::percent_from_text(&self.value).unwrap_or_else(|| {
-                problem("value", "Type a percentage such as 50 or 33.33 (at most two decimals).");
-                CouponValue::Percent(0)
-            }),
+            "percent" => match Percent::parse(&self.value) {
+                Ok(percent) => CouponValue::Percent(percent),
+                Err(why) => {
+                    problem("value", why.message());
+                    CouponValue::Percent(Percent::HUNDRED)
+                }
+            },
             "fixed" => match Money::parse(&self.value, currency) {
                 Ok(amount) => CouponValue::Fixed(amount),
                 Err(_) => {
@@ -161,7 +164,7 @@ impl CouponForm {
             },
             _ => {
                 problem("kind", "Choose a percentage or a fixed amount.");
-                CouponValue::Percent(0)
+                CouponValue::Percent(Percent::HUNDRED)
             }
         };
         let targets: Vec<String> =

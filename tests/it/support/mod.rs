@@ -280,7 +280,7 @@ pub fn test_coupon(code: &str) -> masthead::coupons::NewCoupon {
         currency: Currency::Usd,
         code: code.into(),
         description: format!("Test coupon {code}"),
-        value: CouponValue::Percent(1000),
+        value: CouponValue::Percent(masthead::coupons::Percent::from_basis_points(1000).expect("in range")),
         applies_to: AppliesTo::Everything,
         new_subscribers_only: false,
         starts_at: None,
