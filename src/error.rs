@@ -6,6 +6,10 @@ pub enum Error {
     /// Nothing here (404): an unknown SKU, publication, issue or page.
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
+    /// Fields a person must put right (422), each named with its own message; forms show each
+    /// beside its field, the API answers the first one's code and every message.
+    #[error("{}", .0.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join(" "))]
+    Fields(Vec<FieldError>),
     /// The request is well formed but its content is refused (422 unless a rule says otherwise).
     #[error("{message}")]
     Invalid { code: &'static str, message: String },
@@ -69,6 +73,7 @@ impl Error {
             | Error::Upstream { code, .. }
             | Error::TooManyRequests { code, .. } => code,
             Error::Unavailable(_) => "temporarily_unavailable",
+            Error::Fields(fields) => fields.first().map_or("invalid_input", |f| f.code),
             Error::Internal(_) => "internal_error",
         }
     }
@@ -92,3 +97,63 @@ impl From<sqlx::Error> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One field a person must put right: which field, a stable code, and a sentence.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> FieldError {
+        FieldError { field, code: "invalid_field", message: message.into() }
+    }
+
+    pub fn with_code(field: &'static str, code: &'static str, message: impl Into<String>) -> FieldError {
+        FieldError { field, code, message: message.into() }
+    }
+}
+
+impl Error {
+    /// The field errors of a form refused for them, to show beside their fields; `None` for any
+    /// other error (which the form does not draw).
+    pub fn fields(&self) -> Option<&[FieldError]> {
+        match self {
+            Error::Fields(fields) => Some(fields),
+            _ => None,
+        }
+    }
+}
+
+/// A constraint of the database that refused a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Constraint {
+    /// A row that must not exist twice (a unique key or index).
+    Unique,
+    /// A row that must not be written so (a check).
+    Check,
+}
+
+/// The one place where the database's refusal of a write becomes the user error it means:
+/// `meaning` says what a violated constraint means here, or `None` when it means nothing the user
+/// can put right (the error then stays the shop's own).
+pub trait ConstraintExt<T> {
+    fn on_constraint(self, meaning: impl FnOnce(Constraint) -> Option<Error>) -> Result<T>;
+}
+
+impl<T> ConstraintExt<T> for std::result::Result<T, sqlx::Error> {
+    fn on_constraint(self, meaning: impl FnOnce(Constraint) -> Option<Error>) -> Result<T> {
+        let error = match self {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let violated = match &error {
+            sqlx::Error::Database(e) if e.is_unique_violation() => Some(Constraint::Unique),
+            sqlx::Error::Database(e) if e.is_check_violation() => Some(Constraint::Check),
+            _ => None,
+        };
+        Err(violated.and_then(meaning).unwrap_or_else(|| Error::from(error)))
+    }
+}

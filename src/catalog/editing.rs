@@ -1,13 +1,11 @@
 //! Staff editing issues: creating and changing one, its table of contents, cover and PDF, and
 //! publishing it. Every change is written to the audit log in the same transaction.
 
-use serde::Serialize;
-
 use super::{issue_sku, store::issue_any, Article, Issue};
 use crate::{
     audit::{self, Actor},
     db::Db,
-    error::{Error, Result},
+    error::{Error, FieldError, Result},
     money::{Currency, Money},
 };
 
@@ -24,16 +22,10 @@ pub struct IssueDraft {
     pub price: Option<Money>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct IssueProblem {
-    pub field: &'static str,
-    pub message: String,
-}
-
 impl IssueDraft {
-    pub fn problems(&self) -> Vec<IssueProblem> {
+    pub fn problems(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
-        let mut problem = |field, message: &str| problems.push(IssueProblem { field, message: message.into() });
+        let mut problem = |field, message: &str| problems.push(FieldError::new(field, message));
         if !(1900..=9999).contains(&self.year) {
             problem("year", "A year has four digits.");
         }
@@ -92,19 +84,13 @@ async fn save_articles(conn: &mut sqlx::AnyConnection, sku: &str, articles: &[Ar
 }
 
 /// Creates an unpublished issue. Answers its SKU, or the problems with the draft.
-pub async fn create_issue(
-    db: &Db,
-    draft: &IssueDraft,
-    currency: Currency,
-    actor: &Actor,
-    now: i64,
-) -> Result<std::result::Result<String, Vec<IssueProblem>>> {
+pub async fn create_issue(db: &Db, draft: &IssueDraft, currency: Currency, actor: &Actor, now: i64) -> Result<String> {
     let mut problems = draft.problems();
     if super::find_publication(db, &draft.publication).await?.is_none() {
-        problems.push(IssueProblem { field: "publication", message: "Choose a publication.".into() });
+        problems.push(FieldError::new("publication", "Choose a publication."));
     }
     if !problems.is_empty() {
-        return Ok(Err(problems));
+        return Err(Error::Fields(problems));
     }
     let sku = issue_sku(&draft.publication, draft.year, draft.month);
     let mut tx = db.begin_write().await?;
@@ -125,7 +111,7 @@ pub async fn create_issue(
     .await?
     .rows_affected();
     if inserted == 0 {
-        return Ok(Err(vec![IssueProblem { field: "month", message: format!("There is already an issue {sku}.") }]));
+        return Err(Error::Fields(vec![FieldError::new("month", format!("There is already an issue {sku}."))]));
     }
     save_articles(&mut tx, &sku, &draft.articles).await?;
     audit::record(
@@ -142,23 +128,17 @@ pub async fn create_issue(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(sku))
+    Ok(sku)
 }
 
 /// Changes an issue's title, summary, price and contents (its publication and date are its SKU and stay).
-pub async fn update_issue(
-    db: &Db,
-    sku: &str,
-    draft: &IssueDraft,
-    actor: &Actor,
-    now: i64,
-) -> Result<std::result::Result<(), Vec<IssueProblem>>> {
+pub async fn update_issue(db: &Db, sku: &str, draft: &IssueDraft, actor: &Actor, now: i64) -> Result<()> {
     let before = issue_any(db, sku).await?.ok_or_else(no_such_issue)?;
     let draft =
         IssueDraft { publication: before.publication.clone(), year: before.year, month: before.month, ..draft.clone() };
     let problems = draft.problems();
     if !problems.is_empty() {
-        return Ok(Err(problems));
+        return Err(Error::Fields(problems));
     }
     let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE issues SET title = $2, summary = $3, price_amount = $4 WHERE sku = $1")
@@ -183,7 +163,7 @@ pub async fn update_issue(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 pub async fn set_published(db: &Db, sku: &str, published: bool, actor: &Actor, now: i64) -> Result<()> {

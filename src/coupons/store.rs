@@ -5,6 +5,7 @@ use serde::Deserialize;
 use sqlx::FromRow;
 
 use super::{normalize_code, AppliesTo, Coupon, CouponCode, CouponValue, Percent};
+use crate::error::{Constraint, ConstraintExt};
 use sqlx::AnyConnection;
 
 use crate::{
@@ -31,12 +32,7 @@ pub struct NewCoupon {
     pub active: bool,
 }
 
-/// One field of a coupon that cannot be saved as it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: &'static str,
-    pub message: String,
-}
+pub use crate::error::FieldError;
 
 impl NewCoupon {
     /// The coupon as the audit log records it.
@@ -67,7 +63,7 @@ impl NewCoupon {
     /// Every rule a coupon must keep, each broken one named by its field.
     pub fn problems(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
-        let mut problem = |field, message: &str| problems.push(FieldError { field, message: message.into() });
+        let mut problem = |field, message: &str| problems.push(FieldError::new(field, message));
         let normalized = normalize_code(&self.code);
         if normalized.is_empty() {
             problem("code", "A coupon needs a code.");
@@ -123,7 +119,7 @@ pub async fn unknown_targets(db: &Db, applies_to: &AppliesTo) -> Result<Vec<Fiel
         let (found,): (i64,) = sqlx::query_as(sql).bind(target).fetch_one(&db.pool).await?;
         if found == 0 {
             let what = if matches!(applies_to, AppliesTo::Publications(_)) { "publication" } else { "product" };
-            problems.push(FieldError { field: "targets", message: format!("There is no {what} {target}.") });
+            problems.push(FieldError::new("targets", format!("There is no {what} {target}.")));
         }
     }
     Ok(problems)
@@ -131,17 +127,12 @@ pub async fn unknown_targets(db: &Db, applies_to: &AppliesTo) -> Result<Vec<Fiel
 
 /// Saves a new coupon. Refused with field errors when a rule is broken, including a code that
 /// normalizes like an existing one (the unique index decides, so two staff at once cannot both win).
-pub async fn create_coupon(
-    db: &Db,
-    coupon: &NewCoupon,
-    actor: Option<&Actor>,
-    now: i64,
-) -> Result<Result<Coupon, Vec<FieldError>>> {
+pub async fn create_coupon(db: &Db, coupon: &NewCoupon, actor: Option<&Actor>, now: i64) -> Result<Coupon> {
     let mut problems = coupon.problems();
     problems.extend(unknown_targets(db, &coupon.applies_to).await?);
     problems.extend(code_taken(db, &coupon.code, None).await?);
     if !problems.is_empty() {
-        return Ok(Err(problems));
+        return Err(Error::Fields(problems));
     }
     let id = uuid::Uuid::new_v4().simple().to_string();
     let normalized = normalize_code(&coupon.code);
@@ -156,7 +147,7 @@ pub async fn create_coupon(
     .bind(&id);
     let inserted = bind_fields(insert, coupon).bind(now).execute(&mut *tx).await?.rows_affected();
     if inserted == 0 {
-        return Ok(Err(vec![code_in_use(&normalized)]));
+        return Err(Error::Fields(vec![code_in_use(&normalized)]));
     }
     save_targets(&mut tx, &id, &coupon.applies_to).await?;
     if let Some(actor) = actor {
@@ -176,7 +167,7 @@ pub async fn create_coupon(
     }
     tx.commit().await?;
     let created = find_coupon(db, &id).await?.ok_or_else(|| anyhow!("the coupon just saved is missing"))?;
-    Ok(Ok(created))
+    Ok(created)
 }
 
 /// Binds a coupon's stored fields as `$2` to `$16`, in the order both the INSERT and the UPDATE name them.
@@ -207,10 +198,10 @@ fn bind_fields<'q>(
 }
 
 fn code_in_use(normalized: &str) -> FieldError {
-    FieldError {
-        field: "code",
-        message: format!("Another coupon already uses the code {normalized} (codes ignore case, spaces and hyphens)."),
-    }
+    FieldError::new(
+        "code",
+        format!("Another coupon already uses the code {normalized} (codes ignore case, spaces and hyphens)."),
+    )
 }
 
 /// Said beside the form's other mistakes; the unique index still decides when two staff save at once.
@@ -241,27 +232,18 @@ async fn save_targets(conn: &mut AnyConnection, id: &str, applies_to: &AppliesTo
 }
 
 /// Changes a coupon. Once redeemed (even by a pending order) its code can no longer change.
-pub async fn update_coupon(
-    db: &Db,
-    id: &str,
-    coupon: &NewCoupon,
-    actor: &Actor,
-    now: i64,
-) -> Result<Result<Coupon, Vec<FieldError>>> {
+pub async fn update_coupon(db: &Db, id: &str, coupon: &NewCoupon, actor: &Actor, now: i64) -> Result<Coupon> {
     let before = find_coupon(db, id).await?.ok_or_else(no_such_coupon)?;
     let mut problems = coupon.problems();
     problems.extend(unknown_targets(db, &coupon.applies_to).await?);
     let normalized = normalize_code(&coupon.code);
     if normalized != before.normalized_code && redemption_count(db, id).await? > 0 {
-        problems.push(FieldError {
-            field: "code",
-            message: "This coupon has been redeemed, so its code can no longer change.".into(),
-        });
+        problems.push(FieldError::new("code", "This coupon has been redeemed, so its code can no longer change."));
     } else {
         problems.extend(code_taken(db, &coupon.code, Some(id)).await?);
     }
     if !problems.is_empty() {
-        return Ok(Err(problems));
+        return Err(Error::Fields(problems));
     }
     let mut tx = db.begin_write().await?;
     let update = sqlx::query(
@@ -270,19 +252,15 @@ pub async fn update_coupon(
          max_redemptions = $13, per_customer_limit = $14, min_subtotal = $15, active = $16 WHERE id = $1",
     )
     .bind(id);
-    let updated = bind_fields(update, coupon).execute(&mut *tx).await;
-    match updated {
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Ok(Err(vec![code_in_use(&normalized)]));
-        }
-        Err(sqlx::Error::Database(e)) if e.is_check_violation() => {
-            return Ok(Err(vec![FieldError {
-                field: "max_redemptions",
-                message: "The limit cannot be lower than the redemptions already made.".into(),
-            }]));
-        }
-        other => other?,
-    };
+    bind_fields(update, coupon).execute(&mut *tx).await.on_constraint(|violated| {
+        let field = match violated {
+            Constraint::Unique => code_in_use(&normalized),
+            Constraint::Check => {
+                FieldError::new("max_redemptions", "The limit cannot be lower than the redemptions already made.")
+            }
+        };
+        Some(Error::Fields(vec![field]))
+    })?;
     save_targets(&mut tx, id, &coupon.applies_to).await?;
     audit::record(
         &mut tx,
@@ -298,7 +276,7 @@ pub async fn update_coupon(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(find_coupon(db, id).await?.ok_or_else(no_such_coupon)?))
+    find_coupon(db, id).await?.ok_or_else(no_such_coupon)
 }
 
 fn no_such_coupon() -> Error {
@@ -527,7 +505,7 @@ pub async fn seed_demo_coupons(db: &Db, currency: Currency, now: i64) -> anyhow:
             min_subtotal: None,
             active: true,
         };
-        if let Err(problems) = create_coupon(db, &coupon, None, now).await? {
+        if let Err(problems) = create_coupon(db, &coupon, None, now).await {
             // Another instance starting at the same moment saved it first: that is the same coupon.
             if find_coupon_by_code(db, &code).await?.is_none() {
                 anyhow::bail!("fixtures/coupons.json: {problems:?}");

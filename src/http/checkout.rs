@@ -20,8 +20,8 @@ use super::{
 };
 use crate::{
     cart, clock,
-    error::Error,
-    orders::{self, AddressInput, CheckoutInput, FieldProblem, Order, OrderStatus, PaymentMethod},
+    error::{Error, FieldError},
+    orders::{self, AddressInput, CheckoutInput, Order, OrderStatus, PaymentMethod},
     payments,
 };
 
@@ -80,7 +80,7 @@ async fn form_page(
     status: StatusCode,
     form: &CheckoutForm,
     error: Option<&Error>,
-    problems: &[FieldProblem],
+    problems: &[FieldError],
 ) -> Result<Response, PageError> {
     let view = cart::view_cart(&state.db, visitor.cart_id.as_deref(), state.currency(), clock::now()).await?;
     if view.quote.lines.is_empty() && error.is_none() {
@@ -125,8 +125,11 @@ async fn place_order(
     .await;
     match started {
         Ok(started) => Ok(redirect::to_payment_page(&started.payment_url)),
-        Err((Error::Internal(cause), _)) => Err(PageError(Error::Internal(cause))),
-        Err((error, problems)) => form_page(&state, &visitor, status_of(&error), &form, Some(&error), &problems).await,
+        Err(Error::Internal(cause)) => Err(PageError(Error::Internal(cause))),
+        Err(error) => {
+            let problems = error.fields().unwrap_or_default().to_vec();
+            form_page(&state, &visitor, status_of(&error), &form, Some(&error), &problems).await
+        }
     }
 }
 

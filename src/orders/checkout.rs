@@ -10,7 +10,7 @@ use crate::{
     coupons::Coupon,
     db::Db,
     email::EmailAddress,
-    error::{Error, Result},
+    error::{Error, FieldError, Result},
     money::Currency,
 };
 
@@ -42,14 +42,6 @@ pub struct CheckoutInput {
     pub shipping_address: Option<AddressInput>,
 }
 
-/// One field the reader must put right.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct FieldProblem {
-    pub field: &'static str,
-    pub code: &'static str,
-    pub message: String,
-}
-
 struct Address {
     line1: String,
     line2: Option<String>,
@@ -74,10 +66,9 @@ fn optional(text: &Option<String>) -> Option<String> {
 }
 
 impl CheckoutInput {
-    fn check(&self, needs_address: bool) -> std::result::Result<Details, Vec<FieldProblem>> {
+    fn check(&self, needs_address: bool) -> std::result::Result<Details, Vec<FieldError>> {
         let mut problems = Vec::new();
-        let mut problem =
-            |field, code, message: &str| problems.push(FieldProblem { field, code, message: message.into() });
+        let mut problem = |field, code, message: &str| problems.push(FieldError::with_code(field, code, message));
         let email = EmailAddress::parse(&self.email);
         if let Err(error) = &email {
             problem("email", error.code(), &error.public_message());
@@ -129,13 +120,6 @@ impl CheckoutInput {
     }
 }
 
-/// An order could not be placed because of what the reader typed.
-pub fn details_error(problems: &[FieldProblem]) -> Error {
-    let code = problems.first().map(|p| p.code).unwrap_or("invalid_checkout");
-    let message = problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join(" ");
-    Error::invalid(code, message)
-}
-
 struct LineFacts {
     product: Product,
     quantity: i64,
@@ -153,23 +137,22 @@ pub async fn place_order(
     currency: Currency,
     provider: PaymentMethod,
     now: i64,
-) -> std::result::Result<Order, (Error, Vec<FieldProblem>)> {
-    let plain = |e: Error| (e, Vec::new());
-    let view: CartView = cart::view_cart(db, cart_id, currency, now).await.map_err(plain)?;
-    let cart_id = cart_id.filter(|_| !view.quote.lines.is_empty()).ok_or_else(|| {
-        plain(Error::invalid("empty_cart", "Your cart is empty: add a subscription or an issue first."))
-    })?;
+) -> Result<Order> {
+    let view: CartView = cart::view_cart(db, cart_id, currency, now).await?;
+    let cart_id = cart_id
+        .filter(|_| !view.quote.lines.is_empty())
+        .ok_or_else(|| Error::invalid("empty_cart", "Your cart is empty: add a subscription or an issue first."))?;
     if let Some(removed) = view.notices.iter().find(|n| n.code == "coupon_removed") {
-        return Err(plain(Error::invalid(
+        return Err(Error::invalid(
             "coupon_no_longer_applies",
             format!("{} Please check the new total in your cart before paying.", removed.message),
-        )));
+        ));
     }
     let mut lines = Vec::new();
     for priced in &view.quote.lines {
-        let product = catalog::find_product(db, &priced.sku).await.map_err(plain)?.ok_or_else(|| {
-            plain(Error::invalid("item_unavailable", format!("{} is no longer on sale.", priced.name)))
-        })?;
+        let product = catalog::find_product(db, &priced.sku)
+            .await?
+            .ok_or_else(|| Error::invalid("item_unavailable", format!("{} is no longer on sale.", priced.name)))?;
         lines.push(LineFacts {
             product,
             quantity: priced.quantity,
@@ -178,22 +161,22 @@ pub async fn place_order(
         });
     }
     let needs_address = lines.iter().any(|l| l.product.edition() == Edition::Print);
-    let details = input.check(needs_address).map_err(|problems| (details_error(&problems), problems))?;
+    let details = input.check(needs_address).map_err(Error::Fields)?;
     let total = view.quote.total.amount;
     if (1..MINIMUM_CHARGE).contains(&total) {
-        return Err(plain(Error::invalid(
+        return Err(Error::invalid(
             "total_below_minimum",
             format!(
                 "Card payments must be at least {}; your total is {}. Add something to your cart or remove the coupon.",
                 crate::money::Money::new(MINIMUM_CHARGE, currency),
                 view.quote.total
             ),
-        )));
+        ));
     }
     // The coupon the quote was priced with, and no other: `save_order` checks under the cart's
     // lock that it is still the cart's coupon before reserving it.
     let coupon = view.applied_coupon.clone();
-    save_order(db, cart_id, &details, &view, &lines, coupon.as_ref(), currency, provider, now).await.map_err(plain)
+    save_order(db, cart_id, &details, &view, &lines, coupon.as_ref(), currency, provider, now).await
 }
 
 #[allow(clippy::too_many_arguments)]

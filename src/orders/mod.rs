@@ -17,7 +17,7 @@ use crate::{
     money::{Currency, Money},
 };
 
-pub use checkout::{place_order, AddressInput, CheckoutInput, FieldProblem};
+pub use checkout::{place_order, AddressInput, CheckoutInput};
 pub use settle::{fail_order, settle, Outcome, Settled};
 
 /// A checkout expires this long after it starts unless paid (Stripe allows 30 minutes to 24 hours).

@@ -10,7 +10,7 @@ use crate::{
     db::Db,
     error::{Error, Result},
     money::Currency,
-    orders::{self, CheckoutInput, FieldProblem, Order, OrderStatus, Outcome, PaymentMethod, Settled},
+    orders::{self, CheckoutInput, Order, OrderStatus, Outcome, PaymentMethod, Settled},
 };
 
 pub use self::stripe::StripeGateway;
@@ -96,9 +96,8 @@ pub async fn start_checkout(
     input: &CheckoutInput,
     currency: Currency,
     base_url: &str,
-) -> std::result::Result<CheckoutStarted, (Error, Vec<FieldProblem>)> {
+) -> Result<CheckoutStarted> {
     let now = clock::now();
-    let plain = |e: Error| (e, Vec::new());
     let order = orders::place_order(db, cart_id, input, currency, provider.method(), now).await?;
     let success = format!("{base_url}/checkout/success?order={}", order.id);
     if order.total == 0 {
@@ -106,9 +105,9 @@ pub async fn start_checkout(
             .bind(&order.id)
             .execute(&db.pool)
             .await
-            .map_err(|e| plain(e.into()))?;
+            .map_err(Error::from)?;
         let paid = Outcome::Paid { amount: 0, currency: order.currency.code().to_string(), reference: None };
-        orders::settle(db, &order.id, paid, now).await.map_err(plain)?;
+        orders::settle(db, &order.id, paid, now).await?;
         return Ok(CheckoutStarted { order_id: order.id, payment_url: success });
     }
     let session = match provider {
@@ -118,21 +117,19 @@ pub async fn start_checkout(
             expires_at: order.expires_at,
         }),
         PaymentProvider::Stripe(gateway) => {
-            let lines = orders::order_lines(db, &order.id).await.map_err(plain)?;
+            let lines = orders::order_lines(db, &order.id).await?;
             gateway.create_session(&order, &lines, base_url, order.expires_at).await
         }
     };
     match session {
         Ok(session) => {
-            orders::attach_payment(db, &order.id, &session.id, &session.url, session.expires_at)
-                .await
-                .map_err(plain)?;
+            orders::attach_payment(db, &order.id, &session.id, &session.url, session.expires_at).await?;
             Ok(CheckoutStarted { order_id: order.id, payment_url: session.url })
         }
         Err(cause) => {
             tracing::error!(order_id = %order.id, error = format!("{cause:#}"), "could not open the payment page");
-            orders::fail_order(db, &order.id, "the payment provider could not be reached", now).await.map_err(plain)?;
-            Err(plain(provider_unavailable()))
+            orders::fail_order(db, &order.id, "the payment provider could not be reached", now).await?;
+            Err(provider_unavailable())
         }
     }
 }

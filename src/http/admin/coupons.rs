@@ -145,7 +145,7 @@ impl CouponForm {
     /// Reads the fields into a coupon, or says which fields are wrong.
     fn parse(&self, currency: Currency) -> Result<NewCoupon, Vec<FieldError>> {
         let mut problems = Vec::new();
-        let mut problem = |field, message: &str| problems.push(FieldError { field, message: message.into() });
+        let mut problem = |field, message: &str| problems.push(FieldError::new(field, message));
         // Every message about the value goes beside its one input, `value`.
         let value = match self.kind.as_str() {
             "percent" => match Percent::parse(&self.value) {
@@ -189,10 +189,7 @@ impl CouponForm {
             match time::PrimitiveDateTime::parse(text, &format) {
                 Ok(t) => Some(t.assume_utc().unix_timestamp()),
                 Err(_) => {
-                    problems.push(FieldError {
-                        field,
-                        message: "Type a date and time such as 2026-12-31T23:59 (UTC).".into(),
-                    });
+                    problems.push(FieldError::new(field, "Type a date and time such as 2026-12-31T23:59 (UTC)."));
                     None
                 }
             }
@@ -207,10 +204,7 @@ impl CouponForm {
             match text.parse::<i64>() {
                 Ok(n) => Some(n),
                 Err(_) => {
-                    problems.push(FieldError {
-                        field,
-                        message: "Type a whole number, or leave it empty for no limit.".into(),
-                    });
+                    problems.push(FieldError::new(field, "Type a whole number, or leave it empty for no limit."));
                     None
                 }
             }
@@ -222,8 +216,7 @@ impl CouponForm {
             text => match Money::parse(text, currency) {
                 Ok(m) => Some(m),
                 Err(_) => {
-                    problems
-                        .push(FieldError { field: "min_subtotal", message: "Type an amount such as 20.00.".into() });
+                    problems.push(FieldError::new("min_subtotal", "Type an amount such as 20.00."));
                     None
                 }
             },
@@ -370,12 +363,15 @@ async fn create(
     if form.action == "preview" {
         return form_page(&state, &ctx, StatusCode::OK, &form, None, &[], Some(&coupon.unsaved())).await;
     }
-    match coupons::create_coupon(&state.db, &coupon, Some(&ctx.actor()), clock::now()).await? {
+    match coupons::create_coupon(&state.db, &coupon, Some(&ctx.actor()), clock::now()).await {
         Ok(saved) => {
             ctx.flash(format!("Coupon {} saved.", saved.code)).await;
             Ok(redirect::to(&format!("/admin/coupons/{}", saved.id)))
         }
-        Err(problems) => form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems, None).await,
+        Err(Error::Fields(problems)) => {
+            form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems, None).await
+        }
+        Err(other) => Err(PageError(other)),
     }
 }
 
@@ -425,14 +421,15 @@ async fn update(
     if form.action == "preview" {
         return form_page(&state, &ctx, StatusCode::OK, &form, Some(&current), &[], Some(&coupon.unsaved())).await;
     }
-    match coupons::update_coupon(&state.db, &id, &coupon, &ctx.actor(), clock::now()).await? {
+    match coupons::update_coupon(&state.db, &id, &coupon, &ctx.actor(), clock::now()).await {
         Ok(saved) => {
             ctx.flash(format!("Coupon {} saved.", saved.code)).await;
             Ok(redirect::to(&format!("/admin/coupons/{id}")))
         }
-        Err(problems) => {
+        Err(Error::Fields(problems)) => {
             form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&current), &problems, None).await
         }
+        Err(other) => Err(PageError(other)),
     }
 }
 

@@ -14,11 +14,11 @@ use super::{admin_context, StaffContext};
 use crate::{
     catalog::{
         self,
-        editing::{self, IssueDraft, IssueProblem},
+        editing::{self, IssueDraft},
         Article,
     },
     clock,
-    error::Error,
+    error::{Error, FieldError},
     http::{
         error::PageError, extract::FormBody, media::stream_file, render::render, routes::RecordingRouter, AppState,
     },
@@ -77,7 +77,7 @@ struct IssueForm {
 }
 
 impl IssueForm {
-    fn draft(&self, state: &AppState) -> Result<IssueDraft, Vec<IssueProblem>> {
+    fn draft(&self, state: &AppState) -> Result<IssueDraft, Vec<FieldError>> {
         let mut problems = Vec::new();
         let number = |text: &str| text.trim().parse::<i64>().unwrap_or(0);
         let price = match self.price.trim() {
@@ -85,10 +85,7 @@ impl IssueForm {
             text => match Money::parse(text, state.currency()) {
                 Ok(m) => Some(m),
                 Err(_) => {
-                    problems.push(IssueProblem {
-                        field: "price",
-                        message: "Type a price such as 2.50, or leave it empty.".into(),
-                    });
+                    problems.push(FieldError::new("price", "Type a price such as 2.50, or leave it empty."));
                     None
                 }
             },
@@ -152,7 +149,7 @@ async fn form_page(
     status: StatusCode,
     form: &IssueForm,
     issue: Option<&catalog::Issue>,
-    problems: &[IssueProblem],
+    problems: &[FieldError],
 ) -> Result<Response, PageError> {
     let title = issue.map(|i| format!("{} {}", i.publication_name, i.label)).unwrap_or_else(|| "New issue".into());
     let mut context = admin_context(state, ctx, &title).await;
@@ -183,12 +180,15 @@ async fn create(
             return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems).await
         }
     };
-    match editing::create_issue(&state.db, &draft, state.currency(), &ctx.actor(), clock::now()).await? {
+    match editing::create_issue(&state.db, &draft, state.currency(), &ctx.actor(), clock::now()).await {
         Ok(sku) => {
             ctx.flash("Issue saved, not yet published.").await;
             Ok(redirect::to(&format!("/admin/issues/{sku}")))
         }
-        Err(problems) => form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems).await,
+        Err(Error::Fields(problems)) => {
+            form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &problems).await
+        }
+        Err(other) => Err(PageError(other)),
     }
 }
 
@@ -222,14 +222,15 @@ async fn update(
             return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&issue), &problems).await
         }
     };
-    match editing::update_issue(&state.db, &sku, &draft, &ctx.actor(), clock::now()).await? {
+    match editing::update_issue(&state.db, &sku, &draft, &ctx.actor(), clock::now()).await {
         Ok(()) => {
             ctx.flash("Issue saved.").await;
             Ok(redirect::to(&format!("/admin/issues/{sku}")))
         }
-        Err(problems) => {
+        Err(Error::Fields(problems)) => {
             form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&issue), &problems).await
         }
+        Err(other) => Err(PageError(other)),
     }
 }
 

@@ -40,8 +40,7 @@ pub async fn checkout(
         state.currency(),
         state.config.base(),
     )
-    .await
-    .map_err(|(error, _)| ApiError(error))?;
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(CheckoutStartedJson { order_id: started.order_id, payment_url: started.payment_url }),

@@ -296,8 +296,7 @@ pub fn test_coupon(code: &str) -> masthead::coupons::NewCoupon {
 pub async fn save_coupon(app: &TestApp, coupon: masthead::coupons::NewCoupon) {
     masthead::coupons::create_coupon(&app.db, &coupon, None, masthead::clock::now())
         .await
-        .expect("saved")
-        .expect("a valid coupon");
+        .expect("a valid coupon, saved");
 }
 
 /// Runs the futures at once: each is spawned and waits at a barrier until all are ready, so they
