@@ -27,6 +27,18 @@ pub struct PricingLine {
 }
 
 impl PricingLine {
+    /// A line of `quantity` of a product at its catalog price; `None` for a product not on sale.
+    pub fn for_product(product: &crate::catalog::Product, quantity: i64) -> Option<PricingLine> {
+        Some(PricingLine {
+            sku: product.sku().to_string(),
+            name: product.name(),
+            publication: product.publication().to_string(),
+            is_subscription: product.term_years().is_some(),
+            unit_price: product.price()?,
+            quantity,
+        })
+    }
+
     pub fn facts(&self) -> LineFacts<'_> {
         LineFacts { sku: &self.sku, publication: &self.publication, is_subscription: self.is_subscription }
     }

@@ -236,17 +236,7 @@ async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<
     let mut notices = Vec::new();
     for (sku, quantity) in rows {
         match catalog::find_product(db, &sku).await? {
-            Some(product) => {
-                let Some(unit_price) = product.price() else { continue };
-                lines.push(PricingLine {
-                    name: product.name(),
-                    publication: product.publication().to_string(),
-                    is_subscription: product.term_years().is_some(),
-                    unit_price,
-                    quantity,
-                    sku,
-                });
-            }
+            Some(product) => lines.extend(PricingLine::for_product(&product, quantity)),
             None => {
                 sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
                     .bind(cart_id)

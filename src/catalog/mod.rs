@@ -92,6 +92,40 @@ pub struct Article {
     pub author: String,
 }
 
+impl Article {
+    /// An issue's contents as staff type them: one article a line, in reading order, as
+    /// `Section | Title | Author` or `Title | Author` (a line without `|` is a title alone).
+    pub fn parse_contents(text: &str) -> Vec<Article> {
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let parts: Vec<&str> = line.split('|').map(str::trim).collect();
+                match parts.as_slice() {
+                    [section, title, author] => Article {
+                        section: Some(section.to_string()),
+                        title: title.to_string(),
+                        author: author.to_string(),
+                    },
+                    [title, author] => Article { section: None, title: title.to_string(), author: author.to_string() },
+                    _ => Article { section: None, title: line.trim().to_string(), author: String::new() },
+                }
+            })
+            .collect()
+    }
+
+    /// The contents written back in the format `parse_contents` reads.
+    pub fn format_contents(articles: &[Article]) -> String {
+        articles
+            .iter()
+            .map(|a| match &a.section {
+                Some(section) => format!("{section} | {} | {}", a.title, a.author),
+                None => format!("{} | {}", a.title, a.author),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Issue {
     pub sku: String,
@@ -215,6 +249,13 @@ pub struct IssueRef {
 }
 
 impl IssueRef {
+    /// The issue a single-issue SKU names: `sw-2017-01`.
+    pub fn from_sku(sku: &str) -> Option<IssueRef> {
+        let (rest, month) = sku.rsplit_once('-')?;
+        let (publication, year) = rest.rsplit_once('-')?;
+        IssueRef::parse(publication, year, month)
+    }
+
     /// Accepts exactly a slug, a four-digit year and a two-digit month from 01 to 12.
     pub fn parse(publication: &str, year: &str, month: &str) -> Option<IssueRef> {
         let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());

@@ -121,6 +121,19 @@ pub enum AppliesTo {
 }
 
 impl AppliesTo {
+    /// From its stored or submitted kind and targets (publication slugs or SKUs, for the two kinds
+    /// that have them); `None` for a kind the shop does not know.
+    pub fn from_kind(kind: &str, targets: Vec<String>) -> Option<AppliesTo> {
+        match kind {
+            "everything" => Some(AppliesTo::Everything),
+            "subscriptions" => Some(AppliesTo::Subscriptions),
+            "single_issues" => Some(AppliesTo::SingleIssues),
+            "publications" => Some(AppliesTo::Publications(targets)),
+            "skus" => Some(AppliesTo::Skus(targets)),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             AppliesTo::Everything => "everything",

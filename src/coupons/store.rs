@@ -419,14 +419,7 @@ async fn coupon_from_row(db: &Db, row: CouponRow) -> Result<Coupon> {
             .fetch_all(&db.pool)
             .await?;
     let targets = targets.into_iter().map(|(t,)| t).collect();
-    let applies_to = match row.applies_to.as_str() {
-        "everything" => AppliesTo::Everything,
-        "subscriptions" => AppliesTo::Subscriptions,
-        "single_issues" => AppliesTo::SingleIssues,
-        "publications" => AppliesTo::Publications(targets),
-        "skus" => AppliesTo::Skus(targets),
-        _ => return Err(corrupt("scope")),
-    };
+    let applies_to = AppliesTo::from_kind(&row.applies_to, targets).ok_or_else(|| corrupt("scope"))?;
     Ok(Coupon {
         value,
         applies_to,
@@ -486,11 +479,8 @@ pub async fn seed_demo_coupons(db: &Db, currency: Currency, now: i64) -> anyhow:
         let value = Percent::parse(&f.percent)
             .map(CouponValue::Percent)
             .map_err(|problem| anyhow!("fixtures/coupons.json: {}: {}", f.percent, problem.message()))?;
-        let applies_to = match f.applies_to.as_str() {
-            "subscriptions" => AppliesTo::Subscriptions,
-            "single_issues" => AppliesTo::SingleIssues,
-            _ => AppliesTo::Everything,
-        };
+        let applies_to = AppliesTo::from_kind(&f.applies_to, Vec::new())
+            .ok_or_else(|| anyhow!("fixtures/coupons.json: {:?} is not what a coupon applies to", f.applies_to))?;
         let coupon = NewCoupon {
             currency,
             code: f.code,

@@ -109,10 +109,7 @@ async fn fulfil(
         return put_aside(tx, order_id, reason, &reference, [OrderStatus::Failed, OrderStatus::Failed]).await;
     }
 
-    let payment_period = {
-        let date = time::OffsetDateTime::from_unix_timestamp(now).map_err(|e| Error::Internal(e.into()))?;
-        terms::period(date.year() as i64, date.month() as i64)
-    };
+    let payment_period = terms::period_at(now);
     let mut facts = facts.into_iter();
     let mut subscriptions = Vec::new();
     for line in &lines {

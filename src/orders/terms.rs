@@ -47,6 +47,14 @@ pub fn first_issue(
     first
 }
 
+/// The period of a moment (Unix seconds, UTC): the month it falls in.
+pub fn period_at(unix_seconds: i64) -> i64 {
+    // Unix seconds from the clock or the database are always within `time`'s range; a value out
+    // of it would be a bug, and the epoch's month is as good an answer as any.
+    let date = time::OffsetDateTime::from_unix_timestamp(unix_seconds).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    period(date.year() as i64, date.month() as i64)
+}
+
 /// The last issue of a term that starts at `first` and lasts `years`.
 pub fn last_issue(frequency: Frequency, first: i64, years: i64) -> i64 {
     first + (frequency.issues_per_year() * years - 1) * step(frequency)

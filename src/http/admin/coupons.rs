@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{admin_context, datetime, StaffContext};
 use crate::{
     cart::{price, PricingLine},
-    catalog::{self, Product},
-    clock,
+    catalog, clock,
     coupons::{self, AppliesTo, Coupon, CouponValue, FieldError, NewCoupon, Percent},
     error::Error,
     http::{error::PageError, extract::FormBody, render::render, routes::RecordingRouter, AppState},
@@ -169,17 +168,10 @@ impl CouponForm {
         };
         let targets: Vec<String> =
             self.targets.split([',', ' ', '\n']).map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty()).collect();
-        let applies_to = match self.applies_to.as_str() {
-            "everything" => AppliesTo::Everything,
-            "subscriptions" => AppliesTo::Subscriptions,
-            "single_issues" => AppliesTo::SingleIssues,
-            "publications" => AppliesTo::Publications(targets),
-            "skus" => AppliesTo::Skus(targets),
-            _ => {
-                problem("applies_to", "Choose what the coupon applies to.");
-                AppliesTo::Everything
-            }
-        };
+        let applies_to = AppliesTo::from_kind(&self.applies_to, targets).unwrap_or_else(|| {
+            problem("applies_to", "Choose what the coupon applies to.");
+            AppliesTo::Everything
+        });
         let mut time = |field: &'static str, text: &str| -> Option<i64> {
             let text = text.trim();
             if text.is_empty() {
@@ -269,22 +261,10 @@ struct PreviewRow {
 async fn preview(state: &AppState, coupon: &Coupon) -> Result<Vec<PreviewRow>, Error> {
     let mut rows = Vec::new();
     for product in catalog::products(&state.db).await? {
-        let Some(unit_price) = product.price() else { continue };
-        let line = PricingLine {
-            sku: product.sku().to_string(),
-            name: product.name(),
-            publication: product.publication().to_string(),
-            is_subscription: matches!(product, Product::Plan(_)),
-            unit_price,
-            quantity: 1,
-        };
-        let quote = price(&[line], Some(coupon), unit_price.currency);
-        rows.push(PreviewRow {
-            sku: product.sku().into(),
-            name: product.name(),
-            price: unit_price,
-            after: quote.total,
-        });
+        let Some(line) = PricingLine::for_product(&product, 1) else { continue };
+        let regular = line.unit_price;
+        let quote = price(&[line], Some(coupon), regular.currency);
+        rows.push(PreviewRow { sku: product.sku().into(), name: product.name(), price: regular, after: quote.total });
     }
     Ok(rows)
 }

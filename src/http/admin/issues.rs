@@ -90,23 +90,7 @@ impl IssueForm {
                 }
             },
         };
-        let articles = self
-            .contents
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|line| {
-                let parts: Vec<&str> = line.split('|').map(str::trim).collect();
-                match parts.as_slice() {
-                    [section, title, author] => Article {
-                        section: Some(section.to_string()),
-                        title: title.to_string(),
-                        author: author.to_string(),
-                    },
-                    [title, author] => Article { section: None, title: title.to_string(), author: author.to_string() },
-                    _ => Article { section: None, title: line.trim().to_string(), author: String::new() },
-                }
-            })
-            .collect();
+        let articles = Article::parse_contents(&self.contents);
         let draft = IssueDraft {
             publication: self.publication.trim().to_string(),
             year: number(&self.year),
@@ -129,15 +113,7 @@ impl IssueForm {
             month: issue.month.to_string(),
             title: issue.title.clone(),
             summary: issue.summary.clone(),
-            contents: issue
-                .articles
-                .iter()
-                .map(|a| match &a.section {
-                    Some(section) => format!("{section} | {} | {}", a.title, a.author),
-                    None => format!("{} | {}", a.title, a.author),
-                })
-                .collect::<Vec<_>>()
-                .join("\n"),
+            contents: Article::format_contents(&issue.articles),
             price: issue.price.map(|p| p.to_decimal().to_string()).unwrap_or_default(),
         }
     }

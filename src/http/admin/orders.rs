@@ -140,8 +140,7 @@ async fn refund(
 }
 
 pub(super) fn current_period() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
-    terms::period(now.year() as i64, now.month() as i64)
+    terms::period_at(crate::clock::now())
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -189,13 +188,6 @@ struct IssueQuery {
     issue: String,
 }
 
-/// `sw-2017-01` as a publication, year and month.
-fn issue_of_sku(sku: &str) -> Option<IssueRef> {
-    let (rest, month) = sku.rsplit_once('-')?;
-    let (publication, year) = rest.rsplit_once('-')?;
-    IssueRef::parse(publication, year, month)
-}
-
 async fn mailing_list(
     State(state): State<AppState>,
     ctx: StaffContext,
@@ -205,7 +197,7 @@ async fn mailing_list(
     let mut context = admin_context(&state, &ctx, "Mailing list").await;
     context.insert("issues", &issues.iter().map(|i| (i.sku.clone(), i.name())).collect::<Vec<_>>());
     context.insert("chosen", &query.issue);
-    if let Some(issue) = issue_of_sku(&query.issue) {
+    if let Some(issue) = IssueRef::from_sku(&query.issue) {
         let entries = orders::staff::mailing_list(&state.db, &issue.publication, issue.year, issue.month).await?;
         context.insert("by_country", &orders::staff::copies_by_country(&entries));
         context.insert("copies", &entries.iter().map(|e| e.copies).sum::<i64>());
@@ -221,7 +213,7 @@ async fn mailing_list_csv(
 ) -> Result<Response, PageError> {
     let not_found = || Error::not_found("issue_not_found", "There is no such issue.");
     let sku = file.strip_suffix(".csv").ok_or_else(not_found)?;
-    let issue = issue_of_sku(sku).ok_or_else(not_found)?;
+    let issue = IssueRef::from_sku(sku).ok_or_else(not_found)?;
     catalog::issue_any(&state.db, sku).await?.ok_or_else(not_found)?;
     let entries = orders::staff::mailing_list(&state.db, &issue.publication, issue.year, issue.month).await?;
     let csv = orders::staff::mailing_csv(&entries).map_err(Error::Internal)?;
