@@ -6,9 +6,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::{
-    admin, attempts,
-    audit::Actor,
-    cart, catalog, clock,
+    attempts, cart, catalog, clock,
     config::Config,
     coupons,
     db::Db,
@@ -139,14 +137,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    prepare_without_demo(config).await?;
-    tracing::info!("migrations applied");
-    Ok(())
-}
-
 /// Migrations, the session table and the currency, without the demo catalog.
-async fn prepare_without_demo(config: &Config) -> anyhow::Result<Db> {
+pub async fn prepare_without_demo(config: &Config) -> anyhow::Result<Db> {
     let db = connect(config).await?;
     db.with_setup_lock(async {
         db.migrate().await?;
@@ -155,75 +147,6 @@ async fn prepare_without_demo(config: &Config) -> anyhow::Result<Db> {
     })
     .await?;
     Ok(db)
-}
-
-pub async fn seed(config: &Config) -> anyhow::Result<()> {
-    let db = prepare_without_demo(config).await?;
-    let added = db
-        .with_setup_lock(async {
-            let added = catalog::seed_demo_catalog(&db, config.currency).await?;
-            coupons::seed_demo_coupons(&db, config.currency, clock::now()).await?;
-            Ok(added)
-        })
-        .await?;
-    tracing::info!(issues = added, "demo catalog and coupons loaded");
-    Ok(())
-}
-
-/// `masthead staff add`: the password comes from standard input (the first line), or a link is printed.
-pub async fn staff_add(config: &Config, email: &str, admin: bool) -> anyhow::Result<()> {
-    use std::io::{BufRead, IsTerminal};
-    let db = prepare_without_demo(config).await?;
-    let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprintln!("Password for {email} (at least 12 characters; leave empty for a one-time link):");
-    }
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line)?;
-    let password = line.trim_end_matches(['\n', '\r']);
-    let role = if admin { admin::staff::Role::Admin } else { admin::staff::Role::Staff };
-    let password = Some(password).filter(|p| !p.is_empty());
-    let (staff, token) = admin::staff::add(&db, email, role, password, &Actor::command_line(), clock::now())
-        .await
-        .map_err(operator_error)?;
-    println!("created {} ({})", staff.email, staff.role.as_str());
-    if let Some(token) = token {
-        println!("set the password within a day at {}/admin/set-password/{token}", config.base());
-    }
-    Ok(())
-}
-
-pub async fn staff_list(config: &Config) -> anyhow::Result<()> {
-    let db = prepare_without_demo(config).await?;
-    for s in admin::staff::list(&db).await? {
-        println!(
-            "{}\t{}\t{}{}",
-            s.email,
-            s.role.as_str(),
-            if s.disabled { "disabled" } else { "active" },
-            if s.two_factor { "\ttwo-factor" } else { "" }
-        );
-    }
-    Ok(())
-}
-
-pub async fn staff_disable(config: &Config, email: &str) -> anyhow::Result<()> {
-    let db = prepare_without_demo(config).await?;
-    let staff = admin::staff::set_disabled(&db, email, true, &Actor::command_line(), clock::now())
-        .await
-        .map_err(operator_error)?;
-    println!("disabled {}", staff.email);
-    Ok(())
-}
-
-/// The operator at the command line sees the real cause of a failure (a reader would get only
-/// the public sentence).
-fn operator_error(error: crate::error::Error) -> anyhow::Error {
-    match error {
-        crate::error::Error::Internal(cause) => cause,
-        crate::error::Error::Unavailable(cause) => anyhow::anyhow!("the database is unavailable: {cause}"),
-        other => anyhow::anyhow!(other.public_message()),
-    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM, so in-flight requests finish before the process ends.

@@ -7,6 +7,7 @@ pub mod attempts;
 pub mod audit;
 pub mod cart;
 pub mod catalog;
+pub mod cli;
 pub mod client_address;
 pub mod clock;
 pub mod config;

@@ -1,5 +1,5 @@
 use clap::{Parser, Subcommand};
-use masthead::{app, config::Config};
+use masthead::{app, cli, config::Config};
 
 #[derive(Parser)]
 #[command(name = "masthead", version, about = "A self-hosted storefront for periodical publishers")]
@@ -40,14 +40,14 @@ enum StaffCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     app::init_tracing();
-    let cli = Cli::parse();
+    let args = Cli::parse();
     let config = Config::from_env()?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match args.command.unwrap_or(Command::Serve) {
         Command::Serve => app::serve(config).await,
-        Command::Migrate => app::migrate(&config).await,
-        Command::Seed => app::seed(&config).await,
-        Command::Staff(StaffCommand::Add { email, admin }) => app::staff_add(&config, &email, admin).await,
-        Command::Staff(StaffCommand::List) => app::staff_list(&config).await,
-        Command::Staff(StaffCommand::Disable { email }) => app::staff_disable(&config, &email).await,
+        Command::Migrate => cli::migrate(&config).await,
+        Command::Seed => cli::seed(&config).await,
+        Command::Staff(StaffCommand::Add { email, admin }) => cli::staff_add(&config, &email, admin).await,
+        Command::Staff(StaffCommand::List) => cli::staff_list(&config).await,
+        Command::Staff(StaffCommand::Disable { email }) => cli::staff_disable(&config, &email).await,
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod password;
 pub mod staff;
+pub mod two_factor;
 
 use crate::{
     audit::{self, Actor},

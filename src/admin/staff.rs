@@ -1,14 +1,17 @@
-//! Staff accounts: argon2id passwords (m = 19 MiB, t = 2, p = 1), an optional TOTP second factor,
-//! sign-in slowed down and then refused after repeated failures, one-time links to set a password.
+//! Staff accounts: adding and disabling them, one-time links to set a password, enrolling the
+//! second factor (`two_factor.rs`), and sign-in, slowed down and then refused after repeated
+//! failures. Passwords are hashed in `password.rs`.
 
 use std::time::Duration;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, FromRow};
-use totp_rs::{Secret, TOTP};
 
-use super::password::{self, password_problem};
+use super::{
+    password::{self, password_problem},
+    two_factor::totp_code_matches,
+};
 use crate::{
     attempts::STAFF_SIGN_IN,
     audit::{self, Actor},
@@ -233,38 +236,6 @@ pub async fn set_disabled(db: &Db, email: &str, disabled: bool, actor: &Actor, n
     .await?;
     tx.commit().await?;
     find_by_email(db, email).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("staff vanished")))
-}
-
-fn totp(secret_base32: &str, email: &str) -> Result<TOTP> {
-    let bytes = Secret::Encoded(secret_base32.to_string())
-        .to_bytes()
-        .map_err(|e| Error::Internal(anyhow::anyhow!("TOTP secret: {e:?}")))?;
-    TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, Some("masthead".into()), email.to_string())
-        .map_err(|e| Error::Internal(anyhow::anyhow!("TOTP: {e}")))
-}
-
-/// A new base32 secret for an authenticator app.
-pub fn new_totp_secret() -> Result<String> {
-    match Secret::generate_secret().to_encoded() {
-        Secret::Encoded(s) => Ok(s),
-        Secret::Raw(_) => Err(Error::Internal(anyhow::anyhow!("TOTP secret encoding"))),
-    }
-}
-
-/// The otpauth:// address an authenticator app reads the secret from.
-pub fn otpauth_url(secret: &str, email: &str) -> Result<String> {
-    Ok(totp(secret, email)?.get_url())
-}
-
-/// Whether a six-digit code is right for the secret now (one 30-second step of drift allowed).
-pub fn totp_code_matches(secret: &str, email: &str, code: &str) -> bool {
-    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    totp(secret, email).ok().and_then(|t| t.check_current(&code).ok()).unwrap_or(false)
-}
-
-/// The code an authenticator app would show now (for tests and the CLI).
-pub fn current_totp_code(secret: &str, email: &str) -> Result<String> {
-    totp(secret, email)?.generate_current().map_err(|e| Error::Internal(anyhow::anyhow!("clock: {e}")))
 }
 
 /// Enrols a second factor after the staff member proved their app shows the right code.

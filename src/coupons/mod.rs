@@ -1,6 +1,8 @@
 //! Coupons: what a code takes off and when it may be used. The rules here are pure;
 //! the SQL is in `store.rs`; guessing is limited by `crate::attempts`.
 
+mod new_coupon;
+mod seed;
 mod store;
 
 use rust_decimal::Decimal;
@@ -8,6 +10,8 @@ use serde::Serialize;
 
 use crate::money::Money;
 
+pub use new_coupon::NewCoupon;
+pub use seed::seed_demo_coupons;
 pub use store::*;
 
 /// A code as readers type it, reduced to what identifies it: upper case, without

@@ -1,11 +1,10 @@
 //! Coupon rows: creating one (with every rule a staff member can break checked first) and finding one.
 
 use anyhow::anyhow;
-use serde::Deserialize;
 use sqlx::FromRow;
 
-use super::{normalize_code, AppliesTo, Coupon, CouponCode, CouponValue, Percent};
-use crate::error::{Constraint, ConstraintExt};
+use super::{normalize_code, AppliesTo, Coupon, CouponCode, CouponValue, NewCoupon, Percent};
+use crate::error::{Constraint, ConstraintExt, FieldError};
 use sqlx::AnyConnection;
 
 use crate::{
@@ -14,99 +13,6 @@ use crate::{
     error::{Error, Result},
     money::{Currency, Money},
 };
-
-#[derive(Clone, Debug)]
-pub struct NewCoupon {
-    /// The currency of a fixed amount and of the minimum subtotal: the shop's.
-    pub currency: Currency,
-    pub code: String,
-    pub description: String,
-    pub value: CouponValue,
-    pub applies_to: AppliesTo,
-    pub new_subscribers_only: bool,
-    pub starts_at: Option<i64>,
-    pub ends_at: Option<i64>,
-    pub max_redemptions: Option<i64>,
-    pub per_customer_limit: Option<i64>,
-    pub min_subtotal: Option<Money>,
-    pub active: bool,
-}
-
-pub use crate::error::FieldError;
-
-impl NewCoupon {
-    /// The coupon as the audit log records it.
-    pub fn record(&self) -> serde_json::Value {
-        self.unsaved().record()
-    }
-
-    /// The coupon these fields describe, before it is saved (for the preview of prices).
-    pub fn unsaved(&self) -> Coupon {
-        Coupon {
-            id: String::new(),
-            code: self.code.trim().to_string(),
-            normalized_code: normalize_code(&self.code),
-            description: self.description.clone(),
-            value: self.value.clone(),
-            applies_to: self.applies_to.clone(),
-            new_subscribers_only: self.new_subscribers_only,
-            starts_at: self.starts_at,
-            ends_at: self.ends_at,
-            max_redemptions: self.max_redemptions,
-            redemptions_used: 0,
-            per_customer_limit: self.per_customer_limit,
-            min_subtotal: self.min_subtotal,
-            active: self.active,
-        }
-    }
-
-    /// Every rule a coupon must keep, each broken one named by its field.
-    pub fn problems(&self) -> Vec<FieldError> {
-        let mut problems = Vec::new();
-        let mut problem = |field, message: &str| problems.push(FieldError::new(field, message));
-        let normalized = normalize_code(&self.code);
-        if normalized.is_empty() {
-            problem("code", "A coupon needs a code.");
-        } else if normalized.len() > 40 || !normalized.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            problem("code", "A code is up to 40 letters and digits (spaces and hyphens are ignored).");
-        }
-        if self.description.trim().is_empty() {
-            problem("description", "Say what the coupon gives, for the readers who use it.");
-        }
-        match &self.value {
-            CouponValue::Fixed(amount) if amount.amount <= 0 => {
-                problem("amount_off", "A fixed discount must be more than zero.")
-            }
-            CouponValue::Fixed(amount) if amount.currency != self.currency => {
-                problem("amount_off", "A fixed discount must be in the shop's currency.")
-            }
-            _ => {}
-        }
-        if matches!(self.applies_to, AppliesTo::Publications(_) | AppliesTo::Skus(_))
-            && self.applies_to.targets().is_empty()
-        {
-            problem("targets", "Choose at least one publication or product the coupon applies to.");
-        }
-        if let (Some(start), Some(end)) = (self.starts_at, self.ends_at) {
-            if end <= start {
-                problem("ends_at", "The end must come after the start.");
-            }
-        }
-        if self.max_redemptions.is_some_and(|n| n <= 0) {
-            problem("max_redemptions", "A redemption limit must be at least 1.");
-        }
-        if self.per_customer_limit.is_some_and(|n| n <= 0) {
-            problem("per_customer_limit", "A per-reader limit must be at least 1.");
-        }
-        if self.min_subtotal.is_some_and(|m| m.currency != self.currency) {
-            problem("min_subtotal", "A minimum subtotal must be in the shop's currency.");
-        }
-        if self.min_subtotal.is_some_and(|m| m.amount <= 0) {
-            problem("min_subtotal", "A minimum subtotal must be more than zero.");
-        }
-        problems
-    }
-}
 
 /// Targets that name no publication or product of the shop.
 pub async fn unknown_targets(db: &Db, applies_to: &AppliesTo) -> Result<Vec<FieldError>> {
@@ -455,52 +361,4 @@ pub async fn find_coupon_by_code(db: &Db, code: &CouponCode) -> Result<Option<Co
         Some(row) => Ok(Some(coupon_from_row(db, row).await?)),
         None => Ok(None),
     }
-}
-
-#[derive(Deserialize)]
-struct CouponFixture {
-    code: String,
-    description: String,
-    percent: String,
-    applies_to: String,
-    new_subscribers_only: bool,
-}
-
-const COUPONS_JSON: &str = include_str!("../../fixtures/coupons.json");
-
-/// Loads the demo coupons (the publisher's `FTR 2016`); a code that exists already is left alone.
-pub async fn seed_demo_coupons(db: &Db, currency: Currency, now: i64) -> anyhow::Result<()> {
-    let fixtures: Vec<CouponFixture> = serde_json::from_str(COUPONS_JSON)?;
-    for f in fixtures {
-        let Some(code) = CouponCode::parse(&f.code) else { anyhow::bail!("fixtures/coupons.json: an empty code") };
-        if find_coupon_by_code(db, &code).await?.is_some() {
-            continue;
-        }
-        let value = Percent::parse(&f.percent)
-            .map(CouponValue::Percent)
-            .map_err(|problem| anyhow!("fixtures/coupons.json: {}: {}", f.percent, problem.message()))?;
-        let applies_to = AppliesTo::from_kind(&f.applies_to, Vec::new())
-            .ok_or_else(|| anyhow!("fixtures/coupons.json: {:?} is not what a coupon applies to", f.applies_to))?;
-        let coupon = NewCoupon {
-            currency,
-            code: f.code,
-            description: f.description,
-            value,
-            applies_to,
-            new_subscribers_only: f.new_subscribers_only,
-            starts_at: None,
-            ends_at: None,
-            max_redemptions: None,
-            per_customer_limit: None,
-            min_subtotal: None,
-            active: true,
-        };
-        if let Err(problems) = create_coupon(db, &coupon, None, now).await {
-            // Another instance starting at the same moment saved it first: that is the same coupon.
-            if find_coupon_by_code(db, &code).await?.is_none() {
-                anyhow::bail!("fixtures/coupons.json: {problems:?}");
-            }
-        }
-    }
-    Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod checkout;
 mod confirmation;
+pub mod mailing_list;
 mod settle;
 pub mod staff;
 pub mod terms;

@@ -3,6 +3,7 @@
 //! `orders::settle`, as do Stripe's webhooks (`webhook.rs`) and the reconciliation job.
 
 pub mod stripe;
+mod test_mode;
 pub mod webhook;
 
 use crate::{
@@ -14,6 +15,7 @@ use crate::{
 };
 
 pub use self::stripe::StripeGateway;
+pub use test_mode::pay_in_test_mode;
 
 #[derive(Clone)]
 pub enum PaymentProvider {
@@ -111,11 +113,7 @@ pub async fn start_checkout(
         return Ok(CheckoutStarted { order_id: order.id, payment_url: success });
     }
     let session = match provider {
-        PaymentProvider::TestMode => Ok(PaymentSession {
-            id: format!("test_{}", order.id),
-            url: format!("{base_url}/checkout/test-payment/{}", order.id),
-            expires_at: order.expires_at,
-        }),
+        PaymentProvider::TestMode => Ok(test_mode::session(&order, base_url)),
         PaymentProvider::Stripe(gateway) => {
             let lines = orders::order_lines(db, &order.id).await?;
             gateway.create_session(&order, &lines, base_url, order.expires_at).await
@@ -223,17 +221,4 @@ pub async fn refund(db: &Db, provider: &PaymentProvider, order: &Order, actor: &
         _ => None,
     };
     orders::staff::mark_refunded(db, &order.id, reference.as_deref(), actor, clock::now()).await
-}
-
-/// Local test mode's "Pay" button: the very same settlement as a Stripe webhook, for the order's total.
-pub async fn pay_in_test_mode(db: &Db, provider: &PaymentProvider, order: &Order) -> Result<Settled> {
-    if !provider.is_test_mode() || order.provider != PaymentMethod::Test {
-        return Err(Error::not_found("order_not_found", "There is no test payment for this order."));
-    }
-    let paid = Outcome::Paid {
-        amount: order.total,
-        currency: order.currency.code().to_string(),
-        reference: Some(format!("test_payment_{}", order.id)),
-    };
-    orders::settle(db, &order.id, paid, clock::now()).await
 }

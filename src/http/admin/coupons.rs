@@ -13,8 +13,9 @@ use super::{admin_context, datetime, StaffContext};
 use crate::{
     cart::{price, PricingLine},
     catalog, clock,
-    coupons::{self, AppliesTo, Coupon, CouponValue, FieldError, NewCoupon, Percent},
+    coupons::{self, AppliesTo, Coupon, CouponValue, NewCoupon, Percent},
     error::Error,
+    error::FieldError,
     http::{error::PageError, extract::FormBody, render::render, routes::RecordingRouter, AppState},
     money::{Currency, Money},
 };

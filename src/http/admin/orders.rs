@@ -198,8 +198,9 @@ async fn mailing_list(
     context.insert("issues", &issues.iter().map(|i| (i.sku.clone(), i.name())).collect::<Vec<_>>());
     context.insert("chosen", &query.issue);
     if let Some(issue) = IssueRef::from_sku(&query.issue) {
-        let entries = orders::staff::mailing_list(&state.db, &issue.publication, issue.year, issue.month).await?;
-        context.insert("by_country", &orders::staff::copies_by_country(&entries));
+        let entries =
+            orders::mailing_list::mailing_list(&state.db, &issue.publication, issue.year, issue.month).await?;
+        context.insert("by_country", &orders::mailing_list::copies_by_country(&entries));
         context.insert("copies", &entries.iter().map(|e| e.copies).sum::<i64>());
         context.insert("entries", &entries);
     }
@@ -215,8 +216,8 @@ async fn mailing_list_csv(
     let sku = file.strip_suffix(".csv").ok_or_else(not_found)?;
     let issue = IssueRef::from_sku(sku).ok_or_else(not_found)?;
     catalog::issue_any(&state.db, sku).await?.ok_or_else(not_found)?;
-    let entries = orders::staff::mailing_list(&state.db, &issue.publication, issue.year, issue.month).await?;
-    let csv = orders::staff::mailing_csv(&entries).map_err(Error::Internal)?;
+    let entries = orders::mailing_list::mailing_list(&state.db, &issue.publication, issue.year, issue.month).await?;
+    let csv = orders::mailing_list::mailing_csv(&entries).map_err(Error::Internal)?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

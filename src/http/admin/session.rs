@@ -163,12 +163,12 @@ async fn two_factor_form(state: &AppState, ctx: &StaffContext, error: Option<&Er
     let secret = match ctx.session.get::<String>(PENDING_TOTP_KEY).await.ok().flatten() {
         Some(secret) => secret,
         None => {
-            let secret = staff::new_totp_secret()?;
+            let secret = crate::admin::two_factor::new_totp_secret()?;
             let _ = ctx.session.insert(PENDING_TOTP_KEY, &secret).await;
             secret
         }
     };
-    let url = staff::otpauth_url(&secret, &ctx.staff.email)?;
+    let url = crate::admin::two_factor::otpauth_url(&secret, &ctx.staff.email)?;
     let mut context = admin_context(state, ctx, "Two-factor sign-in").await;
     context.insert("secret", &secret);
     context.insert("otpauth_url", &url);
