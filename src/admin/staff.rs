@@ -78,9 +78,6 @@ impl StaffRow {
     }
 }
 
-const STAFF_COLUMNS: &str =
-    "id, email, role, password_hash, totp_secret, disabled, created_at, last_sign_in FROM staff";
-
 fn normalize(email: &str) -> String {
     EmailAddress::normalize(email)
 }
@@ -90,13 +87,13 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<Staff>> {
 }
 
 async fn row_by_email(db: &Db, email: &str) -> Result<Option<StaffRow>> {
-    let sql = format!("SELECT {STAFF_COLUMNS} WHERE email = $1");
-    Ok(sqlx::query_as(&sql).bind(normalize(email)).fetch_optional(&db.pool).await?)
+    let sql = "SELECT id, email, role, password_hash, totp_secret, disabled, created_at, last_sign_in FROM staff WHERE email = $1";
+    Ok(sqlx::query_as(sql).bind(normalize(email)).fetch_optional(&db.pool).await?)
 }
 
 async fn row_by_id(db: &Db, id: &str) -> Result<Option<StaffRow>> {
-    let sql = format!("SELECT {STAFF_COLUMNS} WHERE id = $1");
-    Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&db.pool).await?)
+    let sql = "SELECT id, email, role, password_hash, totp_secret, disabled, created_at, last_sign_in FROM staff WHERE id = $1";
+    Ok(sqlx::query_as(sql).bind(id).fetch_optional(&db.pool).await?)
 }
 
 pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<Staff>> {
@@ -104,8 +101,8 @@ pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<Staff>> {
 }
 
 pub async fn list(db: &Db) -> Result<Vec<Staff>> {
-    let sql = format!("SELECT {STAFF_COLUMNS} ORDER BY email");
-    let rows: Vec<StaffRow> = sqlx::query_as(&sql).fetch_all(&db.pool).await?;
+    let sql = "SELECT id, email, role, password_hash, totp_secret, disabled, created_at, last_sign_in FROM staff ORDER BY email";
+    let rows: Vec<StaffRow> = sqlx::query_as(sql).fetch_all(&db.pool).await?;
     Ok(rows.iter().map(StaffRow::staff).collect())
 }
 

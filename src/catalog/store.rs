@@ -56,10 +56,6 @@ struct ArticleRow {
     author: String,
 }
 
-const ISSUE_COLUMNS: &str = "i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
-     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample \
-     FROM issues i JOIN publications p ON p.slug = i.publication";
-
 fn corrupt(what: &str, value: &str) -> crate::error::Error {
     anyhow!("the database holds {what} {value:?}, which this version of the shop does not know").into()
 }
@@ -176,21 +172,21 @@ pub async fn plans(db: &Db) -> Result<Vec<Plan>> {
 
 /// Published issues, newest first; all publications, or one.
 pub async fn published_issues(db: &Db, publication: Option<&str>) -> Result<Vec<Issue>> {
-    let sql = format!(
-        "SELECT {ISSUE_COLUMNS} WHERE i.published = 1 AND ($1 IS NULL OR i.publication = $1) \
-         ORDER BY i.year DESC, i.month DESC, p.position"
-    );
-    let rows: Vec<IssueRow> = sqlx::query_as(&sql).bind(publication).fetch_all(&db.pool).await?;
+    let sql = "SELECT i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
+     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample \
+     FROM issues i JOIN publications p ON p.slug = i.publication WHERE i.published = 1 AND ($1 IS NULL OR i.publication = $1) \
+         ORDER BY i.year DESC, i.month DESC, p.position";
+    let rows: Vec<IssueRow> = sqlx::query_as(sql).bind(publication).fetch_all(&db.pool).await?;
     rows.into_iter().map(issue_from_row).collect()
 }
 
 /// The newest published issue of a publication, if it has any.
 pub async fn latest_issue(db: &Db, publication: &str) -> Result<Option<Issue>> {
-    let sql = format!(
-        "SELECT {ISSUE_COLUMNS} WHERE i.published = 1 AND i.publication = $1 \
-         ORDER BY i.year DESC, i.month DESC LIMIT 1"
-    );
-    let row: Option<IssueRow> = sqlx::query_as(&sql).bind(publication).fetch_optional(&db.pool).await?;
+    let sql = "SELECT i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
+     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample \
+     FROM issues i JOIN publications p ON p.slug = i.publication WHERE i.published = 1 AND i.publication = $1 \
+         ORDER BY i.year DESC, i.month DESC LIMIT 1";
+    let row: Option<IssueRow> = sqlx::query_as(sql).bind(publication).fetch_optional(&db.pool).await?;
     row.map(issue_from_row).transpose()
 }
 
@@ -200,8 +196,10 @@ pub async fn find_published_issue(db: &Db, issue: &IssueRef) -> Result<Option<Is
 }
 
 pub async fn find_published_issue_by_sku(db: &Db, sku: &str) -> Result<Option<Issue>> {
-    let sql = format!("SELECT {ISSUE_COLUMNS} WHERE i.published = 1 AND i.sku = $1");
-    let Some(row) = sqlx::query_as::<_, IssueRow>(&sql).bind(sku).fetch_optional(&db.pool).await? else {
+    let sql = "SELECT i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
+     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample \
+     FROM issues i JOIN publications p ON p.slug = i.publication WHERE i.published = 1 AND i.sku = $1";
+    let Some(row) = sqlx::query_as::<_, IssueRow>(sql).bind(sku).fetch_optional(&db.pool).await? else {
         return Ok(None);
     };
     let mut issue = issue_from_row(row)?;
@@ -211,15 +209,19 @@ pub async fn find_published_issue_by_sku(db: &Db, sku: &str) -> Result<Option<Is
 
 /// Every issue, published or not, newest first (for staff).
 pub async fn all_issues(db: &Db) -> Result<Vec<Issue>> {
-    let sql = format!("SELECT {ISSUE_COLUMNS} ORDER BY i.year DESC, i.month DESC, p.position");
-    let rows: Vec<IssueRow> = sqlx::query_as(&sql).fetch_all(&db.pool).await?;
+    let sql = "SELECT i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
+     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample \
+     FROM issues i JOIN publications p ON p.slug = i.publication ORDER BY i.year DESC, i.month DESC, p.position";
+    let rows: Vec<IssueRow> = sqlx::query_as(sql).fetch_all(&db.pool).await?;
     rows.into_iter().map(issue_from_row).collect()
 }
 
 /// One issue, published or not, with its contents (for staff).
 pub async fn issue_any(db: &Db, sku: &str) -> Result<Option<Issue>> {
-    let sql = format!("SELECT {ISSUE_COLUMNS} WHERE i.sku = $1");
-    let Some(row) = sqlx::query_as::<_, IssueRow>(&sql).bind(sku).fetch_optional(&db.pool).await? else {
+    let sql = "SELECT i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
+     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample \
+     FROM issues i JOIN publications p ON p.slug = i.publication WHERE i.sku = $1";
+    let Some(row) = sqlx::query_as::<_, IssueRow>(sql).bind(sku).fetch_optional(&db.pool).await? else {
         return Ok(None);
     };
     let mut issue = issue_from_row(row)?;

@@ -256,8 +256,10 @@ pub async fn delete_coupon(db: &Db, id: &str, actor: &Actor, now: i64) -> Result
 }
 
 pub async fn list_coupons(db: &Db) -> Result<Vec<Coupon>> {
-    let sql = format!("SELECT {COUPON_COLUMNS} ORDER BY created_at DESC, code");
-    let rows: Vec<CouponRow> = sqlx::query_as(&sql).fetch_all(&db.pool).await?;
+    let sql = "SELECT id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
+     applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, redemptions_used, per_customer_limit, \
+     min_subtotal, active FROM coupons ORDER BY created_at DESC, code";
+    let rows: Vec<CouponRow> = sqlx::query_as(sql).fetch_all(&db.pool).await?;
     let mut coupons = Vec::new();
     for row in rows {
         coupons.push(coupon_from_row(db, row).await?);
@@ -305,10 +307,6 @@ struct CouponRow {
     active: i64,
 }
 
-const COUPON_COLUMNS: &str = "id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
-     applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, redemptions_used, per_customer_limit, \
-     min_subtotal, active FROM coupons";
-
 async fn coupon_from_row(db: &Db, row: CouponRow) -> Result<Coupon> {
     let corrupt = |what: &str| Error::Internal(anyhow!("coupon {} has an unreadable {what}", row.id));
     let currency = Currency::parse(&row.currency).ok_or_else(|| corrupt("currency"))?;
@@ -345,8 +343,10 @@ async fn coupon_from_row(db: &Db, row: CouponRow) -> Result<Coupon> {
 }
 
 pub async fn find_coupon(db: &Db, id: &str) -> Result<Option<Coupon>> {
-    let sql = format!("SELECT {COUPON_COLUMNS} WHERE id = $1");
-    let row: Option<CouponRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&db.pool).await?;
+    let sql = "SELECT id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
+     applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, redemptions_used, per_customer_limit, \
+     min_subtotal, active FROM coupons WHERE id = $1";
+    let row: Option<CouponRow> = sqlx::query_as(sql).bind(id).fetch_optional(&db.pool).await?;
     match row {
         Some(row) => Ok(Some(coupon_from_row(db, row).await?)),
         None => Ok(None),
@@ -355,8 +355,10 @@ pub async fn find_coupon(db: &Db, id: &str) -> Result<Option<Coupon>> {
 
 /// Looks a coupon up by its code, however it was spaced or cased.
 pub async fn find_coupon_by_code(db: &Db, code: &CouponCode) -> Result<Option<Coupon>> {
-    let sql = format!("SELECT {COUPON_COLUMNS} WHERE normalized_code = $1");
-    let row: Option<CouponRow> = sqlx::query_as(&sql).bind(code.normalized()).fetch_optional(&db.pool).await?;
+    let sql = "SELECT id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
+     applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, redemptions_used, per_customer_limit, \
+     min_subtotal, active FROM coupons WHERE normalized_code = $1";
+    let row: Option<CouponRow> = sqlx::query_as(sql).bind(code.normalized()).fetch_optional(&db.pool).await?;
     match row {
         Some(row) => Ok(Some(coupon_from_row(db, row).await?)),
         None => Ok(None),

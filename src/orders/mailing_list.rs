@@ -39,7 +39,7 @@ pub async fn mailing_list(db: &Db, publication: &str, year: i64, month: i64) -> 
          o.ship_region, o.ship_postal_code, o.ship_country, o.id \
          FROM order_items i JOIN orders o ON o.id = i.order_id \
          WHERE i.issue_sku = $3 AND i.action = 'ship' AND o.status = 'paid' \
-         ORDER BY 10, 9, 3",
+         ORDER BY country, postal_code, name",
     )
     .bind(publication)
     .bind(period)

@@ -222,14 +222,12 @@ impl Subscription {
     }
 }
 
-const ORDER_COLUMNS: &str = "id, cart_id, email, name, ship_line1, ship_line2, ship_city, ship_region, \
+pub async fn find_order(db: &Db, id: &str) -> Result<Option<Order>> {
+    let sql = "SELECT id, cart_id, email, name, ship_line1, ship_line2, ship_city, ship_region, \
      ship_postal_code, ship_country, currency, subtotal, discount, total, coupon_id, coupon_code, status, provider, \
      provider_session_id, payment_url, payment_reference, review_reason, failure_reason, expires_at, created_at, \
-     paid_at FROM orders";
-
-pub async fn find_order(db: &Db, id: &str) -> Result<Option<Order>> {
-    let sql = format!("SELECT {ORDER_COLUMNS} WHERE id = $1");
-    Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&db.pool).await?)
+     paid_at FROM orders WHERE id = $1";
+    Ok(sqlx::query_as(sql).bind(id).fetch_optional(&db.pool).await?)
 }
 
 pub async fn order_lines(db: &Db, order_id: &str) -> Result<Vec<OrderLine>> {
@@ -319,9 +317,11 @@ async fn new_subscriber_discount_used(
 
 /// Orders still pending after their checkout expired, oldest first: for the reconciliation job.
 pub async fn overdue_pending_orders(db: &Db, now: i64, limit: i64) -> Result<Vec<Order>> {
-    let sql =
-        format!("SELECT {ORDER_COLUMNS} WHERE status = 'pending' AND expires_at < $1 ORDER BY expires_at LIMIT $2");
-    Ok(sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(&db.pool).await?)
+    let sql = "SELECT id, cart_id, email, name, ship_line1, ship_line2, ship_city, ship_region, \
+     ship_postal_code, ship_country, currency, subtotal, discount, total, coupon_id, coupon_code, status, provider, \
+     provider_session_id, payment_url, payment_reference, review_reason, failure_reason, expires_at, created_at, \
+     paid_at FROM orders WHERE status = 'pending' AND expires_at < $1 ORDER BY expires_at LIMIT $2";
+    Ok(sqlx::query_as(sql).bind(now).bind(limit).fetch_all(&db.pool).await?)
 }
 
 /// Records the payment provider's session for an order.

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use sqlx::FromRow;
 
-use super::{terms, Order, ORDER_COLUMNS};
+use super::{terms, Order};
 use crate::{
     audit::{self, Actor},
     db::contains_pattern,
@@ -25,13 +25,14 @@ pub struct OrderFilter {
 
 /// Orders matching the filter, newest first (at most 500).
 pub async fn list_orders(db: &Db, filter: &OrderFilter) -> Result<Vec<Order>> {
-    let sql = format!(
-        "SELECT {ORDER_COLUMNS} WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR created_at >= $2) \
+    let sql = "SELECT id, cart_id, email, name, ship_line1, ship_line2, ship_city, ship_region, \
+     ship_postal_code, ship_country, currency, subtotal, discount, total, coupon_id, coupon_code, status, provider, \
+     provider_session_id, payment_url, payment_reference, review_reason, failure_reason, expires_at, created_at, \
+     paid_at FROM orders WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR created_at >= $2) \
          AND ($3 IS NULL OR created_at < $3) AND ($4 IS NULL OR email_normalized LIKE $4 ESCAPE '\\') \
-         ORDER BY created_at DESC LIMIT 500"
-    );
+         ORDER BY created_at DESC LIMIT 500";
     let email = filter.email.as_deref().map(|typed| contains_pattern(&EmailAddress::normalize(typed)));
-    Ok(sqlx::query_as(&sql)
+    Ok(sqlx::query_as(sql)
         .bind(&filter.status)
         .bind(filter.from)
         .bind(filter.to)
@@ -150,9 +151,6 @@ pub async fn dashboard(db: &Db, current_period: i64) -> Result<Dashboard> {
     })
 }
 
-const SUBSCRIBER_COLUMNS: &str = "id, order_id, email, name, publication, edition, first_period, last_period, status, \
-     ship_line1, ship_line2, ship_city, ship_region, ship_postal_code, ship_country FROM subscriptions";
-
 /// Active subscriptions that have not ended by `current_period`; those ending within `ending_within`
 /// periods when given; those whose email contains `email` when given.
 pub async fn subscribers(
@@ -161,12 +159,11 @@ pub async fn subscribers(
     ending_within: Option<i64>,
     email: Option<&str>,
 ) -> Result<Vec<Subscriber>> {
-    let sql = format!(
-        "SELECT {SUBSCRIBER_COLUMNS} WHERE status = 'active' AND last_period >= $1 AND ($2 IS NULL OR last_period <= $2) \
-         AND ($3 IS NULL OR email_normalized LIKE $3 ESCAPE '\\') ORDER BY last_period, email_normalized LIMIT 1000"
-    );
+    let sql = "SELECT id, order_id, email, name, publication, edition, first_period, last_period, status, \
+     ship_line1, ship_line2, ship_city, ship_region, ship_postal_code, ship_country FROM subscriptions WHERE status = 'active' AND last_period >= $1 AND ($2 IS NULL OR last_period <= $2) \
+         AND ($3 IS NULL OR email_normalized LIKE $3 ESCAPE '\\') ORDER BY last_period, email_normalized LIMIT 1000";
     let email = email.map(|typed| contains_pattern(&EmailAddress::normalize(typed)));
-    Ok(sqlx::query_as(&sql)
+    Ok(sqlx::query_as(sql)
         .bind(current_period)
         .bind(ending_within.map(|n| current_period + n))
         .bind(email)
