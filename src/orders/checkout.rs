@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::{DiscountsCounted::PaidOrPending, LineKind, Order, PaymentMethod, CHECKOUT_LIFETIME_SECS, MINIMUM_CHARGE};
 use crate::{
+    address::Address,
     cart::{self, CartView},
     catalog::{self, Edition, Product},
     coupons::Coupon,
@@ -40,15 +41,6 @@ pub struct CheckoutInput {
     pub name: String,
     /// Required exactly when the cart holds a print subscription or a print copy.
     pub shipping_address: Option<AddressInput>,
-}
-
-struct Address {
-    line1: String,
-    line2: Option<String>,
-    city: String,
-    region: Option<String>,
-    postal_code: String,
-    country: String,
 }
 
 struct Details {
