@@ -73,7 +73,7 @@ pub async fn staff_disable(config: &Config, email: &str) -> anyhow::Result<()> {
 fn operator_error(error: crate::error::Error) -> anyhow::Error {
     match error {
         crate::error::Error::Internal(cause) => cause,
-        crate::error::Error::Unavailable(cause) => anyhow::anyhow!("the database is unavailable: {cause}"),
+        unavailable @ crate::error::Error::Unavailable(_) => anyhow::anyhow!(unavailable.to_string()),
         other => anyhow::anyhow!(other.public_message()),
     }
 }

@@ -39,7 +39,7 @@ pub enum Error {
     TooManyRequests { code: &'static str, message: String, retry_after_secs: u64 },
     /// The database cannot be reached just now (503, with `Retry-After`): the request changed
     /// nothing and may be sent again shortly.
-    #[error("The shop cannot reach its database just now. Nothing was changed: please try again in a few seconds.")]
+    #[error("the database is unavailable: {0}")]
     Unavailable(String),
     /// The shop's own fault: logged in full, shown to the reader as a 500 without details.
     #[error(transparent)]
@@ -82,6 +82,10 @@ impl Error {
     pub fn public_message(&self) -> String {
         match self {
             Error::Internal(_) => "Something went wrong on our side. Please try again in a moment.".into(),
+            Error::Unavailable(_) => {
+                "The shop cannot reach its database just now. Nothing was changed: please try again in a few seconds."
+                    .into()
+            }
             other => other.to_string(),
         }
     }

@@ -94,11 +94,13 @@ pub fn router(state: AppState) -> Router {
                         let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
                         // The route's pattern, never the path itself: a path can carry a secret
                         // (a set-password token), and the log must not.
-                        let route = request
-                            .extensions()
-                            .get::<axum::extract::MatchedPath>()
-                            .map(|p| p.as_str())
-                            .unwrap_or("(no route)");
+                        let route =
+                            request.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str()).unwrap_or(
+                                match request.uri().path().starts_with("/static/") {
+                                    true => "/static/{file}",
+                                    false => "(no route)",
+                                },
+                            );
                         tracing::info_span!("request", id, method = %request.method(), route)
                     })
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
