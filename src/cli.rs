@@ -1,7 +1,7 @@
 //! The operator's commands besides serving: migrate, load the demo catalog, manage staff
 //! accounts. Each prepares the database as a starting instance would, under the set-up lock.
 
-use crate::{admin, app, audit::Actor, catalog, clock, config::Config, coupons};
+use crate::{app, audit::Actor, catalog, clock, config::Config, coupons, staff::accounts};
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     app::prepare_without_demo(config).await?;
@@ -33,9 +33,9 @@ pub async fn staff_add(config: &Config, email: &str, admin: bool) -> anyhow::Res
     let mut line = String::new();
     stdin.lock().read_line(&mut line)?;
     let password = line.trim_end_matches(['\n', '\r']);
-    let role = if admin { admin::staff::Role::Admin } else { admin::staff::Role::Staff };
+    let role = if admin { accounts::Role::Admin } else { accounts::Role::Staff };
     let password = Some(password).filter(|p| !p.is_empty());
-    let (staff, token) = admin::staff::add(&db, email, role, password, &Actor::command_line(), clock::now())
+    let (staff, token) = accounts::add(&db, email, role, password, &Actor::command_line(), clock::now())
         .await
         .map_err(operator_error)?;
     println!("created {} ({})", staff.email, staff.role.as_str());
@@ -47,7 +47,7 @@ pub async fn staff_add(config: &Config, email: &str, admin: bool) -> anyhow::Res
 
 pub async fn staff_list(config: &Config) -> anyhow::Result<()> {
     let db = app::prepare_without_demo(config).await?;
-    for s in admin::staff::list(&db).await? {
+    for s in accounts::list(&db).await? {
         println!(
             "{}\t{}\t{}{}",
             s.email,
@@ -61,9 +61,8 @@ pub async fn staff_list(config: &Config) -> anyhow::Result<()> {
 
 pub async fn staff_disable(config: &Config, email: &str) -> anyhow::Result<()> {
     let db = app::prepare_without_demo(config).await?;
-    let staff = admin::staff::set_disabled(&db, email, true, &Actor::command_line(), clock::now())
-        .await
-        .map_err(operator_error)?;
+    let staff =
+        accounts::set_disabled(&db, email, true, &Actor::command_line(), clock::now()).await.map_err(operator_error)?;
     println!("disabled {}", staff.email);
     Ok(())
 }

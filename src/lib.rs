@@ -1,7 +1,6 @@
 //! masthead: a self-hosted storefront for periodical publishers.
 
 pub mod address;
-pub mod admin;
 pub mod app;
 pub mod attempts;
 pub mod audit;
@@ -20,4 +19,5 @@ pub mod money;
 pub mod orders;
 pub mod payments;
 pub mod settings;
+pub mod staff;
 pub mod storage;

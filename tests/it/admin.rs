@@ -1,8 +1,8 @@
 //! The staff admin: who may enter, CSRF, sign-in, coupons, issues, orders and the mailing list.
 
 use masthead::{
-    admin::staff::{self, Role},
     clock,
+    staff::accounts::{self as staff, Role},
 };
 use serde_json::{json, Value};
 
@@ -233,7 +233,7 @@ async fn a_second_factor_is_asked_for_once_enrolled_and_can_be_required(app: Tes
     let secret = page[start..start + page[start..].find('<').expect("ends")].to_string();
     let response = app.post_form("/admin/two-factor", &[("csrf_token", &token), ("code", "000000")]).await;
     assert_eq!(response.status(), 422, "a wrong code does not enrol");
-    let code = masthead::admin::two_factor::current_totp_code(&secret, "boss@example.org").expect("a code");
+    let code = masthead::staff::two_factor::current_totp_code(&secret, "boss@example.org").expect("a code");
     let response = app.post_form("/admin/two-factor", &[("csrf_token", &token), ("code", &code)]).await;
     assert_eq!(response.status(), 303);
 
@@ -245,7 +245,7 @@ async fn a_second_factor_is_asked_for_once_enrolled_and_can_be_required(app: Tes
         .post_form("/admin/login", &[("csrf_token", &login), ("email", "boss@example.org"), ("password", PASSWORD)])
         .await;
     assert_eq!(response.status(), 422, "the password alone is not enough");
-    let code = masthead::admin::two_factor::current_totp_code(&secret, "boss@example.org").expect("a code");
+    let code = masthead::staff::two_factor::current_totp_code(&secret, "boss@example.org").expect("a code");
     let response = app
         .post_form(
             "/admin/login",

@@ -24,13 +24,13 @@ use tower_sessions::Session;
 
 use super::{error::PageError, render, routes::RecordingRouter, AppState};
 use crate::{
-    admin::{
-        self,
-        staff::{Role, Staff},
-    },
     audit::Actor,
     clock,
     error::Error,
+    staff::{
+        self as staff_accounts,
+        accounts::{Role, Staff},
+    },
 };
 
 const STAFF_KEY: &str = "staff";
@@ -187,7 +187,7 @@ async fn require_staff(State(state): State<AppState>, mut request: Request, next
         return unauthenticated(&request);
     };
     let expired = !signed_in.still_valid(now);
-    let staff = match admin::staff::find_by_id(&state.db, &signed_in.id).await {
+    let staff = match staff_accounts::accounts::find_by_id(&state.db, &signed_in.id).await {
         Ok(Some(staff)) if !staff.disabled && !expired => staff,
         Ok(_) => {
             let _ = session.remove::<StaffSession>(STAFF_KEY).await;
@@ -197,7 +197,7 @@ async fn require_staff(State(state): State<AppState>, mut request: Request, next
     };
     let (path, _) = original_path(&request);
     if !staff.two_factor && !matches!(path.as_str(), "/admin/two-factor" | "/admin/logout") {
-        match admin::two_factor_required(&state.db).await {
+        match staff_accounts::two_factor_required(&state.db).await {
             Ok(true) => return redirect::to("/admin/two-factor"),
             Ok(false) => {}
             Err(error) => return PageError(error).into_response(),

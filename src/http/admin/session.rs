@@ -13,7 +13,6 @@ use tower_sessions::Session;
 
 use super::{admin_context, csrf_token, StaffContext, StaffSession, STAFF_KEY};
 use crate::{
-    admin::{self, staff},
     clock,
     error::Error,
     http::{
@@ -22,6 +21,7 @@ use crate::{
         render::{page_context, render},
         AppState,
     },
+    staff::{self as staff_settings, accounts as staff},
 };
 
 pub fn public_routes() -> Router<AppState> {
@@ -163,16 +163,16 @@ async fn two_factor_form(state: &AppState, ctx: &StaffContext, error: Option<&Er
     let secret = match ctx.session.get::<String>(PENDING_TOTP_KEY).await.ok().flatten() {
         Some(secret) => secret,
         None => {
-            let secret = crate::admin::two_factor::new_totp_secret()?;
+            let secret = crate::staff::two_factor::new_totp_secret()?;
             let _ = ctx.session.insert(PENDING_TOTP_KEY, &secret).await;
             secret
         }
     };
-    let url = crate::admin::two_factor::otpauth_url(&secret, &ctx.staff.email)?;
+    let url = crate::staff::two_factor::otpauth_url(&secret, &ctx.staff.email)?;
     let mut context = admin_context(state, ctx, "Two-factor sign-in").await;
     context.insert("secret", &secret);
     context.insert("otpauth_url", &url);
-    context.insert("required", &admin::two_factor_required(&state.db).await?);
+    context.insert("required", &staff_settings::two_factor_required(&state.db).await?);
     context.insert("error", &error.map(|e| e.public_message()));
     let mut response = render(state, "admin/two_factor.html", &context)?.into_response();
     if let Some(error) = error {

@@ -9,13 +9,13 @@ use serde::Deserialize;
 
 use super::{admin_context, datetime, StaffContext};
 use crate::{
-    admin::{
-        self,
-        staff::{self, Role},
-    },
     audit, clock,
     error::Error,
     http::{error::PageError, extract::FormBody, render::render, routes::RecordingRouter, AppState},
+    staff::{
+        self as staff_settings,
+        accounts::{self as staff, Role},
+    },
 };
 
 pub fn routes(routes: RecordingRouter) -> RecordingRouter {
@@ -32,7 +32,7 @@ async fn list(State(state): State<AppState>, ctx: StaffContext) -> Result<Respon
     ctx.require_admin()?;
     let mut context = admin_context(&state, &ctx, "Staff").await;
     context.insert("members", &staff::list(&state.db).await?);
-    context.insert("required", &admin::two_factor_required(&state.db).await?);
+    context.insert("required", &staff_settings::two_factor_required(&state.db).await?);
     Ok(render(&state, "admin/staff.html", &context)?.into_response())
 }
 
@@ -111,7 +111,7 @@ async fn require_two_factor(
 ) -> Result<Response, PageError> {
     ctx.require_admin()?;
     let required = form.required.is_some();
-    admin::set_two_factor_required(&state.db, required, &ctx.actor(), clock::now()).await?;
+    staff_settings::set_two_factor_required(&state.db, required, &ctx.actor(), clock::now()).await?;
     ctx.flash(if required {
         "Everyone now needs a second factor to use the admin."
     } else {

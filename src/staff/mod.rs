@@ -1,9 +1,9 @@
-//! Staff: accounts and sign-in (`staff.rs`), their passwords (`password.rs`), and the shop-wide
-//! second-factor rule. The admin pages themselves are in `http/admin/`; the audit log every
-//! layer writes to is `crate::audit`.
+//! Staff: accounts and sign-in (`accounts.rs`), their passwords (`password.rs`), the TOTP second factor
+//! (`two_factor.rs`) and the shop-wide rule requiring it. The admin pages themselves are in `http/admin/`;
+//! the audit log every layer writes to is `crate::audit`.
 
+pub mod accounts;
 pub mod password;
-pub mod staff;
 pub mod two_factor;
 
 use crate::{
