@@ -40,11 +40,16 @@ fn token_in(page: &str) -> String {
     page[start..start + page[start..].find('"').expect("the token ends")].to_string()
 }
 
-/// Creates a staff member and signs the app's client in; answers the CSRF token for forms.
-async fn sign_in_as(app: &TestApp, email: &str, role: Role) -> String {
+/// Creates a staff member with the test password, as `masthead staff add` would.
+async fn add_staff(app: &TestApp, email: &str, role: Role) {
     staff::add(&app.db, email, role, Some(PASSWORD), &masthead::audit::Actor::command_line(), clock::now())
         .await
         .expect("a staff member");
+}
+
+/// Creates a staff member and signs the app's client in; answers the CSRF token for forms.
+async fn sign_in_as(app: &TestApp, email: &str, role: Role) -> String {
+    add_staff(app, email, role).await;
     let (_, page) = app.page("/admin/login").await;
     let response = app
         .post_form("/admin/login", &[("csrf_token", &token_in(&page)), ("email", email), ("password", PASSWORD)])
@@ -123,16 +128,7 @@ async fn a_forged_form_changes_nothing(app: TestApp) {
 }
 
 async fn signing_in_checks_password_account_and_address(app: TestApp) {
-    staff::add(
-        &app.db,
-        "ada@example.org",
-        Role::Staff,
-        Some(PASSWORD),
-        &masthead::audit::Actor::command_line(),
-        clock::now(),
-    )
-    .await
-    .expect("staff");
+    add_staff(&app, "ada@example.org", Role::Staff).await;
     let (_, page) = app.page("/admin/login").await;
     let token = token_in(&page);
     let cookie_before = session_cookie(&app, "/admin/login").await;
@@ -174,16 +170,7 @@ async fn signing_in_checks_password_account_and_address(app: TestApp) {
     assert!(html_text(&response.text().await.expect("a page")).contains("disabled"));
 
     // Repeated failures lock the account out for a while, even with the right password.
-    staff::add(
-        &app.db,
-        "bo@example.org",
-        Role::Staff,
-        Some(PASSWORD),
-        &masthead::audit::Actor::command_line(),
-        clock::now(),
-    )
-    .await
-    .expect("staff");
+    add_staff(&app, "bo@example.org", Role::Staff).await;
     let (_, page) = app.page("/admin/login").await;
     let token = token_in(&page);
     let mut statuses = Vec::new();
@@ -268,9 +255,7 @@ async fn a_second_factor_is_asked_for_once_enrolled_and_can_be_required(app: Tes
 
 /// Signs in a new staff member on this client without looking at the dashboard (which may redirect).
 async fn sign_in_as_existing_or_new(app: &TestApp, email: &str) {
-    staff::add(&app.db, email, Role::Staff, Some(PASSWORD), &masthead::audit::Actor::command_line(), clock::now())
-        .await
-        .expect("staff");
+    add_staff(&app, email, Role::Staff).await;
     let (_, page) = app.page("/admin/login").await;
     let response = app
         .post_form("/admin/login", &[("csrf_token", &token_in(&page)), ("email", email), ("password", PASSWORD)])
@@ -642,16 +627,7 @@ async fn staff_management_is_for_admins(app: TestApp) {
 }
 
 async fn a_sign_in_link_with_control_characters_goes_to_the_dashboard(app: TestApp) {
-    staff::add(
-        &app.db,
-        "ada@example.org",
-        Role::Staff,
-        Some(PASSWORD),
-        &masthead::audit::Actor::command_line(),
-        clock::now(),
-    )
-    .await
-    .expect("staff");
+    add_staff(&app, "ada@example.org", Role::Staff).await;
     for next in ["/admin%0d%0aSet-Cookie:%20stolen=1", "/admin/orders%00", "/admin%09x", "//evil.example/admin"] {
         let (status, page) = app.with_new_client().page(&format!("/admin/login?next={next}")).await;
         assert_eq!(status, 200, "{next}: the sign-in page, not a 500");
