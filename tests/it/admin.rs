@@ -255,7 +255,7 @@ async fn a_second_factor_is_asked_for_once_enrolled_and_can_be_required(app: Tes
 
 /// Signs in a new staff member on this client without looking at the dashboard (which may redirect).
 async fn sign_in_as_existing_or_new(app: &TestApp, email: &str) {
-    add_staff(&app, email, Role::Staff).await;
+    add_staff(app, email, Role::Staff).await;
     let (_, page) = app.page("/admin/login").await;
     let response = app
         .post_form("/admin/login", &[("csrf_token", &token_in(&page)), ("email", email), ("password", PASSWORD)])
