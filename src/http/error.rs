@@ -114,6 +114,10 @@ impl IntoResponse for PageError {
 /// shape instead (an extractor shared with the pages, such as the visitor's session, refused it).
 pub async fn render_error_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let is_api = request.uri().path().starts_with("/api/");
+    // A page that failed only because the database was away can simply be asked for again.
+    let again = (request.method() == axum::http::Method::GET)
+        .then(|| request.uri().path_and_query().and_then(|p| super::redirect::LocalPath::parse(p.as_str())))
+        .flatten();
     let mut response = next.run(request).await;
     let Some(page) = response.extensions_mut().remove::<ErrorPage>() else {
         return response;
@@ -143,6 +147,9 @@ pub async fn render_error_pages(State(state): State<AppState>, request: Request,
     let mut context = render::page_context(&state, title);
     context.insert("status", &status.as_u16());
     context.insert("message", &page.message);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        context.insert("try_again", &again.as_ref().map(|p| p.as_str()));
+    }
     match render::render(&state, "error.html", &context) {
         Ok(html) => {
             let (mut parts, _) = response.into_parts();

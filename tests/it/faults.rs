@@ -229,6 +229,7 @@ async fn a_stopped_postgres_is_answered_503_at_once_and_the_shop_recovers() {
             assert_eq!(json["error"]["code"], "temporarily_unavailable", "{path}");
         } else {
             assert!(body.contains("try again"), "{path}: the site's error page");
+            assert!(body.contains(&format!("href=\"{path}\">Try again</a>")), "{path}: a way to ask again");
         }
     }
     let body = json!({"email": "during@example.org", "name": "Ada", "shipping_address": address()});
