@@ -230,9 +230,15 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
 }
 
 fn backend_name(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "SQLite",
-        Backend::Postgres => "PostgreSQL",
+    backend.name()
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
     }
 }
 

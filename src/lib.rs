@@ -1,5 +1,6 @@
 //! masthead: a self-hosted storefront for periodical publishers.
 
+pub mod accounts;
 pub mod address;
 pub mod app;
 pub mod attempts;

@@ -22,6 +22,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 const CART_KEY: &str = "cart";
 const FLASH_KEY: &str = "flash";
+/// The signed-in reader's normalised email.
+const READER_KEY: &str = "reader";
 
 /// Ties cart ids to session ids without revealing them.
 const CART_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6d61_7374_6865_6164_2d63_6172_7473_0001);
@@ -70,6 +72,23 @@ impl Visitor {
 
     pub async fn take_flash(&self) -> Vec<String> {
         self.session.remove::<Vec<String>>(FLASH_KEY).await.ok().flatten().unwrap_or_default()
+    }
+
+    /// The signed-in reader (their normalised email), if any.
+    pub async fn reader(&self) -> Result<Option<String>, Error> {
+        self.session.get::<String>(READER_KEY).await.map_err(session_error)
+    }
+
+    /// Signs this browser in as `email_normalized`: a new session id (so one fixed before sign-in
+    /// is worth nothing), the same session data, so the cart stays.
+    pub async fn sign_in_as(&self, email_normalized: &str) -> Result<(), Error> {
+        self.session.cycle_id().await.map_err(session_error)?;
+        self.session.insert(READER_KEY, email_normalized).await.map_err(session_error)
+    }
+
+    /// Ends the session on the server: the record is deleted, the cookie cleared.
+    pub async fn sign_out(&self) -> Result<(), Error> {
+        self.session.flush().await.map_err(session_error)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The HTTP side: routes and thin handlers over the domain modules, one file per area.
 
+mod account;
 pub mod admin;
 pub mod api;
 mod cart;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let router = Router::new()
         .merge(pages::router())
+        .merge(account::router())
         .merge(cart::router())
         .merge(checkout::router())
         .merge(webhook::router())

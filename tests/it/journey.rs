@@ -80,6 +80,29 @@ async fn journey(backend: Backend) {
 
     page.goto(&app.url("/cart")).await.expect("the cart");
     expect_text(page, "main", "Your cart is empty.").await;
+
+    // Later the reader signs in by the link the shop emails, and finds the subscription.
+    click(page, "a[href='/account']").await;
+    expect_path(page, "/account/login").await;
+    find(page, "#f-email").await.send_keys("Rosa@example.org").await.expect("typed");
+    click(page, "form[action='/account/login'] button").await;
+    expect_text(page, "[role=status]", "a sign-in link is on its way").await;
+    let (body,): (String,) = sqlx::query_as("SELECT body FROM email_outbox WHERE kind = 'sign_in_link'")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("the emailed link");
+    let link = body.split_whitespace().find(|w| w.contains("/account/sign-in/")).expect("a link in the email");
+    page.goto(link).await.expect("the link");
+    click(page, "main form button").await;
+    expect_path(page, "/account").await;
+    expect_text(page, "main", "International Socialist Review, print edition").await;
+    expect_text(page, "main", "16 issues left").await;
+    // Kept for a person to look at: target/tmp/screenshots/.
+    if let Ok(png) = page.screenshot().await {
+        let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        let _ = std::fs::create_dir_all(&folder);
+        let _ = std::fs::write(folder.join(format!("account-{}.png", app.db.backend.name())), png);
+    }
     browser.close().await;
 }
 

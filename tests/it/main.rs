@@ -2,6 +2,7 @@
 
 mod support;
 
+mod account;
 mod admin;
 mod cart;
 mod catalog;

@@ -1,0 +1,9 @@
+//! Reader accounts: signing in by a link sent to the reader's email (`sign_in.rs`, no passwords)
+//! and what a signed-in reader sees of their subscriptions and orders (`overview.rs`). A reader is
+//! their normalised email address: the `readers` row that checkout creates.
+
+mod overview;
+mod sign_in;
+
+pub use overview::{overview, AccountOrder, AccountSubscription, Overview};
+pub use sign_in::{link_is_usable, request_link, sign_in, LINK_LIFETIME_SECS, SIGN_IN_LINKS};

@@ -1,0 +1,179 @@
+//! What a signed-in reader sees: their subscriptions (with how many issues are left) and their
+//! orders, found by their normalised email and nothing else, so no id typed into a URL can show
+//! another reader's.
+
+use serde::Serialize;
+use sqlx::FromRow;
+
+use crate::{
+    db::Db,
+    error::Result,
+    money::{Currency, Money},
+    orders::{terms, OrderStatus},
+};
+
+/// A subscription ends "soon" when this many periods (months) or fewer are left.
+const ENDING_SOON_PERIODS: i64 = 3;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountSubscription {
+    pub publication: String,
+    pub edition: String,
+    /// active, ending soon, or ended.
+    pub status: &'static str,
+    pub first_issue: String,
+    pub last_issue: String,
+    pub issues_left: i64,
+    /// For print: where copies go, one line each.
+    pub address: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountOrder {
+    pub id: String,
+    pub status: OrderStatus,
+    pub placed: String,
+    pub coupon_code: Option<String>,
+    pub discount: Money,
+    pub total: Money,
+    pub lines: Vec<(String, i64, Money)>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Overview {
+    pub email: String,
+    pub subscriptions: Vec<AccountSubscription>,
+    pub orders: Vec<AccountOrder>,
+}
+
+#[derive(FromRow)]
+struct SubscriptionRow {
+    publication_name: String,
+    edition: String,
+    frequency: String,
+    first_period: i64,
+    last_period: i64,
+    status: String,
+    ship_line1: Option<String>,
+    ship_line2: Option<String>,
+    ship_city: Option<String>,
+    ship_region: Option<String>,
+    ship_postal_code: Option<String>,
+    ship_country: Option<String>,
+}
+
+#[derive(FromRow)]
+struct OrderRow {
+    id: String,
+    status: OrderStatus,
+    created_at: i64,
+    coupon_code: Option<String>,
+    currency: Currency,
+    discount: i64,
+    total: i64,
+}
+
+/// Issues of a term still to come from `current` on: the term's issues fall every `step` periods
+/// from `first` to `last`.
+fn issues_left(first: i64, last: i64, step: i64, current: i64) -> i64 {
+    let start = if first >= current { first } else { first + (current - first + step - 1) / step * step };
+    if start > last {
+        0
+    } else {
+        (last - start) / step + 1
+    }
+}
+
+fn date(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| format!("{} {} {}", t.day(), crate::catalog::month_name(t.month() as i64), t.year()))
+        .unwrap_or_default()
+}
+
+/// The reader's subscriptions and orders (failed checkouts left out), newest first.
+pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overview> {
+    let current = terms::period_at(now);
+    let rows: Vec<SubscriptionRow> = sqlx::query_as(
+        "SELECT p.name AS publication_name, s.edition, p.frequency, s.first_period, s.last_period, s.status, \
+         s.ship_line1, s.ship_line2, s.ship_city, s.ship_region, s.ship_postal_code, s.ship_country \
+         FROM subscriptions s JOIN publications p ON p.slug = s.publication \
+         WHERE s.email_normalized = $1 ORDER BY s.last_period DESC, p.name",
+    )
+    .bind(email_normalized)
+    .fetch_all(&db.pool)
+    .await?;
+    let subscriptions = rows
+        .into_iter()
+        .map(|row| {
+            let step = if row.frequency == "quarterly" { 3 } else { 1 };
+            let left =
+                if row.status == "active" { issues_left(row.first_period, row.last_period, step, current) } else { 0 };
+            let status = match left {
+                0 => "ended",
+                _ if row.last_period - current < ENDING_SOON_PERIODS => "ending soon",
+                _ => "active",
+            };
+            let address = crate::address::Address::from_columns(
+                row.ship_line1.as_deref(),
+                row.ship_line2.as_deref(),
+                row.ship_city.as_deref(),
+                row.ship_region.as_deref(),
+                row.ship_postal_code.as_deref(),
+                row.ship_country.as_deref(),
+            );
+            AccountSubscription {
+                publication: row.publication_name,
+                edition: row.edition,
+                status,
+                first_issue: terms::describe(row.first_period),
+                last_issue: terms::describe(row.last_period),
+                issues_left: left,
+                address: address.map(|a| a.lines()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    let rows: Vec<OrderRow> = sqlx::query_as(
+        "SELECT id, status, created_at, coupon_code, currency, discount, total FROM orders \
+         WHERE email_normalized = $1 AND status <> 'failed' ORDER BY created_at DESC, id LIMIT 200",
+    )
+    .bind(email_normalized)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut orders = Vec::new();
+    for row in rows {
+        let lines = crate::orders::order_lines(db, &row.id)
+            .await?
+            .into_iter()
+            .map(|l| (l.name, l.quantity, Money::new(l.line_total - l.discount, row.currency)))
+            .collect();
+        orders.push(AccountOrder {
+            id: row.id,
+            status: row.status,
+            placed: date(row.created_at),
+            coupon_code: row.coupon_code,
+            discount: Money::new(row.discount, row.currency),
+            total: Money::new(row.total, row.currency),
+            lines,
+        });
+    }
+    Ok(Overview { email: email_normalized.to_string(), subscriptions, orders })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::issues_left;
+
+    #[test]
+    fn issues_left_count_the_terms_issues_from_now_on() {
+        // A monthly year from January 2027 (period 24324) to December.
+        let (first, last) = (2027 * 12, 2027 * 12 + 11);
+        assert_eq!(issues_left(first, last, 1, first - 5), 12, "not started yet");
+        assert_eq!(issues_left(first, last, 1, first + 3), 9);
+        assert_eq!(issues_left(first, last, 1, last), 1);
+        assert_eq!(issues_left(first, last, 1, last + 1), 0);
+        // A quarterly year: March, June, September, December.
+        let (first, last) = (2027 * 12 + 2, 2027 * 12 + 11);
+        assert_eq!(issues_left(first, last, 3, 2027 * 12 + 3), 3, "April: June, September, December");
+        assert_eq!(issues_left(first, last, 3, 2027 * 12 + 5), 3, "June's is still to come");
+    }
+}

@@ -1,0 +1,157 @@
+//! The reader's account: sign in by an emailed link (no passwords), sign out, and the account
+//! page. GET never signs anyone in or spends a link: mail scanners open every link.
+
+use axum::{
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+    response::{Html, IntoResponse, Response},
+    routing::{get, post},
+    Router,
+};
+use serde::Deserialize;
+
+use super::{
+    error::PageError,
+    extract::{visitor_context, FormBody, Visitor},
+    redirect,
+    render::render,
+    AppState,
+};
+use crate::{accounts, clock, email::EmailAddress, error::Error};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(account))
+        .route("/account/login", get(login_form).post(ask_for_link))
+        .route("/account/sign-in/{token}", get(sign_in_page).post(sign_in))
+        .route("/account/logout", post(sign_out))
+}
+
+async fn login_page(
+    state: &AppState,
+    visitor: &Visitor,
+    status: StatusCode,
+    email: &str,
+    error: Option<&Error>,
+    sent: Vec<String>,
+) -> Result<Response, PageError> {
+    let mut context = visitor_context(state, visitor, "Sign in").await;
+    context.insert("email", email);
+    context.insert("error", &error.map(Error::public_message));
+    context.insert("sent", &sent);
+    let mut response = render(state, "account/login.html", &context)?.into_response();
+    *response.status_mut() = status;
+    if let Some(Error::TooManyRequests { retry_after_secs, .. }) = error {
+        response.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+    }
+    Ok(response)
+}
+
+async fn login_form(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+    if visitor.reader().await?.is_some() {
+        return Ok(redirect::to("/account"));
+    }
+    let sent = visitor.take_flash().await;
+    login_page(&state, &visitor, StatusCode::OK, "", None, sent).await
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// The same answer whether or not the shop knows the address: a link goes out only if it does.
+async fn ask_for_link(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    FormBody(form): FormBody<LoginForm>,
+) -> Result<Response, PageError> {
+    let email = match EmailAddress::parse(&form.email) {
+        Ok(email) => email,
+        Err(error) => {
+            return login_page(&state, &visitor, StatusCode::UNPROCESSABLE_ENTITY, &form.email, Some(&error), vec![])
+                .await
+        }
+    };
+    let base = state.config.base().to_string();
+    let requested = accounts::request_link(
+        &state.db,
+        &email,
+        &visitor.ip.to_string(),
+        &state.config.shop_name,
+        |token| format!("{base}/account/sign-in/{token}"),
+        clock::now(),
+    )
+    .await;
+    match requested {
+        Ok(()) => {
+            visitor
+                .flash(vec![format!(
+                    "If we know {email}, a sign-in link is on its way to it. It works once, for 15 minutes."
+                )])
+                .await?;
+            Ok(redirect::to("/account/login"))
+        }
+        Err(error @ Error::TooManyRequests { .. }) => {
+            login_page(&state, &visitor, StatusCode::TOO_MANY_REQUESTS, email.as_str(), Some(&error), vec![]).await
+        }
+        Err(other) => Err(PageError(other)),
+    }
+}
+
+/// What opening the emailed link shows: a button, nothing more.
+async fn sign_in_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(token): Path<String>,
+) -> Result<Html<String>, PageError> {
+    let usable = token.len() <= 128 && accounts::link_is_usable(&state.db, &token, clock::now()).await?;
+    if !usable {
+        return Err(PageError(Error::not_found(
+            "sign_in_link_unusable",
+            "This sign-in link has expired, has been used, or was replaced by a newer one. Ask for a new link.",
+        )));
+    }
+    let mut context = visitor_context(&state, &visitor, "Sign in").await;
+    context.insert("token", &token);
+    Ok(render(&state, "account/sign_in.html", &context)?)
+}
+
+/// A sign-in posted from another site (a forged form) is refused: the browser says where it came from.
+fn from_another_site(headers: &HeaderMap) -> bool {
+    headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|site| site == "cross-site")
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    if from_another_site(&headers) {
+        return Err(PageError(Error::Forbidden {
+            code: "cross_site_sign_in",
+            message: "Open the link from your email in this browser, then press Sign in.".into(),
+        }));
+    }
+    let email = accounts::sign_in(&state.db, &token, clock::now()).await?;
+    visitor.sign_in_as(&email).await?;
+    tracing::info!("reader signed in by email link");
+    Ok(redirect::to("/account"))
+}
+
+async fn sign_out(visitor: Visitor) -> Result<Response, PageError> {
+    visitor.sign_out().await?;
+    Ok(redirect::to("/"))
+}
+
+async fn account(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+    let Some(email) = visitor.reader().await? else {
+        return Ok(redirect::to("/account/login"));
+    };
+    let overview = accounts::overview(&state.db, &email, clock::now()).await?;
+    let mut context = visitor_context(&state, &visitor, "Your account").await;
+    context.insert("account", &overview);
+    Ok(render(&state, "account/account.html", &context)?.into_response())
+}
