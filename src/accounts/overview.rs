@@ -139,6 +139,36 @@ pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overv
     .bind(email_normalized)
     .fetch_all(&db.pool)
     .await?;
+    let orders = account_orders(db, rows).await?;
+    Ok(Overview { email: email_normalized.to_string(), subscriptions, orders })
+}
+
+/// The newest order placed from this cart, for a buyer who has not signed in: its id, email
+/// (normalised) and status.
+pub async fn latest_order_of_cart(db: &Db, cart_id: &str) -> Result<Option<(String, String, OrderStatus)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, email_normalized, status FROM orders WHERE cart_id = $1 AND status <> 'failed' \
+         ORDER BY created_at DESC, id LIMIT 1",
+    )
+    .bind(cart_id)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// What a buyer sees before their order is paid: that order alone. Until the payment the
+/// address is not proven, so nothing else of that email's is shown.
+pub async fn overview_of_order(db: &Db, order_id: &str, email_normalized: &str) -> Result<Overview> {
+    let rows: Vec<OrderRow> = sqlx::query_as(
+        "SELECT id, status, created_at, coupon_code, currency, discount, total FROM orders WHERE id = $1",
+    )
+    .bind(order_id)
+    .fetch_all(&db.pool)
+    .await?;
+    let orders = account_orders(db, rows).await?;
+    Ok(Overview { email: email_normalized.to_string(), subscriptions: Vec::new(), orders })
+}
+
+async fn account_orders(db: &Db, rows: Vec<OrderRow>) -> Result<Vec<AccountOrder>> {
     let mut orders = Vec::new();
     for row in rows {
         let lines = crate::orders::order_lines(db, &row.id)
@@ -156,7 +186,7 @@ pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overv
             lines,
         });
     }
-    Ok(Overview { email: email_normalized.to_string(), subscriptions, orders })
+    Ok(orders)
 }
 
 #[cfg(test)]

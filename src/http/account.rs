@@ -17,7 +17,7 @@ use super::{
     render::render,
     AppState,
 };
-use crate::{accounts, clock, email::EmailAddress, error::Error};
+use crate::{accounts, clock, email::EmailAddress, error::Error, orders::OrderStatus};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -146,12 +146,30 @@ async fn sign_out(visitor: Visitor) -> Result<Response, PageError> {
     Ok(redirect::to("/"))
 }
 
+/// The account of the signed-in reader; or, for a buyer who has not signed in, of the email their
+/// order from this browser was placed with: in full once that order is paid (the buyer is then
+/// signed in), that order alone until then.
 async fn account(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
-    let Some(email) = visitor.reader().await? else {
-        return Ok(redirect::to("/account/login"));
+    let now = clock::now();
+    let (overview, awaiting_payment) = match visitor.reader().await? {
+        Some(email) => (accounts::overview(&state.db, &email, now).await?, false),
+        None => {
+            let latest = match &visitor.cart_id {
+                Some(cart_id) => accounts::latest_order_of_cart(&state.db, cart_id).await?,
+                None => None,
+            };
+            match latest {
+                None => return Ok(redirect::to("/account/login")),
+                Some((_, email, status)) if status != OrderStatus::Pending => {
+                    visitor.sign_in_as(&email).await?;
+                    (accounts::overview(&state.db, &email, now).await?, false)
+                }
+                Some((order_id, email, _)) => (accounts::overview_of_order(&state.db, &order_id, &email).await?, true),
+            }
+        }
     };
-    let overview = accounts::overview(&state.db, &email, clock::now()).await?;
     let mut context = visitor_context(&state, &visitor, "Your account").await;
     context.insert("account", &overview);
+    context.insert("awaiting_payment", &awaiting_payment);
     Ok(render(&state, "account/account.html", &context)?.into_response())
 }

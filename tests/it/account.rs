@@ -16,6 +16,7 @@ on_both_databases!(
     asking_for_links_is_limited,
     signing_out_ends_the_session_on_the_server,
     a_reader_sees_only_their_own_orders,
+    a_buyer_is_signed_in_by_their_paid_order,
 );
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -214,4 +215,30 @@ async fn a_reader_sees_only_their_own_orders(app: TestApp) {
     let (_, page) = app.page("/account").await;
     assert!(page.contains("ada@example.org") && !page.contains("bo@example.org"));
     assert_eq!(page.matches("class=\"account-card\"").count(), 2, "one subscription and one order: {page}");
+}
+
+async fn a_buyer_is_signed_in_by_their_paid_order(app: TestApp) {
+    // An earlier order of the same email, from another browser.
+    a_subscriber(&app, "buyer@example.org").await;
+    let (status, answer) = checkout(&app, &["sw-digital-1y"], None, "Buyer@example.org").await;
+    assert_eq!(status, 201, "{answer}");
+    let order_id = answer["order_id"].as_str().expect("an id").to_string();
+    // Before the payment the address is not proven: this order alone.
+    let (status, page) = app.page("/account").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("waiting for its payment") && page.contains(&order_id[..8]), "{page}");
+    assert_eq!(page.matches("class=\"account-card\"").count(), 1, "nothing of the earlier order: {page}");
+    assert!(!page.contains("International Socialist Review"), "{page}");
+    // Paid: the buyer is signed in, and sees everything of that email.
+    let response = app.post_form(&format!("/checkout/test-payment/{order_id}/pay"), &[]).await;
+    assert_eq!(response.status(), 303);
+    let (status, page) = app.page("/account").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Signed in as buyer@example.org"), "{page}");
+    assert!(
+        page.contains("International Socialist Review") && page.contains("Socialist Worker, digital edition"),
+        "{page}"
+    );
+    // A stranger's browser sees none of it.
+    assert_eq!(app.with_new_client().get("/account").await.status(), 303);
 }
