@@ -148,25 +148,32 @@ async fn sign_out(visitor: Visitor) -> Result<Response, PageError> {
 
 /// The account of the signed-in reader; or, for a buyer who has not signed in, of the email their
 /// order from this browser was placed with: in full once that order is paid (the buyer is then
-/// signed in), that order alone until then.
-async fn account(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+/// signed in), that order alone until then (the flag). `None` for anyone else.
+pub(super) async fn visible_account(
+    state: &AppState,
+    visitor: &Visitor,
+) -> Result<Option<(accounts::Overview, bool)>, Error> {
     let now = clock::now();
-    let (overview, awaiting_payment) = match visitor.reader().await? {
-        Some(email) => (accounts::overview(&state.db, &email, now).await?, false),
-        None => {
-            let latest = match &visitor.cart_id {
-                Some(cart_id) => accounts::latest_order_of_cart(&state.db, cart_id).await?,
-                None => None,
-            };
-            match latest {
-                None => return Ok(redirect::to("/account/login")),
-                Some((_, email, status)) if status != OrderStatus::Pending => {
-                    visitor.sign_in_as(&email).await?;
-                    (accounts::overview(&state.db, &email, now).await?, false)
-                }
-                Some((order_id, email, _)) => (accounts::overview_of_order(&state.db, &order_id, &email).await?, true),
-            }
+    if let Some(email) = visitor.reader().await? {
+        return Ok(Some((accounts::overview(&state.db, &email, now).await?, false)));
+    }
+    let latest = match &visitor.cart_id {
+        Some(cart_id) => accounts::latest_order_of_cart(&state.db, cart_id).await?,
+        None => None,
+    };
+    Ok(match latest {
+        None => None,
+        Some((_, email, status)) if status != OrderStatus::Pending => {
+            visitor.sign_in_as(&email).await?;
+            Some((accounts::overview(&state.db, &email, now).await?, false))
         }
+        Some((order_id, email, _)) => Some((accounts::overview_of_order(&state.db, &order_id, &email).await?, true)),
+    })
+}
+
+async fn account(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+    let Some((overview, awaiting_payment)) = visible_account(&state, &visitor).await? else {
+        return Ok(redirect::to("/account/login"));
     };
     let mut context = visitor_context(&state, &visitor, "Your account").await;
     context.insert("account", &overview);

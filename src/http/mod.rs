@@ -1,6 +1,6 @@
 //! The HTTP side: routes and thin handlers over the domain modules, one file per area.
 
-mod account;
+pub(crate) mod account;
 pub mod admin;
 pub mod api;
 mod cart;

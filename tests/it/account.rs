@@ -68,6 +68,8 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
 async fn a_reader_signs_in_by_the_emailed_link_and_sees_their_subscription(app: TestApp) {
     a_subscriber(&app, "Reader@Example.org").await;
     assert_eq!(app.get("/account").await.headers()["location"], "/account/login", "strangers are sent to sign in");
+    let (status, answer) = app.json("/api/v1/account").await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (401, Some("not_signed_in")));
     let link = ask_for_link(&app, "reader@example.org").await.expect("a link was sent");
     let (_, page) = app.page("/account/login").await;
     assert!(page.contains("If we know reader@example.org, a sign-in link is on its way"), "{page}");
@@ -89,6 +91,11 @@ async fn a_reader_signs_in_by_the_emailed_link_and_sees_their_subscription(app: 
     assert!(page.contains("International Socialist Review, print edition"), "{page}");
     assert!(page.contains("4 issues left") && page.contains("1 Main St, Chicago IL 60601, US"), "{page}");
     assert!(page.contains("Total $29.00"), "{page}");
+    let (status, answer) = app.json("/api/v1/account").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["email"], "reader@example.org");
+    assert_eq!(answer["subscriptions"][0]["issues_left"], 4);
+    assert_eq!(answer["orders"][0]["total"]["display"], "$29.00");
     assert_eq!(app.get("/account/login").await.headers()["location"], "/account", "already signed in");
 }
 

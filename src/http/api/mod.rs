@@ -3,6 +3,7 @@
 //! Routes are added through a `RecordingRouter`, which records each method and path, so a
 //! test can check that every route the API serves is in the OpenAPI document.
 
+mod account;
 mod cart;
 mod catalog;
 mod checkout;
@@ -24,12 +25,14 @@ use super::{error::api_not_found, routes::RecordingRouter, AppState};
         catalog::list_products, catalog::list_issues, catalog::get_issue,
         cart::get_cart, cart::add_item, cart::update_item, cart::remove_item, cart::apply_coupon, cart::remove_coupon,
         checkout::checkout,
+        account::get_account,
         openapi_json
     ),
     tags(
         (name = "catalog", description = "Publications, plans and issues"),
         (name = "cart", description = "The visitor's cart (kept by a session cookie) and its coupon"),
         (name = "checkout", description = "Turning the cart into an order and paying for it"),
+        (name = "account", description = "The signed-in reader's subscriptions and orders"),
         (name = "meta")
     )
 )]
@@ -59,6 +62,7 @@ pub fn api_router() -> RecordingRouter {
         .post("/cart/coupon", cart::apply_coupon)
         .delete("/cart/coupon", cart::remove_coupon)
         .post("/checkout", checkout::checkout)
+        .get("/account", account::get_account)
 }
 
 pub fn router() -> Router<AppState> {
