@@ -87,7 +87,7 @@ async fn a_reader_signs_in_by_the_emailed_link_and_sees_their_subscription(app: 
     assert_eq!(response.headers()["location"], "/account");
     let (status, page) = app.page("/account").await;
     assert_eq!(status, 200);
-    assert!(page.contains("Signed in as reader@example.org"), "{page}");
+    assert!(page.contains("Signed in as <span class=\"email\">reader@example.org</span>"), "{page}");
     assert!(page.contains("International Socialist Review, print edition"), "{page}");
     assert!(page.contains("4 issues left") && page.contains("1 Main St, Chicago IL 60601, US"), "{page}");
     assert!(page.contains("Total $29.00"), "{page}");
@@ -241,7 +241,7 @@ async fn a_buyer_is_signed_in_by_their_paid_order(app: TestApp) {
     assert_eq!(response.status(), 303);
     let (status, page) = app.page("/account").await;
     assert_eq!(status, 200);
-    assert!(page.contains("Signed in as buyer@example.org"), "{page}");
+    assert!(page.contains("Signed in as <span class=\"email\">buyer@example.org</span>"), "{page}");
     assert!(
         page.contains("International Socialist Review") && page.contains("Socialist Worker, digital edition"),
         "{page}"

@@ -81,8 +81,15 @@ async fn journey(backend: Backend) {
     page.goto(&app.url("/cart")).await.expect("the cart");
     expect_text(page, "main", "Your cart is empty.").await;
 
-    // Later the reader signs in by the link the shop emails, and finds the subscription.
-    click(page, "a[href='/account']").await;
+    // The paid order signed the buyer in on this browser: the account shows the subscription.
+    page.goto(&app.url("/account")).await.expect("the account");
+    expect_path(page, "/account").await;
+    expect_text(page, ".account-head", "rosa@example.org").await;
+    click(page, "form[action='/account/logout'] button").await;
+    expect_path(page, "/").await;
+
+    // Later the reader signs in by the link the shop emails, and finds the subscription again.
+    page.goto(&app.url("/account")).await.expect("the account");
     expect_path(page, "/account/login").await;
     find(page, "#f-email").await.send_keys("Rosa@example.org").await.expect("typed");
     click(page, "form[action='/account/login'] button").await;
