@@ -11,7 +11,7 @@ use crate::{
     coupons,
     db::Db,
     email::{self, Mailer},
-    http,
+    http, orders,
     payments::{self, PaymentProvider, StripeGateway},
     settings,
 };
@@ -104,6 +104,19 @@ pub fn spawn_workers(state: &http::AppState) -> anyhow::Result<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(orders = n, "reconciliation settled overdue orders"),
                 Err(e) => tracing::warn!(error = %e, "reconciliation"),
+            }
+        }
+    });
+    let (db, shop_name) = (state.db.clone(), state.config.shop_name.clone());
+    let account_url = format!("{}/account", state.config.base());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            match orders::reminders::send_due_reminders(&db, &shop_name, &account_url, clock::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(reminders = n, "renewal reminders written to the outbox"),
+                Err(e) => tracing::warn!(error = %e, "renewal reminders"),
             }
         }
     });

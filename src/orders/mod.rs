@@ -4,6 +4,7 @@
 mod checkout;
 mod confirmation;
 pub mod mailing_list;
+pub mod reminders;
 mod settle;
 pub mod staff;
 pub mod terms;

@@ -55,6 +55,17 @@ pub fn period_at(unix_seconds: i64) -> i64 {
     period(date.year() as i64, date.month() as i64)
 }
 
+/// The first moment of a period (midnight UTC on the 1st of its month), in Unix seconds: the date an
+/// issue is due.
+pub fn first_day(period: i64) -> i64 {
+    let (year, month) = year_month(period);
+    let date = u8::try_from(month)
+        .ok()
+        .and_then(|m| time::Month::try_from(m).ok())
+        .and_then(|m| time::Date::from_calendar_date(i32::try_from(year).ok()?, m, 1).ok());
+    date.map_or(0, |d| d.midnight().assume_utc().unix_timestamp())
+}
+
 /// The last issue of a term that starts at `first` and lasts `years`.
 pub fn last_issue(frequency: Frequency, first: i64, years: i64) -> i64 {
     first + (frequency.issues_per_year() * years - 1) * step(frequency)

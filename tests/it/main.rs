@@ -12,4 +12,5 @@ mod faults;
 mod journey;
 mod operations;
 mod races;
+mod reminders;
 mod stripe;
