@@ -5,5 +5,7 @@
 mod overview;
 mod sign_in;
 
-pub use overview::{latest_order_of_cart, overview, overview_of_order, AccountOrder, AccountSubscription, Overview};
+pub use overview::{
+    date, latest_order_of_cart, overview, overview_of_order, AccountOrder, AccountSubscription, Overview,
+};
 pub use sign_in::{link_is_usable, request_link, sign_in, LINK_LIFETIME_SECS, SIGN_IN_LINKS};

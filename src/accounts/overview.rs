@@ -84,7 +84,8 @@ fn issues_left(first: i64, last: i64, step: i64, current: i64) -> i64 {
     }
 }
 
-fn date(unix: i64) -> String {
+/// "30 November 2026".
+pub fn date(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .map(|t| format!("{} {} {}", t.day(), crate::catalog::month_name(t.month() as i64), t.year()))
         .unwrap_or_default()

@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/login", get(login_form).post(ask_for_link))
         .route("/account/sign-in/{token}", get(sign_in_page).post(sign_in))
         .route("/account/logout", post(sign_out))
+        .route("/account/orders/{id}", get(receipt))
 }
 
 async fn login_page(
@@ -179,4 +180,46 @@ async fn account(State(state): State<AppState>, visitor: Visitor) -> Result<Resp
     context.insert("account", &overview);
     context.insert("awaiting_payment", &awaiting_payment);
     Ok(render(&state, "account/account.html", &context)?.into_response())
+}
+
+/// A printable receipt of one of the reader's own orders; anyone else's (or a guessed id) is 404.
+async fn receipt(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let Some((overview, _)) = visible_account(&state, &visitor).await? else {
+        return Ok(redirect::to("/account/login"));
+    };
+    let not_found = || Error::not_found("order_not_found", "There is no such order in your account.");
+    if !overview.orders.iter().any(|o| o.id == id) {
+        return Err(PageError(not_found()));
+    }
+    let order = crate::orders::find_order(&state.db, &id).await?.ok_or_else(not_found)?;
+    let lines = crate::orders::order_lines(&state.db, &id).await?;
+    let mut context = visitor_context(&state, &visitor, "Receipt").await;
+    context.insert(
+        "lines",
+        &lines
+            .iter()
+            .map(|l| {
+                (
+                    l.name.clone(),
+                    l.quantity,
+                    order.money(l.unit_price),
+                    order.money(l.discount),
+                    order.money(l.line_total - l.discount),
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    context.insert("address", &order.shipping_address().map(|a| a.lines()).unwrap_or_default());
+    context.insert("subtotal", &order.money(order.subtotal));
+    context.insert("discount", &order.money(order.discount));
+    context.insert("total", &order.money(order.total));
+    context.insert("placed", &accounts::date(order.created_at));
+    context.insert("paid", &order.paid_at.map(accounts::date));
+    context.insert("order", &order);
+    context.insert("base_url", state.config.base());
+    Ok(render(&state, "account/receipt.html", &context)?.into_response())
 }

@@ -222,6 +222,30 @@ async fn a_reader_sees_only_their_own_orders(app: TestApp) {
     let (_, page) = app.page("/account").await;
     assert!(page.contains("ada@example.org") && !page.contains("bo@example.org"));
     assert_eq!(page.matches("class=\"account-card\"").count(), 2, "one subscription and one order: {page}");
+    // Her receipt, printable; Bo's order, or a guessed id, is not found.
+    let ids: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, email_normalized FROM orders").fetch_all(&app.db.pool).await.expect("orders");
+    let (ada, bo) = (
+        &ids.iter().find(|(_, e)| e == "ada@example.org").expect("Ada's").0,
+        &ids.iter().find(|(_, e)| e == "bo@example.org").expect("Bo's").0,
+    );
+    let (status, receipt) = app.page(&format!("/account/orders/{ada}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        receipt.contains(ada.as_str())
+            && receipt.contains("Total")
+            && receipt.contains("$29.00")
+            && receipt.contains("Test Shop"),
+        "{receipt}"
+    );
+    for other in [bo.as_str(), "0000", "../../etc/passwd"] {
+        assert_eq!(app.get(&format!("/account/orders/{other}")).await.status(), 404, "{other}");
+    }
+    assert_eq!(
+        app.with_new_client().get(&format!("/account/orders/{ada}")).await.status(),
+        303,
+        "strangers sign in first"
+    );
 }
 
 async fn a_buyer_is_signed_in_by_their_paid_order(app: TestApp) {

@@ -104,13 +104,24 @@ async fn journey(backend: Backend) {
     expect_path(page, "/account").await;
     expect_text(page, "main", "International Socialist Review, print edition").await;
     expect_text(page, "main", "16 issues left").await;
-    // Kept for a person to look at: target/tmp/screenshots/.
+    save_screenshot(page, &format!("account-{}", app.db.backend.name())).await;
+    click(page, "a[href^='/account/orders/']").await;
+    expect_text(page, "main", "Order number").await;
+    expect_text(page, ".grand", "$54.00").await;
+    save_screenshot(page, &format!("receipt-{}", app.db.backend.name())).await;
+    if page.set_window_size(390, 900).await.is_ok() {
+        save_screenshot(page, &format!("receipt-{}-390", app.db.backend.name())).await;
+    }
+    browser.close().await;
+}
+
+/// Kept for a person to look at: target/tmp/screenshots/NAME.png.
+async fn save_screenshot(page: &Client, name: &str) {
     if let Ok(png) = page.screenshot().await {
         let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
         let _ = std::fs::create_dir_all(&folder);
-        let _ = std::fs::write(folder.join(format!("account-{}.png", app.db.backend.name())), png);
+        let _ = std::fs::write(folder.join(format!("{name}.png")), png);
     }
-    browser.close().await;
 }
 
 async fn find(page: &Client, css: &str) -> Element {
