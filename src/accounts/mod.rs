@@ -2,9 +2,11 @@
 //! and what a signed-in reader sees of their subscriptions and orders (`overview.rs`). A reader is
 //! their normalised email address: the `readers` row that checkout creates.
 
+mod digital;
 mod overview;
 mod sign_in;
 
+pub use digital::{pdf_access, PdfAccess};
 pub use overview::{
     date, latest_order_of_cart, overview, overview_of_order, AccountOrder, AccountSubscription, Overview,
 };

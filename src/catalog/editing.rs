@@ -166,6 +166,23 @@ pub async fn update_issue(db: &Db, sku: &str, draft: &IssueDraft, actor: &Actor,
     Ok(())
 }
 
+/// Makes an issue's PDF free for everyone, or for digital subscribers only again; audited.
+pub async fn set_pdf_free(db: &Db, sku: &str, free: bool, actor: &Actor, now: i64) -> Result<()> {
+    let before = issue_any(db, sku).await?.ok_or_else(no_such_issue)?;
+    let mut tx = db.begin_write().await?;
+    sqlx::query("UPDATE issues SET pdf_free = $2 WHERE sku = $1").bind(sku).bind(free as i64).execute(&mut *tx).await?;
+    let change = audit::Change {
+        action: if free { "issue.pdf_free" } else { "issue.pdf_for_subscribers" },
+        entity: "issue",
+        entity_id: sku,
+        before: Some(serde_json::json!({"pdf_free": before.pdf_free})),
+        after: Some(serde_json::json!({"pdf_free": free})),
+    };
+    audit::record(&mut tx, actor, change, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn set_published(db: &Db, sku: &str, published: bool, actor: &Actor, now: i64) -> Result<()> {
     let before = issue_any(db, sku).await?.ok_or_else(no_such_issue)?;
     let mut tx = db.begin_write().await?;

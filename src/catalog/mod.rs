@@ -142,6 +142,8 @@ pub struct Issue {
     /// The site path of the cover image: an uploaded file, or the cover the shop draws.
     pub cover_url: String,
     pub has_pdf: bool,
+    /// Staff made the PDF free for everyone.
+    pub pdf_free: bool,
     /// The price of a single copy; `None` when the issue is not sold singly.
     pub price: Option<Money>,
     pub published: bool,

@@ -47,6 +47,7 @@ struct IssueRow {
     published: i64,
     published_at: Option<i64>,
     is_sample: i64,
+    pdf_free: i64,
 }
 
 #[derive(FromRow)]
@@ -127,6 +128,7 @@ fn issue_from_row(row: IssueRow) -> Result<Issue> {
         published: flag(row.published),
         published_at: row.published_at,
         is_sample: flag(row.is_sample),
+        pdf_free: flag(row.pdf_free),
         articles: Vec::new(),
     })
 }
@@ -173,7 +175,7 @@ pub async fn plans(db: &Db) -> Result<Vec<Plan>> {
 /// Published issues, newest first; all publications, or one.
 pub async fn published_issues(db: &Db, publication: Option<&str>) -> Result<Vec<Issue>> {
     let sql = "SELECT i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
-     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample \
+     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample, i.pdf_free \
      FROM issues i JOIN publications p ON p.slug = i.publication WHERE i.published = 1 AND ($1 IS NULL OR i.publication = $1) \
          ORDER BY i.year DESC, i.month DESC, p.position";
     let rows: Vec<IssueRow> = sqlx::query_as(sql).bind(publication).fetch_all(&db.pool).await?;
@@ -183,7 +185,7 @@ pub async fn published_issues(db: &Db, publication: Option<&str>) -> Result<Vec<
 /// The newest published issue of a publication, if it has any.
 pub async fn latest_issue(db: &Db, publication: &str) -> Result<Option<Issue>> {
     let sql = "SELECT i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
-     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample \
+     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample, i.pdf_free \
      FROM issues i JOIN publications p ON p.slug = i.publication WHERE i.published = 1 AND i.publication = $1 \
          ORDER BY i.year DESC, i.month DESC LIMIT 1";
     let row: Option<IssueRow> = sqlx::query_as(sql).bind(publication).fetch_optional(&db.pool).await?;
@@ -197,7 +199,7 @@ pub async fn find_published_issue(db: &Db, issue: &IssueRef) -> Result<Option<Is
 
 pub async fn find_published_issue_by_sku(db: &Db, sku: &str) -> Result<Option<Issue>> {
     let sql = "SELECT i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
-     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample \
+     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample, i.pdf_free \
      FROM issues i JOIN publications p ON p.slug = i.publication WHERE i.published = 1 AND i.sku = $1";
     let Some(row) = sqlx::query_as::<_, IssueRow>(sql).bind(sku).fetch_optional(&db.pool).await? else {
         return Ok(None);
@@ -210,7 +212,7 @@ pub async fn find_published_issue_by_sku(db: &Db, sku: &str) -> Result<Option<Is
 /// Every issue, published or not, newest first (for staff).
 pub async fn all_issues(db: &Db) -> Result<Vec<Issue>> {
     let sql = "SELECT i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
-     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample \
+     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample, i.pdf_free \
      FROM issues i JOIN publications p ON p.slug = i.publication ORDER BY i.year DESC, i.month DESC, p.position";
     let rows: Vec<IssueRow> = sqlx::query_as(sql).fetch_all(&db.pool).await?;
     rows.into_iter().map(issue_from_row).collect()
@@ -219,7 +221,7 @@ pub async fn all_issues(db: &Db) -> Result<Vec<Issue>> {
 /// One issue, published or not, with its contents (for staff).
 pub async fn issue_any(db: &Db, sku: &str) -> Result<Option<Issue>> {
     let sql = "SELECT i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
-     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample \
+     i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample, i.pdf_free \
      FROM issues i JOIN publications p ON p.slug = i.publication WHERE i.sku = $1";
     let Some(row) = sqlx::query_as::<_, IssueRow>(sql).bind(sku).fetch_optional(&db.pool).await? else {
         return Ok(None);

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{error::PageError, extract::visitor_context, extract::Visitor, render::render, AppState};
 use crate::{
+    accounts,
     catalog::{self, Edition, Issue, IssueRef, Plan, Publication},
     error::Error,
     money::Money,
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/issues", get(archive))
         .route("/issues/{publication}", get(publication_archive))
         .route("/issues/{publication}/{year}/{month}", get(issue_page))
+        .route("/issues/{publication}/{year}/{month}/pdf", get(issue_pdf))
 }
 
 type Page = Result<Html<String>, PageError>;
@@ -142,9 +144,56 @@ async fn issue_page(
     let editions = editions_of(&publication, &plans);
     let subscribe_from = editions.iter().filter_map(|e| e.from_per_year).min_by_key(|m| m.amount);
 
+    let pdf = accounts::pdf_access(&state.db, visitor.reader().await?.as_deref(), &issue).await?;
     let mut context = visitor_context(&state, &visitor, &issue.name()).await;
+    context.insert("pdf", &pdf);
     context.insert("subscribe_from", &subscribe_from);
     context.insert("publication", &publication);
     context.insert("issue", &issue);
     Ok(render(&state, "catalog/issue.html", &context)?)
+}
+
+/// An issue's PDF, as a download: to everyone when free, else to a signed-in reader whose digital
+/// subscription covers it (303 to sign in for a stranger, 403 for a reader it does not cover).
+/// Private and never cached: no URL works for anyone else, or for ever.
+async fn issue_pdf(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((slug, year, month)): Path<(String, String, String)>,
+) -> Result<axum::response::Response, PageError> {
+    use axum::{
+        http::{header, HeaderValue},
+        response::IntoResponse,
+    };
+    let not_found = || Error::not_found("pdf_not_found", "This issue has no PDF.");
+    let issue_ref = IssueRef::parse(&slug, &year, &month).ok_or_else(not_found)?;
+    let issue = catalog::find_published_issue(&state.db, &issue_ref).await?.ok_or_else(not_found)?;
+    match accounts::pdf_access(&state.db, visitor.reader().await?.as_deref(), &issue).await? {
+        accounts::PdfAccess::Free | accounts::PdfAccess::Covered => {}
+        accounts::PdfAccess::NoPdf => return Err(not_found().into()),
+        accounts::PdfAccess::SignInNeeded => return Ok(super::redirect::to("/account/login").into_response()),
+        accounts::PdfAccess::NotCovered => {
+            return Err(Error::Forbidden {
+                code: "pdf_not_covered",
+                message: format!(
+                    "Your subscriptions do not cover the {} issue of {}. A digital subscription gives you every \
+                     issue of its term as a PDF.",
+                    issue.label, issue.publication_name
+                ),
+            }
+            .into())
+        }
+    }
+    let key = catalog::pdf_key(&state.db, &issue.sku).await?.ok_or_else(not_found)?;
+    let store = crate::storage::FileStore::new(&state.config.data_dir.join("media"));
+    let (path, _) = store.locate(&key).await.map_err(Error::Internal)?.ok_or_else(not_found)?;
+    let mut response = super::media::stream_file(&path).await?;
+    let file_name = format!("{}-{}-{:02}.pdf", issue.publication, issue.year, issue.month);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }

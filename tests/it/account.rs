@@ -44,7 +44,7 @@ async fn link_emails(app: &TestApp, email: &str) -> Vec<String> {
 }
 
 /// Asks for a link on this browser; answers the path of the link this request sent, if any.
-async fn ask_for_link(app: &TestApp, email: &str) -> Option<String> {
+pub async fn ask_for_link(app: &TestApp, email: &str) -> Option<String> {
     let before = link_emails(app, email).await;
     let response = app.post_form("/account/login", &[("email", email)]).await;
     assert_eq!(response.status(), 303);

@@ -7,6 +7,7 @@ mod admin;
 mod cart;
 mod catalog;
 mod checkout;
+mod digital;
 mod email;
 mod faults;
 mod journey;

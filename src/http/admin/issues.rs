@@ -42,6 +42,8 @@ pub fn routes(routes: RecordingRouter) -> RecordingRouter {
         .post("/issues/{sku}", update)
         .post("/issues/{sku}/publish", publish)
         .post("/issues/{sku}/unpublish", unpublish)
+        .post("/issues/{sku}/pdf-free", make_pdf_free)
+        .post("/issues/{sku}/pdf-subscribers", make_pdf_for_subscribers)
         .post("/issues/{sku}/cover", upload_cover.layer(DefaultBodyLimit::max(MAX_COVER_BYTES + 64 * 1024)))
         .post("/issues/{sku}/pdf", upload_pdf.layer(DefaultBodyLimit::max(MAX_PDF_BYTES + 64 * 1024)))
         .get("/issues/{sku}/pdf", download_pdf)
@@ -241,6 +243,30 @@ async fn unpublish(
     Path(sku): Path<String>,
 ) -> Result<Response, PageError> {
     set_published(&state, &ctx, &sku, false).await
+}
+
+async fn set_pdf_free(state: &AppState, ctx: &StaffContext, sku: &str, free: bool) -> Result<Response, PageError> {
+    existing(state, sku).await?;
+    editing::set_pdf_free(&state.db, sku, free, &ctx.actor(), clock::now()).await?;
+    ctx.flash(if free { "The PDF is now free for everyone." } else { "The PDF is now for digital subscribers only." })
+        .await;
+    Ok(redirect::to(&format!("/admin/issues/{sku}")))
+}
+
+async fn make_pdf_free(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(sku): Path<String>,
+) -> Result<Response, PageError> {
+    set_pdf_free(&state, &ctx, &sku, true).await
+}
+
+async fn make_pdf_for_subscribers(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(sku): Path<String>,
+) -> Result<Response, PageError> {
+    set_pdf_free(&state, &ctx, &sku, false).await
 }
 
 fn upload_problem(error: UploadError, pdf: bool) -> Error {

@@ -1,0 +1,92 @@
+//! The digital edition: who may download an issue's PDF.
+
+use masthead::orders::terms;
+
+use crate::{account::ask_for_link, checkout::checkout, on_both_databases, support::TestApp};
+
+on_both_databases!(only_readers_whose_digital_term_covers_the_issue_download_its_pdf);
+
+const PDF: &[u8] = b"%PDF-1.4\n% Socialist Worker, January 2017\n";
+
+/// A browser signed in as a reader who bought `sku` (paid), with the term moved to `first..=last`.
+async fn reader_with(app: &TestApp, email: &str, sku: &str, term: Option<(i64, i64)>) -> TestApp {
+    let browser = app.with_new_client();
+    let (status, answer) = checkout(&browser, &[sku], None, email).await;
+    assert_eq!(status, 201, "{answer}");
+    let order_id = answer["order_id"].as_str().expect("an id");
+    assert_eq!(browser.post_form(&format!("/checkout/test-payment/{order_id}/pay"), &[]).await.status(), 303);
+    if let Some((first, last)) = term {
+        sqlx::query("UPDATE subscriptions SET first_period = $2, last_period = $3 WHERE order_id = $1")
+            .bind(order_id)
+            .bind(first)
+            .bind(last)
+            .execute(&app.db.pool)
+            .await
+            .expect("moved");
+    }
+    browser.post_form("/account/logout", &[]).await;
+    let link = ask_for_link(&browser, email).await.expect("a link");
+    assert_eq!(browser.post_form(&link, &[]).await.status(), 303);
+    browser
+}
+
+async fn only_readers_whose_digital_term_covers_the_issue_download_its_pdf(app: TestApp) {
+    let folder = app.config.data_dir.join("media").join("pdfs");
+    std::fs::create_dir_all(&folder).expect("a folder");
+    std::fs::write(folder.join("sw-2017-01-test.pdf"), PDF).expect("written");
+    sqlx::query("UPDATE issues SET pdf_file = 'pdfs/sw-2017-01-test.pdf' WHERE sku = 'sw-2017-01'")
+        .execute(&app.db.pool)
+        .await
+        .expect("the PDF recorded");
+    let pdf = "/issues/sw/2017/01/pdf";
+    let covering = Some((terms::period(2016, 6), terms::period(2017, 5)));
+
+    let covered = reader_with(&app, "digital@example.org", "sw-digital-1y", covering).await;
+    let response = covered.get(pdf).await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert_eq!(headers["content-disposition"], "attachment; filename=\"sw-2017-01.pdf\"");
+    assert_eq!(headers["cache-control"], "private, no-store");
+    assert_eq!(response.bytes().await.expect("the PDF").as_ref(), PDF);
+    let (_, page) = covered.page("/issues/sw/2017/01").await;
+    assert!(page.contains("Download the PDF") && page.contains("Included in your digital subscription"), "{page}");
+
+    // A term that does not cover January 2017, a print term that does, a buyer of a single copy.
+    let later = reader_with(&app, "later@example.org", "sw-digital-1y", None).await;
+    let print = reader_with(&app, "print@example.org", "sw-print-1y", covering).await;
+    let copy = reader_with(&app, "copy@example.org", "sw-2016-12", None).await;
+    for (who, browser) in [("later term", &later), ("print", &print), ("single copy", &copy)] {
+        let response = browser.get(pdf).await;
+        assert_eq!(response.status(), 403, "{who}");
+        let (_, page) = browser.page("/issues/sw/2017/01").await;
+        assert!(page.contains("do not cover this issue") && !page.contains("Download the PDF"), "{who}: {page}");
+    }
+    // Nobody signed in: sent to sign in; the page says how to read it.
+    let stranger = app.with_new_client();
+    let response = stranger.get(pdf).await;
+    assert_eq!(
+        (response.status().as_u16(), response.headers()["location"].to_str().ok()),
+        (303, Some("/account/login"))
+    );
+    let (_, page) = stranger.page("/issues/sw/2017/01").await;
+    assert!(page.contains("Sign in</a> to read it"), "{page}");
+    // An issue without a PDF, and nonsense: not found.
+    for path in ["/issues/sw/2016/12/pdf", "/issues/sw/2017/13/pdf", "/issues/../../pdf"] {
+        assert_eq!(covered.get(path).await.status(), 404, "{path}");
+    }
+
+    // Made free by staff: everyone may download it.
+    masthead::catalog::editing::set_pdf_free(
+        &app.db,
+        "sw-2017-01",
+        true,
+        &masthead::audit::Actor::command_line(),
+        masthead::clock::now(),
+    )
+    .await
+    .expect("made free");
+    assert_eq!(stranger.get(pdf).await.status(), 200);
+    let (_, page) = stranger.page("/issues/sw/2017/01").await;
+    assert!(page.contains("free to download for everyone"), "{page}");
+}
