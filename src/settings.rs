@@ -23,3 +23,22 @@ pub async fn fix_currency(db: &Db, configured: Currency) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Records the shop's public address, for what is written where no request is at hand (the
+/// confirmation email written at settlement, by a webhook or the reconciliation job).
+pub async fn record_base_url(db: &Db, base_url: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO settings (name, value) VALUES ('base_url', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    .bind(base_url.trim_end_matches('/'))
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// The shop's public address, as the last instance to start recorded it.
+pub async fn base_url(conn: &mut sqlx::AnyConnection) -> crate::error::Result<Option<String>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT value FROM settings WHERE name = 'base_url'").fetch_optional(&mut *conn).await?;
+    Ok(row.map(|(url,)| url))
+}

@@ -179,6 +179,7 @@ async fn success(
         "subscriptions",
         &subscriptions.iter().map(|s| (s.title.clone(), s.first_issue(), s.last_issue())).collect::<Vec<_>>(),
     );
+    context.insert("digital", &subscriptions.iter().any(|s| s.edition == "digital"));
     Ok(render(&state, "checkout/success.html", &context)?.into_response())
 }
 

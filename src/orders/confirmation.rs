@@ -5,7 +5,12 @@ use crate::email::EmailMessage;
 
 /// The confirmation a reader gets when an order is paid: lines, totals, and each subscription's
 /// first and last issue.
-pub fn order_confirmation(order: &Order, lines: &[OrderLine], subscriptions: &[Subscription]) -> EmailMessage {
+pub fn order_confirmation(
+    order: &Order,
+    lines: &[OrderLine],
+    subscriptions: &[Subscription],
+    base_url: Option<&str>,
+) -> EmailMessage {
     let mut body = format!("Dear {},\n\nThank you for your order {}.\n\n", order.name, order.id);
     for line in lines {
         body.push_str(&format!("  {} x {}  {}", line.quantity, line.name, order.money(line.line_total)));
@@ -30,6 +35,17 @@ pub fn order_confirmation(order: &Order, lines: &[OrderLine], subscriptions: &[S
                 s.last_issue()
             ));
         }
+    }
+    if subscriptions.iter().any(|s| s.edition == "digital") {
+        let sign_in = match base_url {
+            Some(base) => format!("{base}/account/login"),
+            None => "your account on our website".to_string(),
+        };
+        body.push_str(&format!(
+            "\nHow to read your digital issues: each issue of your term is a PDF to download from its page in \
+             the archive. Sign in at {sign_in} with this email address: we email you a link, no password \
+             needed.\n"
+        ));
     }
     if let Some(address) = order.shipping_address() {
         body.push_str(&format!("\nWe will mail print copies to:\n  {}\n", order.name));

@@ -153,7 +153,8 @@ async fn fulfil(
             .execute(&mut *tx)
             .await?;
     }
-    let message = super::confirmation::order_confirmation(&order, &lines, &subscriptions);
+    let base_url = crate::settings::base_url(&mut tx).await?;
+    let message = super::confirmation::order_confirmation(&order, &lines, &subscriptions, base_url.as_deref());
     email::enqueue(&mut tx, Some(order_id), "order_confirmation", &order.email, &message, now).await?;
     tx.commit().await?;
     tracing::info!(order_id, total = order.total, "order paid and fulfilled");

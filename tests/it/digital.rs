@@ -4,7 +4,10 @@ use masthead::orders::terms;
 
 use crate::{account::ask_for_link, checkout::checkout, on_both_databases, support::TestApp};
 
-on_both_databases!(only_readers_whose_digital_term_covers_the_issue_download_its_pdf);
+on_both_databases!(
+    only_readers_whose_digital_term_covers_the_issue_download_its_pdf,
+    a_digital_buyer_is_told_how_to_read_the_issues,
+);
 
 const PDF: &[u8] = b"%PDF-1.4\n% Socialist Worker, January 2017\n";
 
@@ -89,4 +92,37 @@ async fn only_readers_whose_digital_term_covers_the_issue_download_its_pdf(app: 
     assert_eq!(stranger.get(pdf).await.status(), 200);
     let (_, page) = stranger.page("/issues/sw/2017/01").await;
     assert!(page.contains("free to download for everyone"), "{page}");
+}
+
+async fn a_digital_buyer_is_told_how_to_read_the_issues(app: TestApp) {
+    let (status, answer) = checkout(&app, &["sw-digital-1y"], None, "pdf@example.org").await;
+    assert_eq!(status, 201, "{answer}");
+    let order_id = answer["order_id"].as_str().expect("an id");
+    assert_eq!(app.post_form(&format!("/checkout/test-payment/{order_id}/pay"), &[]).await.status(), 303);
+    let (_, page) = app.page(&format!("/checkout/success?order={order_id}")).await;
+    assert!(page.contains("How to read your digital issues") && page.contains("href=\"/account/login\""), "{page}");
+    let (body,): (String,) = sqlx::query_as("SELECT body FROM email_outbox WHERE kind = 'order_confirmation'")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("the confirmation");
+    assert!(
+        body.contains("How to read your digital issues") && body.contains("http://shop.test/account/login"),
+        "{body}"
+    );
+    // A print-only order says nothing of PDFs.
+    let (_, answer) = checkout(&app.with_new_client(), &["isr-print-1y"], None, "paper@example.org").await;
+    let order_id = answer["order_id"].as_str().expect("an id");
+    masthead::orders::settle(
+        &app.db,
+        order_id,
+        masthead::orders::Outcome::Paid { amount: 2900, currency: "USD".into(), reference: None },
+        masthead::clock::now(),
+    )
+    .await
+    .expect("paid");
+    let (body,): (String,) = sqlx::query_as("SELECT body FROM email_outbox WHERE recipient = 'paper@example.org'")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("the confirmation");
+    assert!(!body.contains("digital issues"), "{body}");
 }
