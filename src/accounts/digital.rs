@@ -42,3 +42,73 @@ pub async fn pdf_access(db: &Db, reader: Option<&str>, issue: &Issue) -> Result<
     .await?;
     Ok(if terms > 0 { PdfAccess::Covered } else { PdfAccess::NotCovered })
 }
+
+/// The reader and order a download is stamped with: the subscription that covers the issue.
+pub async fn stamp_line(db: &Db, reader: &str, issue: &Issue, shop_name: &str) -> Result<Option<String>> {
+    let period = terms::period(issue.year, issue.month);
+    let row: Option<(String, String)> = sqlx::query_as(
+        "SELECT name, order_id FROM subscriptions WHERE email_normalized = $1 AND publication = $2 \
+         AND edition = 'digital' AND status = 'active' AND first_period <= $3 AND last_period >= $3 \
+         ORDER BY first_period, id LIMIT 1",
+    )
+    .bind(reader)
+    .bind(&issue.publication)
+    .bind(period)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|(name, order_id)| {
+        let order: String = order_id.chars().take(8).collect();
+        format!("Downloaded by {name} (order {order}) from {shop_name}. For your own reading.")
+    }))
+}
+
+/// Writes `line` in small type at the foot of every page of a PDF, so a shared copy says whose it
+/// was. The original is left as it is; the stamped copy is returned.
+pub fn stamp_pdf(pdf: &[u8], line: &str) -> anyhow::Result<Vec<u8>> {
+    use lopdf::{
+        content::{Content, Operation},
+        dictionary, Document, Object,
+    };
+    let mut doc = Document::load_mem(pdf)?;
+    let font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding",
+    });
+    // WinAnsi is Latin-1 for the letters names use; anything else prints as "?".
+    let text: Vec<u8> = line.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect();
+    let pages: Vec<_> = doc.get_pages().into_values().collect();
+    for page in pages {
+        let fonts_elsewhere = {
+            let resources = doc.get_or_create_resources(page)?.as_dict_mut()?;
+            match resources.get(b"Font").ok().cloned() {
+                Some(Object::Reference(id)) => Some(id),
+                Some(Object::Dictionary(mut fonts)) => {
+                    fonts.set("MastheadStamp", font);
+                    resources.set("Font", fonts);
+                    None
+                }
+                _ => {
+                    resources.set("Font", dictionary! { "MastheadStamp" => font });
+                    None
+                }
+            }
+        };
+        if let Some(id) = fonts_elsewhere {
+            doc.get_object_mut(id)?.as_dict_mut()?.set("MastheadStamp", font);
+        }
+        let stamp = Content {
+            operations: vec![
+                Operation::new("q", vec![]),
+                Operation::new("BT", vec![]),
+                Operation::new("Tf", vec!["MastheadStamp".into(), 7.into()]),
+                Operation::new("Td", vec![18.into(), 8.into()]),
+                Operation::new("Tj", vec![Object::string_literal(text.clone())]),
+                Operation::new("ET", vec![]),
+                Operation::new("Q", vec![]),
+            ],
+        };
+        doc.add_to_page_content(page, stamp)?;
+    }
+    let mut stamped = Vec::new();
+    doc.save_to(&mut stamped)?;
+    Ok(stamped)
+}

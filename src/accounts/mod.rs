@@ -6,7 +6,7 @@ mod digital;
 mod overview;
 mod sign_in;
 
-pub use digital::{pdf_access, PdfAccess};
+pub use digital::{pdf_access, stamp_line, stamp_pdf, PdfAccess};
 pub use overview::{
     date, latest_order_of_cart, overview, overview_of_order, AccountOrder, AccountSubscription, Overview,
 };

@@ -168,7 +168,9 @@ async fn issue_pdf(
     let not_found = || Error::not_found("pdf_not_found", "This issue has no PDF.");
     let issue_ref = IssueRef::parse(&slug, &year, &month).ok_or_else(not_found)?;
     let issue = catalog::find_published_issue(&state.db, &issue_ref).await?.ok_or_else(not_found)?;
-    match accounts::pdf_access(&state.db, visitor.reader().await?.as_deref(), &issue).await? {
+    let reader = visitor.reader().await?;
+    let access = accounts::pdf_access(&state.db, reader.as_deref(), &issue).await?;
+    match access {
         accounts::PdfAccess::Free | accounts::PdfAccess::Covered => {}
         accounts::PdfAccess::NoPdf => return Err(not_found().into()),
         accounts::PdfAccess::SignInNeeded => return Ok(super::redirect::to("/account/login").into_response()),
@@ -187,7 +189,21 @@ async fn issue_pdf(
     let key = catalog::pdf_key(&state.db, &issue.sku).await?.ok_or_else(not_found)?;
     let store = crate::storage::FileStore::new(&state.config.data_dir.join("media"));
     let (path, _) = store.locate(&key).await.map_err(Error::Internal)?.ok_or_else(not_found)?;
-    let mut response = super::media::stream_file(&path).await?;
+    let mut response = match (access, reader) {
+        // A subscriber's copy carries their name and order number on every page.
+        (accounts::PdfAccess::Covered, Some(reader)) => {
+            let line = accounts::stamp_line(&state.db, &reader, &issue, &state.config.shop_name)
+                .await?
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("no covering subscription for a covered reader")))?;
+            let original = tokio::fs::read(&path).await.map_err(|e| Error::Internal(e.into()))?;
+            let stamped = tokio::task::spawn_blocking(move || accounts::stamp_pdf(&original, &line))
+                .await
+                .map_err(|e| Error::Internal(e.into()))?
+                .map_err(|e| Error::Internal(e.context(format!("stamping the PDF of {}", issue.sku))))?;
+            stamped.into_response()
+        }
+        _ => super::media::stream_file(&path).await?,
+    };
     let file_name = format!("{}-{}-{:02}.pdf", issue.publication, issue.year, issue.month);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));

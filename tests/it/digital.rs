@@ -9,7 +9,51 @@ on_both_databases!(
     a_digital_buyer_is_told_how_to_read_the_issues,
 );
 
-const PDF: &[u8] = b"%PDF-1.4\n% Socialist Worker, January 2017\n";
+/// A real two-page PDF, as the publisher's layout program would make (smaller).
+fn two_page_pdf() -> Vec<u8> {
+    use lopdf::{
+        content::{Content, Operation},
+        dictionary, Document, Object, Stream,
+    };
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let font_id = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Times-Roman" });
+    let resources_id = doc.add_object(dictionary! { "Font" => dictionary! { "F1" => font_id } });
+    let mut kids = Vec::new();
+    for text in ["Socialist Worker, January 2017", "Resist the ban"] {
+        let content = Content {
+            operations: vec![
+                Operation::new("BT", vec![]),
+                Operation::new("Tf", vec!["F1".into(), 24.into()]),
+                Operation::new("Td", vec![72.into(), 700.into()]),
+                Operation::new("Tj", vec![Object::string_literal(text)]),
+                Operation::new("ET", vec![]),
+            ],
+        };
+        let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().expect("encoded")));
+        kids.push(Object::from(doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+        })));
+    }
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => kids, "Count" => 2, "Resources" => resources_id,
+            "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        }),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut bytes = Vec::new();
+    doc.save_to(&mut bytes).expect("saved");
+    bytes
+}
+
+fn text_of(pdf: &[u8]) -> Vec<String> {
+    let doc = lopdf::Document::load_mem(pdf).expect("a PDF that opens");
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    pages.iter().map(|p| doc.extract_text(&[*p]).expect("its text")).collect()
+}
 
 /// A browser signed in as a reader who bought `sku` (paid), with the term moved to `first..=last`.
 async fn reader_with(app: &TestApp, email: &str, sku: &str, term: Option<(i64, i64)>) -> TestApp {
@@ -36,7 +80,8 @@ async fn reader_with(app: &TestApp, email: &str, sku: &str, term: Option<(i64, i
 async fn only_readers_whose_digital_term_covers_the_issue_download_its_pdf(app: TestApp) {
     let folder = app.config.data_dir.join("media").join("pdfs");
     std::fs::create_dir_all(&folder).expect("a folder");
-    std::fs::write(folder.join("sw-2017-01-test.pdf"), PDF).expect("written");
+    let original = two_page_pdf();
+    std::fs::write(folder.join("sw-2017-01-test.pdf"), &original).expect("written");
     sqlx::query("UPDATE issues SET pdf_file = 'pdfs/sw-2017-01-test.pdf' WHERE sku = 'sw-2017-01'")
         .execute(&app.db.pool)
         .await
@@ -51,7 +96,20 @@ async fn only_readers_whose_digital_term_covers_the_issue_download_its_pdf(app: 
     assert_eq!(headers["content-type"], "application/pdf");
     assert_eq!(headers["content-disposition"], "attachment; filename=\"sw-2017-01.pdf\"");
     assert_eq!(headers["cache-control"], "private, no-store");
-    assert_eq!(response.bytes().await.expect("the PDF").as_ref(), PDF);
+    // Every page is stamped with the reader's name and order number; the file on disk is untouched.
+    let stamped = response.bytes().await.expect("the PDF");
+    let (order_id,): (String,) =
+        sqlx::query_as("SELECT order_id FROM subscriptions WHERE email_normalized = 'digital@example.org'")
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("the order");
+    let pages = text_of(&stamped);
+    assert_eq!(pages.len(), 2);
+    for page in &pages {
+        assert!(page.contains("Ada Reader") && page.contains(&order_id[..8]), "{page}");
+    }
+    assert!(pages[1].contains("Resist the ban"), "the issue itself is still there: {}", pages[1]);
+    assert_eq!(std::fs::read(folder.join("sw-2017-01-test.pdf")).expect("the original"), original);
     let (_, page) = covered.page("/issues/sw/2017/01").await;
     assert!(page.contains("Download the PDF") && page.contains("Included in your digital subscription"), "{page}");
 
@@ -89,7 +147,9 @@ async fn only_readers_whose_digital_term_covers_the_issue_download_its_pdf(app: 
     )
     .await
     .expect("made free");
-    assert_eq!(stranger.get(pdf).await.status(), 200);
+    let response = stranger.get(pdf).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.expect("the PDF").as_ref(), original.as_slice(), "a free PDF is not stamped");
     let (_, page) = stranger.page("/issues/sw/2017/01").await;
     assert!(page.contains("free to download for everyone"), "{page}");
 }
