@@ -24,6 +24,48 @@ pub async fn fix_currency(db: &Db, configured: Currency) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// After how many months back issues' PDFs become free for everyone; `None` (the default): never.
+pub async fn pdf_embargo_months(db: &Db) -> crate::error::Result<Option<i64>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT value FROM settings WHERE name = 'pdf_embargo_months'").fetch_optional(&db.pool).await?;
+    Ok(row.and_then(|(v,)| v.parse().ok()).filter(|m: &i64| *m > 0))
+}
+
+/// Sets (or, with `None`, removes) the embargo on back issues' PDFs, with its audit entry.
+pub async fn set_pdf_embargo_months(
+    db: &Db,
+    months: Option<i64>,
+    actor: &crate::audit::Actor,
+    now: i64,
+) -> crate::error::Result<()> {
+    let before = pdf_embargo_months(db).await?;
+    let mut tx = db.begin_write().await?;
+    match months {
+        Some(months) => {
+            sqlx::query(
+                "INSERT INTO settings (name, value) VALUES ('pdf_embargo_months', $1) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+            .bind(months.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        None => {
+            sqlx::query("DELETE FROM settings WHERE name = 'pdf_embargo_months'").execute(&mut *tx).await?;
+        }
+    }
+    let change = crate::audit::Change {
+        action: "settings.pdf_embargo",
+        entity: "settings",
+        entity_id: "pdf_embargo_months",
+        before: Some(serde_json::json!(before)),
+        after: Some(serde_json::json!(months)),
+    };
+    crate::audit::record(&mut tx, actor, change, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Records the shop's public address, for what is written where no request is at hand (the
 /// confirmation email written at settlement, by a webhook or the reconciliation job).
 pub async fn record_base_url(db: &Db, base_url: &str) -> anyhow::Result<()> {

@@ -21,13 +21,19 @@ pub enum PdfAccess {
     NotCovered,
 }
 
-/// What `reader` (a normalised email, or nobody) may do with the issue's PDF.
-pub async fn pdf_access(db: &Db, reader: Option<&str>, issue: &Issue) -> Result<PdfAccess> {
+/// What `reader` (a normalised email, or nobody) may do with the issue's PDF at `now`.
+pub async fn pdf_access(db: &Db, reader: Option<&str>, issue: &Issue, now: i64) -> Result<PdfAccess> {
     if !issue.has_pdf {
         return Ok(PdfAccess::NoPdf);
     }
     if issue.pdf_free {
         return Ok(PdfAccess::Free);
+    }
+    // The embargo: a back issue's PDF becomes free once it is that many months old.
+    if let Some(months) = crate::settings::pdf_embargo_months(db).await? {
+        if terms::period(issue.year, issue.month) + months <= terms::period_at(now) {
+            return Ok(PdfAccess::Free);
+        }
     }
     let Some(reader) = reader else { return Ok(PdfAccess::SignInNeeded) };
     let period = terms::period(issue.year, issue.month);

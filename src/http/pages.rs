@@ -144,7 +144,7 @@ async fn issue_page(
     let editions = editions_of(&publication, &plans);
     let subscribe_from = editions.iter().filter_map(|e| e.from_per_year).min_by_key(|m| m.amount);
 
-    let pdf = accounts::pdf_access(&state.db, visitor.reader().await?.as_deref(), &issue).await?;
+    let pdf = accounts::pdf_access(&state.db, visitor.reader().await?.as_deref(), &issue, crate::clock::now()).await?;
     let mut context = visitor_context(&state, &visitor, &issue.name()).await;
     context.insert("pdf", &pdf);
     context.insert("subscribe_from", &subscribe_from);
@@ -169,7 +169,7 @@ async fn issue_pdf(
     let issue_ref = IssueRef::parse(&slug, &year, &month).ok_or_else(not_found)?;
     let issue = catalog::find_published_issue(&state.db, &issue_ref).await?.ok_or_else(not_found)?;
     let reader = visitor.reader().await?;
-    let access = accounts::pdf_access(&state.db, reader.as_deref(), &issue).await?;
+    let access = accounts::pdf_access(&state.db, reader.as_deref(), &issue, crate::clock::now()).await?;
     match access {
         accounts::PdfAccess::Free | accounts::PdfAccess::Covered => {}
         accounts::PdfAccess::NoPdf => return Err(not_found().into()),

@@ -137,6 +137,15 @@ async fn only_readers_whose_digital_term_covers_the_issue_download_its_pdf(app: 
         assert_eq!(covered.get(path).await.status(), 404, "{path}");
     }
 
+    // An embargo: back issues older than 60 months are free for everyone; without one, they are not.
+    let actor = masthead::audit::Actor::command_line();
+    masthead::settings::set_pdf_embargo_months(&app.db, Some(60), &actor, masthead::clock::now()).await.expect("set");
+    assert_eq!(stranger.get(pdf).await.status(), 200, "January 2017 is more than five years old");
+    masthead::settings::set_pdf_embargo_months(&app.db, Some(600), &actor, masthead::clock::now()).await.expect("set");
+    assert_eq!(stranger.get(pdf).await.status(), 303, "not yet fifty years old");
+    masthead::settings::set_pdf_embargo_months(&app.db, None, &actor, masthead::clock::now()).await.expect("off");
+    assert_eq!(stranger.get(pdf).await.status(), 303);
+
     // Made free by staff: everyone may download it.
     masthead::catalog::editing::set_pdf_free(
         &app.db,

@@ -42,6 +42,7 @@ pub fn routes(routes: RecordingRouter) -> RecordingRouter {
         .post("/issues/{sku}", update)
         .post("/issues/{sku}/publish", publish)
         .post("/issues/{sku}/unpublish", unpublish)
+        .post("/issues/pdf-embargo", set_embargo)
         .post("/issues/{sku}/pdf-free", make_pdf_free)
         .post("/issues/{sku}/pdf-subscribers", make_pdf_for_subscribers)
         .post("/issues/{sku}/cover", upload_cover.layer(DefaultBodyLimit::max(MAX_COVER_BYTES + 64 * 1024)))
@@ -56,7 +57,41 @@ fn store(state: &AppState) -> FileStore {
 async fn list(State(state): State<AppState>, ctx: StaffContext) -> Result<Response, PageError> {
     let mut context = admin_context(&state, &ctx, "Issues").await;
     context.insert("issues", &catalog::all_issues(&state.db).await?);
+    context.insert("embargo_months", &crate::settings::pdf_embargo_months(&state.db).await?);
     Ok(render(&state, "admin/issues.html", &context)?.into_response())
+}
+
+#[derive(Deserialize)]
+struct EmbargoForm {
+    #[serde(default)]
+    months: String,
+}
+
+/// Back issues' PDFs free after so many months (empty: never).
+async fn set_embargo(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    FormBody(form): FormBody<EmbargoForm>,
+) -> Result<Response, PageError> {
+    let months = match form.months.trim() {
+        "" => None,
+        text => match text.parse::<i64>() {
+            Ok(n @ 1..=600) => Some(n),
+            _ => {
+                return Err(PageError(Error::invalid(
+                    "invalid_embargo",
+                    "Type a number of months from 1 to 600, or leave it empty so back issues stay for subscribers.",
+                )))
+            }
+        },
+    };
+    crate::settings::set_pdf_embargo_months(&state.db, months, &ctx.actor(), clock::now()).await?;
+    ctx.flash(match months {
+        Some(n) => format!("Back issues' PDFs are now free {n} months after their issue."),
+        None => "Back issues' PDFs stay for subscribers.".to_string(),
+    })
+    .await;
+    Ok(redirect::to("/admin/issues"))
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
