@@ -3,10 +3,12 @@
 //! their normalised email address: the `readers` row that checkout creates.
 
 mod digital;
+mod export;
 mod overview;
 mod sign_in;
 
 pub use digital::{pdf_access, stamp_line, stamp_pdf, PdfAccess};
+pub use export::{export, ReaderData};
 pub use overview::{
     date, latest_order_of_cart, overview, overview_of_order, AccountOrder, AccountSubscription, Overview,
 };

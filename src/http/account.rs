@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/sign-in/{token}", get(sign_in_page).post(sign_in))
         .route("/account/logout", post(sign_out))
         .route("/account/orders/{id}", get(receipt))
+        .route("/account/data.json", get(data_export))
 }
 
 async fn login_page(
@@ -222,4 +223,20 @@ async fn receipt(
     context.insert("order", &order);
     context.insert("base_url", state.config.base());
     Ok(render(&state, "account/receipt.html", &context)?.into_response())
+}
+
+/// "Your data": everything the shop holds about the signed-in reader, as a JSON download.
+async fn data_export(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+    let Some(email) = visitor.reader().await? else {
+        return Ok(redirect::to("/account/login"));
+    };
+    let data = accounts::export(&state.db, &email, clock::now()).await?;
+    let mut response = axum::Json(data).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_DISPOSITION,
+        axum::http::HeaderValue::from_static("attachment; filename=\"my-data.json\""),
+    );
+    headers.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
+    Ok(response)
 }

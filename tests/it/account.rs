@@ -96,6 +96,16 @@ async fn a_reader_signs_in_by_the_emailed_link_and_sees_their_subscription(app: 
     assert_eq!(answer["email"], "reader@example.org");
     assert_eq!(answer["subscriptions"][0]["issues_left"], 4);
     assert_eq!(answer["orders"][0]["total"]["display"], "$29.00");
+    // Everything held about the reader, as a download.
+    let response = app.get("/account/data.json").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-disposition"], "attachment; filename=\"my-data.json\"");
+    let data: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(data["email"], "reader@example.org");
+    assert_eq!(data["orders"][0]["order"]["email"], "Reader@Example.org");
+    assert_eq!(data["orders"][0]["lines"][0]["sku"], "isr-print-1y");
+    assert_eq!(data["subscriptions"][0]["ship_city"], "Chicago");
+    assert_eq!(app.with_new_client().get("/account/data.json").await.status(), 303);
     assert_eq!(app.get("/account/login").await.headers()["location"], "/account", "already signed in");
 }
 
