@@ -10,6 +10,6 @@ mod sign_in;
 pub use digital::{pdf_access, stamp_line, stamp_pdf, PdfAccess};
 pub use export::{export, ReaderData};
 pub use overview::{
-    date, latest_order_of_cart, overview, overview_of_order, AccountOrder, AccountSubscription, Overview,
+    can_renew, date, latest_order_of_cart, overview, overview_of_order, AccountOrder, AccountSubscription, Overview,
 };
 pub use sign_in::{link_is_usable, request_link, sign_in, LINK_LIFETIME_SECS, SIGN_IN_LINKS};

@@ -26,6 +26,8 @@ pub struct AccountSubscription {
     pub issues_left: i64,
     /// For print: where copies go, one line each.
     pub address: Vec<String>,
+    /// The plan that renews this term (same publication, edition and length).
+    pub renew_sku: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -48,6 +50,8 @@ pub struct Overview {
 
 #[derive(FromRow)]
 struct SubscriptionRow {
+    publication: String,
+    term_years: i64,
     publication_name: String,
     edition: String,
     frequency: String,
@@ -95,7 +99,7 @@ pub fn date(unix: i64) -> String {
 pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overview> {
     let current = terms::period_at(now);
     let rows: Vec<SubscriptionRow> = sqlx::query_as(
-        "SELECT p.name AS publication_name, s.edition, p.frequency, s.first_period, s.last_period, s.status, \
+        "SELECT s.publication, s.term_years, p.name AS publication_name, s.edition, p.frequency, s.first_period, s.last_period, s.status, \
          s.ship_line1, s.ship_line2, s.ship_city, s.ship_region, s.ship_postal_code, s.ship_country \
          FROM subscriptions s JOIN publications p ON p.slug = s.publication \
          WHERE s.email_normalized = $1 ORDER BY s.last_period DESC, p.name",
@@ -122,6 +126,7 @@ pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overv
                 row.ship_postal_code.as_deref(),
                 row.ship_country.as_deref(),
             );
+            let renew_sku = format!("{}-{}-{}y", row.publication, row.edition, row.term_years);
             AccountSubscription {
                 publication: row.publication_name,
                 edition: row.edition,
@@ -130,6 +135,7 @@ pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overv
                 last_issue: terms::describe(row.last_period),
                 issues_left: left,
                 address: address.map(|a| a.lines()).unwrap_or_default(),
+                renew_sku,
             }
         })
         .collect();
@@ -142,6 +148,21 @@ pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overv
     .await?;
     let orders = account_orders(db, rows).await?;
     Ok(Overview { email: email_normalized.to_string(), subscriptions, orders })
+}
+
+/// True when the reader has (or had) a subscription to this plan's publication and edition:
+/// only that can be renewed.
+pub async fn can_renew(db: &Db, email_normalized: &str, publication: &str, edition: &str) -> Result<bool> {
+    let (terms,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM subscriptions WHERE email_normalized = $1 AND publication = $2 AND edition = $3 \
+         AND status = 'active'",
+    )
+    .bind(email_normalized)
+    .bind(publication)
+    .bind(edition)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(terms > 0)
 }
 
 /// The newest order placed from this cart, for a buyer who has not signed in: its id, email

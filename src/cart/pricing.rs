@@ -24,6 +24,8 @@ pub struct PricingLine {
     pub is_subscription: bool,
     pub unit_price: Money,
     pub quantity: i64,
+    /// Renews the reader's running term (put in the cart from their account).
+    pub is_renewal: bool,
 }
 
 impl PricingLine {
@@ -36,11 +38,17 @@ impl PricingLine {
             is_subscription: product.term_years().is_some(),
             unit_price: product.price()?,
             quantity,
+            is_renewal: false,
         })
     }
 
     pub fn facts(&self) -> LineFacts<'_> {
-        LineFacts { sku: &self.sku, publication: &self.publication, is_subscription: self.is_subscription }
+        LineFacts {
+            sku: &self.sku,
+            publication: &self.publication,
+            is_subscription: self.is_subscription,
+            is_renewal: self.is_renewal,
+        }
     }
 }
 
@@ -50,6 +58,7 @@ pub struct PricedLine {
     pub name: String,
     pub quantity: i64,
     pub is_subscription: bool,
+    pub is_renewal: bool,
     pub unit_price: Money,
     pub line_total: Money,
     pub discount: Money,
@@ -81,6 +90,7 @@ pub fn price(lines: &[PricingLine], coupon: Option<&Coupon>, currency: Currency)
             .zip(totals.iter().zip(&discounts))
             .map(|(line, (&total, &discount))| PricedLine {
                 sku: line.sku.clone(),
+                is_renewal: line.is_renewal,
                 name: line.name.clone(),
                 quantity: line.quantity,
                 is_subscription: line.is_subscription,
@@ -165,6 +175,7 @@ mod tests {
             is_subscription,
             unit_price: usd(cents),
             quantity,
+            is_renewal: false,
         }
     }
 

@@ -174,6 +174,18 @@ pub async fn remove_item(db: &Db, cart_id: &str, sku: &str, now: i64) -> Result<
     Ok(vec![Notice::new("removed", format!("Removed {name} from your cart."))])
 }
 
+/// Puts a plan in the cart as the renewal of the reader's running term (the caller checked that
+/// they have one): a new-subscribers-only coupon then leaves it out.
+pub async fn add_renewal(db: &Db, cart_id: &str, sku: &str, now: i64) -> Result<Vec<Notice>> {
+    let notices = add_item(db, cart_id, sku, Quantity::ONE, now).await?;
+    sqlx::query("UPDATE cart_items SET renewal = 1 WHERE cart_id = $1 AND sku = $2")
+        .bind(cart_id)
+        .bind(sku)
+        .execute(&db.pool)
+        .await?;
+    Ok(notices)
+}
+
 /// Applies a coupon typed by the reader, replacing any coupon the cart had. Failed codes count
 /// towards the guessing limit of every key given (the session's cart, the reader's address).
 pub async fn apply_coupon(
@@ -227,16 +239,19 @@ pub async fn remove_coupon(db: &Db, cart_id: &str, now: i64) -> Result<Vec<Notic
 /// The cart's lines priced from the catalog now; lines whose product is no longer on sale are
 /// dropped (and named in the notices).
 async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<Notice>)> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT sku, quantity FROM cart_items WHERE cart_id = $1 ORDER BY added_at, sku")
+    let rows: Vec<(String, i64, i64)> =
+        sqlx::query_as("SELECT sku, quantity, renewal FROM cart_items WHERE cart_id = $1 ORDER BY added_at, sku")
             .bind(cart_id)
             .fetch_all(&db.pool)
             .await?;
     let mut lines = Vec::new();
     let mut notices = Vec::new();
-    for (sku, quantity) in rows {
+    for (sku, quantity, renewal) in rows {
         match catalog::find_product(db, &sku).await? {
-            Some(product) => lines.extend(PricingLine::for_product(&product, quantity)),
+            Some(product) => lines.extend(
+                PricingLine::for_product(&product, quantity)
+                    .map(|line| PricingLine { is_renewal: renewal != 0 && line.is_subscription, ..line }),
+            ),
             None => {
                 sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
                     .bind(cart_id)
@@ -280,6 +295,12 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
         None => None,
     };
     if let Some(c) = &coupon {
+        if c.new_subscribers_only && lines.iter().any(|l| l.is_renewal) {
+            notices.push(Notice::new(
+                "coupon_not_for_renewals",
+                format!("{} is for new subscribers: it does not apply to your renewal.", c.code),
+            ));
+        }
         let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
         let subtotal = price(&lines, None, currency).subtotal;
         if let Err(problem) = c.check(now, &facts, subtotal) {

@@ -192,6 +192,8 @@ pub struct LineFacts<'a> {
     pub sku: &'a str,
     pub publication: &'a str,
     pub is_subscription: bool,
+    /// A renewal of the reader's running term, which a new-subscribers-only coupon never covers.
+    pub is_renewal: bool,
 }
 
 /// Why a coupon cannot be used on this cart now; each has its own code and a sentence for the reader.
@@ -199,12 +201,27 @@ pub struct LineFacts<'a> {
 pub enum CouponProblem {
     EmptyCode,
     Unknown(String),
-    NotYetValid { code: String, starts_at: i64 },
-    Expired { code: String, ends_at: i64 },
+    NotYetValid {
+        code: String,
+        starts_at: i64,
+    },
+    Expired {
+        code: String,
+        ends_at: i64,
+    },
     UsedUp(String),
     Inactive(String),
-    NotApplicable { code: String, applies_to: String },
-    BelowMinimum { code: String, minimum: Money, subtotal: Money },
+    NotApplicable {
+        code: String,
+        applies_to: String,
+    },
+    /// A new-subscribers-only coupon on a cart whose only qualifying lines renew a running term.
+    NotForRenewals(String),
+    BelowMinimum {
+        code: String,
+        minimum: Money,
+        subtotal: Money,
+    },
 }
 
 impl CouponProblem {
@@ -217,6 +234,7 @@ impl CouponProblem {
             CouponProblem::UsedUp(_) => "coupon_used_up",
             CouponProblem::Inactive(_) => "coupon_inactive",
             CouponProblem::NotApplicable { .. } => "coupon_not_applicable",
+            CouponProblem::NotForRenewals(_) => "coupon_not_for_renewals",
             CouponProblem::BelowMinimum { .. } => "coupon_below_minimum",
         }
     }
@@ -236,6 +254,9 @@ impl CouponProblem {
             CouponProblem::NotApplicable { code, applies_to } => {
                 format!("Nothing in your cart qualifies for the coupon {code}: it applies to {applies_to}.")
             }
+            CouponProblem::NotForRenewals(code) => {
+                format!("The coupon {code} is for new subscribers: it does not apply to a renewal.")
+            }
             CouponProblem::BelowMinimum { code, minimum, subtotal } => {
                 format!("The coupon {code} needs a subtotal of at least {minimum}; your cart comes to {subtotal}.")
             }
@@ -252,6 +273,9 @@ fn date(unix: i64) -> String {
 
 impl Coupon {
     pub fn applies_to_line(&self, line: LineFacts<'_>) -> bool {
+        if self.new_subscribers_only && line.is_renewal {
+            return false;
+        }
         match &self.applies_to {
             AppliesTo::Everything => true,
             AppliesTo::Subscriptions => line.is_subscription,
@@ -283,6 +307,12 @@ impl Coupon {
             }
         }
         if !lines.iter().any(|&line| self.applies_to_line(line)) {
+            if lines
+                .iter()
+                .any(|&line| line.is_renewal && self.applies_to_line(LineFacts { is_renewal: false, ..line }))
+            {
+                return Err(CouponProblem::NotForRenewals(code()));
+            }
             return Err(CouponProblem::NotApplicable { code: code(), applies_to: self.applies_to.describe() });
         }
         if let Some(minimum) = self.min_subtotal.filter(|m| subtotal.amount < m.amount) {
@@ -387,8 +417,10 @@ mod tests {
         }
     }
 
-    const PLAN: LineFacts<'static> = LineFacts { sku: "isr-print-1y", publication: "isr", is_subscription: true };
-    const ISSUE: LineFacts<'static> = LineFacts { sku: "sw-2017-01", publication: "sw", is_subscription: false };
+    const PLAN: LineFacts<'static> =
+        LineFacts { sku: "isr-print-1y", publication: "isr", is_subscription: true, is_renewal: false };
+    const ISSUE: LineFacts<'static> =
+        LineFacts { sku: "sw-2017-01", publication: "sw", is_subscription: false, is_renewal: false };
 
     #[test]
     fn codes_normalize_ignoring_case_spaces_and_hyphens() {

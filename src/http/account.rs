@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/logout", post(sign_out))
         .route("/account/orders/{id}", get(receipt))
         .route("/account/data.json", get(data_export))
+        .route("/account/renew", post(renew))
 }
 
 async fn login_page(
@@ -239,4 +240,35 @@ async fn data_export(State(state): State<AppState>, visitor: Visitor) -> Result<
     );
     headers.insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("private, no-store"));
     Ok(response)
+}
+
+#[derive(Deserialize)]
+struct RenewForm {
+    #[serde(default)]
+    sku: String,
+}
+
+/// Puts the plan that renews one of the reader's terms in the cart, marked as a renewal: paid, it
+/// starts with the issue after the running term's last.
+async fn renew(
+    State(state): State<AppState>,
+    mut visitor: Visitor,
+    FormBody(form): FormBody<RenewForm>,
+) -> Result<Response, PageError> {
+    let Some(email) = visitor.reader().await? else {
+        return Ok(redirect::to("/account/login"));
+    };
+    let not_yours =
+        || Error::not_found("nothing_to_renew", "There is no subscription of yours to renew with that plan.");
+    let product = crate::cart::product_for_sku(&state.db, &form.sku).await?;
+    let crate::catalog::Product::Plan(plan) = &product else { return Err(PageError(not_yours())) };
+    if !accounts::can_renew(&state.db, &email, &plan.publication, plan.edition.as_str()).await? {
+        return Err(PageError(not_yours()));
+    }
+    let cart_id = visitor.cart_id_or_new().await?;
+    let notices = crate::cart::add_renewal(&state.db, &cart_id, &form.sku, clock::now()).await?;
+    let mut messages: Vec<String> = notices.into_iter().map(|n| n.message).collect();
+    messages.push("It renews your subscription: paid, it starts with the issue after your current last issue.".into());
+    visitor.flash(messages).await?;
+    Ok(redirect::to("/cart"))
 }

@@ -17,6 +17,7 @@ on_both_databases!(
     signing_out_ends_the_session_on_the_server,
     a_reader_sees_only_their_own_orders,
     a_buyer_is_signed_in_by_their_paid_order,
+    a_subscriber_renews_from_the_account_without_the_new_subscriber_discount,
 );
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -282,4 +283,44 @@ async fn a_buyer_is_signed_in_by_their_paid_order(app: TestApp) {
     );
     // A stranger's browser sees none of it.
     assert_eq!(app.with_new_client().get("/account").await.status(), 303);
+}
+
+async fn a_subscriber_renews_from_the_account_without_the_new_subscriber_discount(app: TestApp) {
+    a_subscriber(&app, "renew@example.org").await;
+    let link = ask_for_link(&app, "renew@example.org").await.expect("a link");
+    app.post_form(&link, &[]).await;
+    let (_, page) = app.page("/account").await;
+    assert!(page.contains("name=\"sku\" value=\"isr-print-1y\""), "a renew button: {page}");
+    let response = app.post_form("/account/renew", &[("sku", "isr-print-1y")]).await;
+    assert_eq!((response.status().as_u16(), response.headers()["location"].to_str().ok()), (303, Some("/cart")));
+    let cart = app.cart().await;
+    assert_eq!(cart["items"][0]["sku"], "isr-print-1y");
+    // The half-price code is for new subscribers: the cart says so now, not after an address is typed.
+    let (_, answer) = app.send_json("POST", "/api/v1/cart/coupon", json!({"code": "FTR 2016"})).await;
+    assert_eq!(answer["error"]["code"], "coupon_not_for_renewals", "{answer}");
+    let (_, page) = app.page("/cart").await;
+    assert!(page.contains("renewal"), "{page}");
+    // Someone else's plan, or an issue, cannot be "renewed".
+    for sku in ["sw-print-1y", "sw-2016-12", "nonsense"] {
+        assert_eq!(app.post_form("/account/renew", &[("sku", sku)]).await.status(), 404, "{sku}");
+    }
+    // Paid, the renewal starts with the issue after the running term's last.
+    let (status, answer) = app
+        .send_json(
+            "POST",
+            "/api/v1/checkout",
+            json!({"email": "renew@example.org", "name": "Ada", "shipping_address": crate::checkout::address()}),
+        )
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let order_id = answer["order_id"].as_str().expect("an id");
+    assert_eq!(app.post_form(&format!("/checkout/test-payment/{order_id}/pay"), &[]).await.status(), 303);
+    let terms: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT first_period, last_period FROM subscriptions WHERE email_normalized = 'renew@example.org' ORDER BY first_period",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .expect("terms");
+    assert_eq!(terms.len(), 2);
+    assert_eq!(terms[1].0, terms[0].1 + 3, "the next quarterly issue after the running term");
 }
