@@ -40,11 +40,14 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer, from: &str, now: i64) -> Resu
     while let Some(email) = claim_next(db, now).await? {
         match mailer.send(from, &email).await {
             Ok(()) => {
+                // A sign-in link is a secret until it expires: once delivered, the shop keeps no copy.
                 sqlx::query(
-                    "UPDATE email_outbox SET status = 'sent', sent_at = $2, claimed_until = NULL WHERE id = $1",
+                    "UPDATE email_outbox SET status = 'sent', sent_at = $2, claimed_until = NULL, \
+                     body = CASE WHEN kind = 'sign_in_link' THEN $3 ELSE body END WHERE id = $1",
                 )
                 .bind(&email.id)
                 .bind(now)
+                .bind("(delivered; a sign-in link is not kept once sent)")
                 .execute(&db.pool)
                 .await?;
                 sent += 1;

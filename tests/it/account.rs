@@ -108,6 +108,20 @@ async fn a_reader_signs_in_by_the_emailed_link_and_sees_their_subscription(app: 
     assert_eq!(data["subscriptions"][0]["ship_city"], "Chicago");
     assert_eq!(app.with_new_client().get("/account/data.json").await.status(), 303);
     assert_eq!(app.get("/account/login").await.headers()["location"], "/account", "already signed in");
+    // Once delivered, the shop keeps no copy of a sign-in link (the other mail stays as it was).
+    let token = link.rsplit('/').next().expect("a token").to_string();
+    let files = masthead::email::Mailer::new(None, &app.config.outbox_dir()).expect("a mailer");
+    masthead::email::deliver_due(&app.db, &files, &app.config.email_from, masthead::clock::now() + 1)
+        .await
+        .expect("sent");
+    assert!(link_emails(&app, "reader@example.org").await.iter().all(|b| !b.contains(&token)));
+    let (confirmations,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM email_outbox WHERE kind = 'order_confirmation' AND body LIKE '%Total paid%'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("counted");
+    assert_eq!(confirmations, 1);
 }
 
 async fn the_answer_is_the_same_for_known_and_unknown_addresses(app: TestApp) {
