@@ -76,7 +76,7 @@ impl Db {
             })
             .connect_with(options)
             .await
-            .with_context(|| format!("cannot open the database ({})", backend_name(backend)))?;
+            .with_context(|| format!("cannot open the database ({})", backend.name()))?;
         let sessions = match backend {
             Backend::Sqlite => {
                 let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
@@ -227,10 +227,6 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         sqlx::Error::Database(e) => e.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57")),
         _ => false,
     }
-}
-
-fn backend_name(backend: Backend) -> &'static str {
-    backend.name()
 }
 
 impl Backend {

@@ -36,33 +36,29 @@ pub async fn pdf_access(db: &Db, reader: Option<&str>, issue: &Issue, now: i64) 
         }
     }
     let Some(reader) = reader else { return Ok(PdfAccess::SignInNeeded) };
-    let period = terms::period(issue.year, issue.month);
-    let (terms,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM subscriptions WHERE email_normalized = $1 AND publication = $2 AND edition = 'digital' \
-         AND status = 'active' AND first_period <= $3 AND last_period >= $3",
-    )
-    .bind(reader)
-    .bind(&issue.publication)
-    .bind(period)
-    .fetch_one(&db.pool)
-    .await?;
-    Ok(if terms > 0 { PdfAccess::Covered } else { PdfAccess::NotCovered })
+    Ok(match covering_term(db, reader, issue).await? {
+        Some(_) => PdfAccess::Covered,
+        None => PdfAccess::NotCovered,
+    })
 }
 
-/// The reader and order a download is stamped with: the subscription that covers the issue.
-pub async fn stamp_line(db: &Db, reader: &str, issue: &Issue, shop_name: &str) -> Result<Option<String>> {
-    let period = terms::period(issue.year, issue.month);
-    let row: Option<(String, String)> = sqlx::query_as(
+/// The name and order of the reader's active digital term that covers the issue, if one does.
+async fn covering_term(db: &Db, reader: &str, issue: &Issue) -> Result<Option<(String, String)>> {
+    Ok(sqlx::query_as(
         "SELECT name, order_id FROM subscriptions WHERE email_normalized = $1 AND publication = $2 \
          AND edition = 'digital' AND status = 'active' AND first_period <= $3 AND last_period >= $3 \
          ORDER BY first_period, id LIMIT 1",
     )
     .bind(reader)
     .bind(&issue.publication)
-    .bind(period)
+    .bind(terms::period(issue.year, issue.month))
     .fetch_optional(&db.pool)
-    .await?;
-    Ok(row.map(|(name, order_id)| {
+    .await?)
+}
+
+/// The line a download is stamped with: the reader and order of the term that covers the issue.
+pub async fn stamp_line(db: &Db, reader: &str, issue: &Issue, shop_name: &str) -> Result<Option<String>> {
+    Ok(covering_term(db, reader, issue).await?.map(|(name, order_id)| {
         let order: String = order_id.chars().take(8).collect();
         format!("Downloaded by {name} (order {order}) from {shop_name}. For your own reading.")
     }))

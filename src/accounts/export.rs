@@ -14,32 +14,13 @@ pub struct ReaderData {
     pub email: String,
     pub exported_at: i64,
     pub orders: Vec<OrderData>,
-    pub subscriptions: Vec<SubscriptionData>,
+    pub subscriptions: Vec<orders::staff::Subscriber>,
 }
 
 #[derive(Serialize)]
 pub struct OrderData {
     pub order: Order,
     pub lines: Vec<OrderLine>,
-}
-
-#[derive(Serialize, sqlx::FromRow)]
-pub struct SubscriptionData {
-    pub id: String,
-    pub order_id: String,
-    pub name: String,
-    pub publication: String,
-    pub edition: String,
-    /// Issue periods (`year × 12 + month − 1`) of the first and last issue.
-    pub first_period: i64,
-    pub last_period: i64,
-    pub status: String,
-    pub ship_line1: Option<String>,
-    pub ship_line2: Option<String>,
-    pub ship_city: Option<String>,
-    pub ship_region: Option<String>,
-    pub ship_postal_code: Option<String>,
-    pub ship_country: Option<String>,
 }
 
 /// Everything held about the reader with this normalised email.
@@ -55,13 +36,6 @@ pub async fn export(db: &Db, email_normalized: &str, now: i64) -> Result<ReaderD
             orders.push(OrderData { lines: orders::order_lines(db, &id).await?, order });
         }
     }
-    let subscriptions: Vec<SubscriptionData> = sqlx::query_as(
-        "SELECT id, order_id, name, publication, edition, first_period, last_period, status, ship_line1, ship_line2, \
-         ship_city, ship_region, ship_postal_code, ship_country FROM subscriptions \
-         WHERE email_normalized = $1 ORDER BY first_period, id",
-    )
-    .bind(email_normalized)
-    .fetch_all(&db.pool)
-    .await?;
+    let subscriptions = orders::staff::subscriptions_of_reader(db, email_normalized).await?;
     Ok(ReaderData { email: email_normalized.to_string(), exported_at: now, orders, subscriptions })
 }

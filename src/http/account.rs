@@ -149,16 +149,20 @@ async fn sign_out(visitor: Visitor) -> Result<Response, PageError> {
     Ok(redirect::to("/"))
 }
 
-/// The account of the signed-in reader; or, for a buyer who has not signed in, of the email their
-/// order from this browser was placed with: in full once that order is paid (the buyer is then
-/// signed in), that order alone until then (the flag). `None` for anyone else.
-pub(super) async fn visible_account(
-    state: &AppState,
-    visitor: &Visitor,
-) -> Result<Option<(accounts::Overview, bool)>, Error> {
-    let now = clock::now();
+/// Whose account this browser may see.
+enum Viewer {
+    /// A signed-in reader (their normalised email): everything of theirs.
+    Reader(String),
+    /// A buyer who has not signed in, whose order from this browser awaits payment: that order alone.
+    Buyer { order_id: String, email: String },
+}
+
+/// The signed-in reader; or, for a buyer who has not signed in, the email their newest order from
+/// this browser was placed with: in full once that order is paid (the buyer is then signed in),
+/// that order alone until then. `None` for anyone else.
+async fn viewer(state: &AppState, visitor: &Visitor) -> Result<Option<Viewer>, Error> {
     if let Some(email) = visitor.reader().await? {
-        return Ok(Some((accounts::overview(&state.db, &email, now).await?, false)));
+        return Ok(Some(Viewer::Reader(email)));
     }
     let latest = match &visitor.cart_id {
         Some(cart_id) => accounts::latest_order_of_cart(&state.db, cart_id).await?,
@@ -168,9 +172,23 @@ pub(super) async fn visible_account(
         None => None,
         Some((_, email, status)) if status != OrderStatus::Pending => {
             visitor.sign_in_as(&email).await?;
-            Some((accounts::overview(&state.db, &email, now).await?, false))
+            Some(Viewer::Reader(email))
         }
-        Some((order_id, email, _)) => Some((accounts::overview_of_order(&state.db, &order_id, &email).await?, true)),
+        Some((order_id, email, _)) => Some(Viewer::Buyer { order_id, email }),
+    })
+}
+
+/// The account this browser may see, and whether it is a buyer's order awaiting payment.
+pub(super) async fn visible_account(
+    state: &AppState,
+    visitor: &Visitor,
+) -> Result<Option<(accounts::Overview, bool)>, Error> {
+    Ok(match viewer(state, visitor).await? {
+        None => None,
+        Some(Viewer::Reader(email)) => Some((accounts::overview(&state.db, &email, clock::now()).await?, false)),
+        Some(Viewer::Buyer { order_id, email }) => {
+            Some((accounts::overview_of_order(&state.db, &order_id, &email).await?, true))
+        }
     })
 }
 
@@ -190,14 +208,20 @@ async fn receipt(
     visitor: Visitor,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let Some((overview, _)) = visible_account(&state, &visitor).await? else {
+    let Some(viewer) = viewer(&state, &visitor).await? else {
         return Ok(redirect::to("/account/login"));
     };
     let not_found = || Error::not_found("order_not_found", "There is no such order in your account.");
-    if !overview.orders.iter().any(|o| o.id == id) {
+    let order = crate::orders::find_order(&state.db, &id).await?.ok_or_else(not_found)?;
+    // The same orders the account page lists: the reader's own (failed checkouts left out), or
+    // the buyer's one order.
+    let visible = match &viewer {
+        Viewer::Reader(email) => EmailAddress::normalize(&order.email) == *email && order.status != OrderStatus::Failed,
+        Viewer::Buyer { order_id, .. } => *order_id == order.id,
+    };
+    if !visible {
         return Err(PageError(not_found()));
     }
-    let order = crate::orders::find_order(&state.db, &id).await?.ok_or_else(not_found)?;
     let lines = crate::orders::order_lines(&state.db, &id).await?;
     let mut context = visitor_context(&state, &visitor, "Receipt").await;
     context.insert(

@@ -45,11 +45,7 @@ pub fn to(path: &str) -> Response {
 pub fn to_payment_page(url: &str) -> Response {
     let absolute = url.starts_with("https://") || url.starts_with("http://");
     match HeaderValue::from_str(url) {
-        Ok(value) if absolute && !url.chars().any(char::is_control) => {
-            let mut response = StatusCode::SEE_OTHER.into_response();
-            response.headers_mut().insert(header::LOCATION, value);
-            response
-        }
+        Ok(value) if absolute && !url.chars().any(char::is_control) => see_other_to(value),
         _ => {
             tracing::error!("refused to redirect to a payment page that is not an http(s) URL");
             to("/cart")
@@ -58,10 +54,16 @@ pub fn to_payment_page(url: &str) -> Response {
 }
 
 pub fn see_other(target: &LocalPath) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = HeaderValue::from_str(target.as_str()) {
-        response.headers_mut().insert(header::LOCATION, value);
+    match HeaderValue::from_str(target.as_str()) {
+        Ok(value) => see_other_to(value),
+        // `LocalPath::parse` already checked it makes a header value.
+        Err(_) => StatusCode::SEE_OTHER.into_response(),
     }
+}
+
+fn see_other_to(location: HeaderValue) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(header::LOCATION, location);
     response
 }
 

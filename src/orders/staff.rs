@@ -151,6 +151,18 @@ pub async fn dashboard(db: &Db, current_period: i64) -> Result<Dashboard> {
     })
 }
 
+/// Every subscription of one reader (any status), oldest first: for their data export.
+pub async fn subscriptions_of_reader(db: &Db, email_normalized: &str) -> Result<Vec<Subscriber>> {
+    Ok(sqlx::query_as(
+        "SELECT id, order_id, email, name, publication, edition, first_period, last_period, status, ship_line1, \
+         ship_line2, ship_city, ship_region, ship_postal_code, ship_country FROM subscriptions \
+         WHERE email_normalized = $1 ORDER BY first_period, id",
+    )
+    .bind(email_normalized)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
 /// Active subscriptions that have not ended by `current_period`; those ending within `ending_within`
 /// periods when given; those whose email contains `email` when given.
 pub async fn subscribers(
