@@ -18,6 +18,7 @@ on_both_databases!(
     a_reader_sees_only_their_own_orders,
     a_buyer_is_signed_in_by_their_paid_order,
     a_subscriber_renews_from_the_account_without_the_new_subscriber_discount,
+    links_asked_for_at_once_leave_one_that_works,
 );
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -337,4 +338,35 @@ async fn a_subscriber_renews_from_the_account_without_the_new_subscriber_discoun
     .expect("terms");
     assert_eq!(terms.len(), 2);
     assert_eq!(terms[1].0, terms[0].1 + 3, "the next quarterly issue after the running term");
+}
+
+async fn links_asked_for_at_once_leave_one_that_works(app: TestApp) {
+    // Behind a trusted proxy, so each request is its own client and the per-address limit does not
+    // end the race early.
+    let mut config = app.stop().await;
+    config.trusted_proxies = masthead::client_address::TrustedProxies::parse("127.0.0.1").expect("networks");
+    let app = TestApp::start(config).await;
+    for round in 0..6 {
+        let email = format!("rush{round}@example.org");
+        a_subscriber(&app, &email).await;
+        // Four browsers ask for a link at the same moment.
+        let requests = (0..4)
+            .map(|i| {
+                let request = new_browser()
+                    .post(app.url("/account/login"))
+                    .header("x-forwarded-for", format!("198.51.100.{}", round * 4 + i + 1))
+                    .form(&[("email", email.as_str())]);
+                async move { request.send().await.expect("answered").status().as_u16() }
+            })
+            .collect();
+        assert_eq!(released_together(requests).await, [303; 4], "round {round}");
+        let (unspent,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM sign_in_links WHERE email_normalized = $1 AND used_at IS NULL")
+                .bind(&email)
+                .fetch_one(&app.db.pool)
+                .await
+                .expect("counted");
+        assert_eq!(unspent, 1, "round {round}: only the newest link works");
+    }
+    app.stop().await;
 }
