@@ -1,7 +1,36 @@
 //! A postal address for print copies: the same six fields wherever one is kept (orders,
 //! subscriptions, the mailing list), and one way to print it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+
+/// An address as typed, unchecked.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct AddressInput {
+    #[serde(default)]
+    pub line1: String,
+    #[serde(default)]
+    pub line2: Option<String>,
+    #[serde(default)]
+    pub city: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub postal_code: String,
+    /// Two letters, such as US.
+    #[serde(default)]
+    pub country: String,
+}
+
+/// Runs of spaces and line breaks typed into a field become one space.
+fn clean(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn optional(text: &Option<String>) -> Option<String> {
+    text.as_deref().map(clean).filter(|t| !t.is_empty())
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Address {
@@ -16,6 +45,37 @@ pub struct Address {
 }
 
 impl Address {
+    /// A typed address, or what is wrong with it, field by field (`line1`, `city`,
+    /// `postal_code`, `country`).
+    pub fn parse(a: &AddressInput) -> Result<Address, Vec<FieldError>> {
+        let mut problems = Vec::new();
+        let mut problem =
+            |field, message: &str| problems.push(FieldError::with_code(field, "invalid_address", message));
+        let (line1, city, postal_code) = (clean(&a.line1), clean(&a.city), clean(&a.postal_code));
+        let country = a.country.trim().to_ascii_uppercase();
+        let too_long = [&line1, &city, &postal_code].iter().any(|t| t.len() > 200)
+            || [&a.line2, &a.region].iter().any(|t| t.as_deref().is_some_and(|t| t.len() > 200));
+        if line1.is_empty() {
+            problem("line1", "Enter the street address.");
+        }
+        if city.is_empty() {
+            problem("city", "Enter the city or town.");
+        }
+        if postal_code.is_empty() {
+            problem("postal_code", "Enter the postal or ZIP code.");
+        }
+        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
+            problem("country", "Enter the country as two letters, such as US.");
+        }
+        if too_long {
+            problem("line1", "Each line of the address is at most 200 characters.");
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Address { line1, line2: optional(&a.line2), city, region: optional(&a.region), postal_code, country })
+    }
+
     /// An address from its stored columns; `None` when there is none (a digital-only order).
     pub fn from_columns(
         line1: Option<&str>,

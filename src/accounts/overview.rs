@@ -9,7 +9,7 @@ use crate::{
     db::Db,
     error::Result,
     money::{Currency, Money},
-    orders::{terms, OrderStatus},
+    orders::{self, mailing_list, terms, OrderStatus},
 };
 
 /// A subscription ends "soon" when this many periods (months) or fewer are left.
@@ -17,6 +17,7 @@ const ENDING_SOON_PERIODS: i64 = 3;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct AccountSubscription {
+    pub id: String,
     pub publication: String,
     pub edition: String,
     /// active, ending soon, or ended.
@@ -24,8 +25,12 @@ pub struct AccountSubscription {
     pub first_issue: String,
     pub last_issue: String,
     pub issues_left: i64,
-    /// For print: where copies go, one line each.
+    /// For print: where the next copy goes, one line each.
     pub address: Vec<String>,
+    /// For print, when the address has changed: each address with the first issue it applies to.
+    pub address_history: Vec<(String, Vec<String>)>,
+    /// For a print term with issues still to mail: the issue an address change made now reaches.
+    pub address_change_from: Option<String>,
     /// The plan that renews this term (same publication, edition and length).
     pub renew_sku: String,
 }
@@ -50,6 +55,7 @@ pub struct Overview {
 
 #[derive(FromRow)]
 struct SubscriptionRow {
+    id: String,
     publication: String,
     term_years: i64,
     publication_name: String,
@@ -58,12 +64,6 @@ struct SubscriptionRow {
     first_period: i64,
     last_period: i64,
     status: String,
-    ship_line1: Option<String>,
-    ship_line2: Option<String>,
-    ship_city: Option<String>,
-    ship_region: Option<String>,
-    ship_postal_code: Option<String>,
-    ship_country: Option<String>,
 }
 
 #[derive(FromRow)]
@@ -99,46 +99,57 @@ pub fn date(unix: i64) -> String {
 pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overview> {
     let current = terms::period_at(now);
     let rows: Vec<SubscriptionRow> = sqlx::query_as(
-        "SELECT s.publication, s.term_years, p.name AS publication_name, s.edition, p.frequency, s.first_period, s.last_period, s.status, \
-         s.ship_line1, s.ship_line2, s.ship_city, s.ship_region, s.ship_postal_code, s.ship_country \
-         FROM subscriptions s JOIN publications p ON p.slug = s.publication \
+        "SELECT s.id, s.publication, s.term_years, p.name AS publication_name, s.edition, p.frequency, s.first_period, \
+         s.last_period, s.status FROM subscriptions s JOIN publications p ON p.slug = s.publication \
          WHERE s.email_normalized = $1 ORDER BY s.last_period DESC, p.name",
     )
     .bind(email_normalized)
     .fetch_all(&db.pool)
     .await?;
-    let subscriptions = rows
-        .into_iter()
-        .map(|row| {
-            let step = if row.frequency == "quarterly" { 3 } else { 1 };
-            let left =
-                if row.status == "active" { issues_left(row.first_period, row.last_period, step, current) } else { 0 };
-            let status = match left {
-                0 => "ended",
-                _ if row.last_period - current < ENDING_SOON_PERIODS => "ending soon",
-                _ => "active",
+    let mut subscriptions = Vec::new();
+    for row in rows {
+        let step = if row.frequency == "quarterly" { 3 } else { 1 };
+        let left =
+            if row.status == "active" { issues_left(row.first_period, row.last_period, step, current) } else { 0 };
+        let status = match left {
+            0 => "ended",
+            _ if row.last_period - current < ENDING_SOON_PERIODS => "ending soon",
+            _ => "active",
+        };
+        let mut subscription = AccountSubscription {
+            renew_sku: format!("{}-{}-{}y", row.publication, row.edition, row.term_years),
+            id: row.id,
+            publication: row.publication_name,
+            edition: row.edition,
+            status,
+            first_issue: terms::describe(row.first_period),
+            last_issue: terms::describe(row.last_period),
+            issues_left: left,
+            address: Vec::new(),
+            address_history: Vec::new(),
+            address_change_from: None,
+        };
+        if subscription.edition == "print" {
+            let history = orders::address_history(db, &subscription.id).await?;
+            let next = if left > 0 {
+                let schedule = mailing_list::schedule(db, &row.publication).await?;
+                let mut conn = db.pool.acquire().await?;
+                let next = mailing_list::next_open_issue(&mut conn, &schedule, &row.publication, now).await?;
+                Some(next.max(row.first_period)).filter(|next| *next <= row.last_period)
+            } else {
+                None
             };
-            let address = crate::address::Address::from_columns(
-                row.ship_line1.as_deref(),
-                row.ship_line2.as_deref(),
-                row.ship_city.as_deref(),
-                row.ship_region.as_deref(),
-                row.ship_postal_code.as_deref(),
-                row.ship_country.as_deref(),
-            );
-            let renew_sku = format!("{}-{}-{}y", row.publication, row.edition, row.term_years);
-            AccountSubscription {
-                publication: row.publication_name,
-                edition: row.edition,
-                status,
-                first_issue: terms::describe(row.first_period),
-                last_issue: terms::describe(row.last_period),
-                issues_left: left,
-                address: address.map(|a| a.lines()).unwrap_or_default(),
-                renew_sku,
+            // The address of the next copy to mail (the newest one, once the term is over).
+            let upcoming = history.iter().rfind(|a| next.is_none_or(|n| a.from_period <= n));
+            subscription.address = upcoming.map(|a| a.address.lines()).unwrap_or_default();
+            if history.len() > 1 {
+                subscription.address_history =
+                    history.iter().map(|a| (terms::describe(a.from_period), a.address.lines())).collect();
             }
-        })
-        .collect();
+            subscription.address_change_from = next.map(terms::describe);
+        }
+        subscriptions.push(subscription);
+    }
     let rows: Vec<OrderRow> = sqlx::query_as(
         "SELECT id, status, created_at, coupon_code, currency, discount, total FROM orders \
          WHERE email_normalized = $1 AND status <> 'failed' ORDER BY created_at DESC, id LIMIT 200",

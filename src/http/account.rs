@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/orders/{id}", get(receipt))
         .route("/account/data.json", get(data_export))
         .route("/account/renew", post(renew))
+        .route("/account/subscriptions/{id}/address", post(change_address))
 }
 
 async fn login_page(
@@ -140,6 +141,8 @@ async fn sign_in(
     }
     let email = accounts::sign_in(&state.db, &token, clock::now()).await?;
     visitor.sign_in_as(&email).await?;
+    // "A link is on its way" is old news once the reader is in.
+    visitor.take_flash().await;
     tracing::info!("reader signed in by email link");
     Ok(redirect::to("/account"))
 }
@@ -192,14 +195,104 @@ pub(super) async fn visible_account(
     })
 }
 
-async fn account(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
-    let Some((overview, awaiting_payment)) = visible_account(&state, &visitor).await? else {
+/// An address form sent back with what is wrong with it.
+#[derive(Default, serde::Serialize)]
+struct AddressAttempt {
+    subscription_id: String,
+    form: AddressForm,
+    message: Option<String>,
+    field_errors: std::collections::HashMap<&'static str, String>,
+}
+
+async fn account_page(
+    state: &AppState,
+    visitor: &Visitor,
+    status: StatusCode,
+    attempt: AddressAttempt,
+) -> Result<Response, PageError> {
+    let Some((overview, awaiting_payment)) = visible_account(state, visitor).await? else {
         return Ok(redirect::to("/account/login"));
     };
-    let mut context = visitor_context(&state, &visitor, "Your account").await;
+    let mut context = visitor_context(state, visitor, "Your account").await;
     context.insert("account", &overview);
     context.insert("awaiting_payment", &awaiting_payment);
-    Ok(render(&state, "account/account.html", &context)?.into_response())
+    context.insert("flash", &visitor.take_flash().await);
+    context.insert("attempt", &attempt);
+    // What an address form shows when it is not the one sent back: every field empty.
+    context.insert("blank", &every_address_field([]));
+    let mut response = render(state, "account/account.html", &context)?.into_response();
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+/// The given messages, and an empty one for every other address field, so the template can look
+/// up any of them.
+fn every_address_field(
+    messages: impl IntoIterator<Item = (&'static str, String)>,
+) -> std::collections::HashMap<&'static str, String> {
+    let mut all: std::collections::HashMap<&'static str, String> =
+        ["line1", "line2", "city", "region", "postal_code", "country"].map(|f| (f, String::new())).into();
+    all.extend(messages);
+    all
+}
+
+async fn account(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+    account_page(&state, &visitor, StatusCode::OK, AddressAttempt::default()).await
+}
+
+#[derive(Clone, Default, Deserialize, serde::Serialize)]
+struct AddressForm {
+    #[serde(default)]
+    line1: String,
+    #[serde(default)]
+    line2: String,
+    #[serde(default)]
+    city: String,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    postal_code: String,
+    #[serde(default)]
+    country: String,
+}
+
+/// A new mailing address for one of the reader's print subscriptions, from the next issue whose
+/// mailing list is open. A mistake shows the account again with the message beside the field.
+async fn change_address(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    FormBody(form): FormBody<AddressForm>,
+) -> Result<Response, PageError> {
+    let Some(email) = visitor.reader().await? else {
+        return Ok(redirect::to("/account/login"));
+    };
+    let input = crate::address::AddressInput {
+        line1: form.line1.clone(),
+        line2: Some(form.line2.clone()),
+        city: form.city.clone(),
+        region: Some(form.region.clone()),
+        postal_code: form.postal_code.clone(),
+        country: form.country.clone(),
+    };
+    let id = if id.len() > 64 { String::new() } else { id };
+    match crate::orders::change_address(&state.db, &email, &id, &input, clock::now()).await {
+        Ok(from) => {
+            let issue = crate::orders::terms::describe(from);
+            visitor
+                .flash(vec![format!("Your new address is saved: copies from the {issue} issue on go there.")])
+                .await?;
+            Ok(redirect::to("/account"))
+        }
+        Err(error @ (Error::Fields(_) | Error::Invalid { .. })) => {
+            let field_errors =
+                every_address_field(error.fields().unwrap_or_default().iter().map(|f| (f.field, f.message.clone())));
+            let message = Some(error.public_message());
+            let attempt = AddressAttempt { subscription_id: id, form, message, field_errors };
+            account_page(&state, &visitor, super::error::status_of(&error), attempt).await
+        }
+        Err(other) => Err(PageError(other)),
+    }
 }
 
 /// A printable receipt of one of the reader's own orders; anyone else's (or a guessed id) is 404.

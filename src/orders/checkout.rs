@@ -15,23 +15,6 @@ use crate::{
     money::Currency,
 };
 
-#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
-pub struct AddressInput {
-    #[serde(default)]
-    pub line1: String,
-    #[serde(default)]
-    pub line2: Option<String>,
-    #[serde(default)]
-    pub city: String,
-    #[serde(default)]
-    pub region: Option<String>,
-    #[serde(default)]
-    pub postal_code: String,
-    /// Two letters, such as US.
-    #[serde(default)]
-    pub country: String,
-}
-
 /// What a reader types at checkout, unchecked.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct CheckoutInput {
@@ -40,7 +23,7 @@ pub struct CheckoutInput {
     #[serde(default)]
     pub name: String,
     /// Required exactly when the cart holds a print subscription or a print copy.
-    pub shipping_address: Option<AddressInput>,
+    pub shipping_address: Option<crate::address::AddressInput>,
 }
 
 struct Details {
@@ -51,10 +34,6 @@ struct Details {
 
 fn clean(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn optional(text: &Option<String>) -> Option<String> {
-    text.as_deref().map(clean).filter(|t| !t.is_empty())
 }
 
 impl CheckoutInput {
@@ -75,35 +54,13 @@ impl CheckoutInput {
                 problem("shipping_address", "address_required", "Print copies need a mailing address.");
                 None
             }
-            (Some(a), true) => {
-                let (line1, city, postal_code) = (clean(&a.line1), clean(&a.city), clean(&a.postal_code));
-                let country = a.country.trim().to_ascii_uppercase();
-                let too_long = [&line1, &city, &postal_code].iter().any(|t| t.len() > 200)
-                    || [&a.line2, &a.region].iter().any(|t| t.as_deref().is_some_and(|t| t.len() > 200));
-                if line1.is_empty() {
-                    problem("line1", "invalid_address", "Enter the street address.");
+            (Some(a), true) => match Address::parse(a) {
+                Ok(address) => Some(address),
+                Err(mut address_problems) => {
+                    problems.append(&mut address_problems);
+                    None
                 }
-                if city.is_empty() {
-                    problem("city", "invalid_address", "Enter the city or town.");
-                }
-                if postal_code.is_empty() {
-                    problem("postal_code", "invalid_address", "Enter the postal or ZIP code.");
-                }
-                if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-                    problem("country", "invalid_address", "Enter the country as two letters, such as US.");
-                }
-                if too_long {
-                    problem("line1", "invalid_address", "Each line of the address is at most 200 characters.");
-                }
-                Some(Address {
-                    line1,
-                    line2: optional(&a.line2),
-                    city,
-                    region: optional(&a.region),
-                    postal_code,
-                    country,
-                })
-            }
+            },
         };
         match (email, problems.is_empty()) {
             (Ok(email), true) => Ok(Details { email, name, address }),

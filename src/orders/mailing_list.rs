@@ -1,11 +1,19 @@
 //! The mailing list of a print run: everyone who gets a printed copy of an issue, counted by
-//! country, and the CSV for the mail house.
+//! country, and the CSV for the mail house. Closing an issue's list fixes it: what the mail house
+//! was sent never changes afterwards.
 
 use serde::Serialize;
 use sqlx::FromRow;
 
+use sqlx::AnyConnection;
+
 use super::terms;
-use crate::{db::Db, error::Result};
+use crate::{
+    audit::{self, Actor},
+    catalog,
+    db::{Backend, Db},
+    error::{Error, Result},
+};
 
 /// One copy to mail for a print run.
 #[derive(Clone, Debug, Serialize, FromRow)]
@@ -22,30 +30,198 @@ pub struct MailingEntry {
     pub postal_code: Option<String>,
     pub country: Option<String>,
     pub order_id: String,
+    pub subscription_id: Option<String>,
 }
 
-/// Everyone who gets a printed copy of this issue: active print subscriptions whose term covers
-/// it, and single print copies of it sold in paid orders.
-pub async fn mailing_list(db: &Db, publication: &str, year: i64, month: i64) -> Result<Vec<MailingEntry>> {
-    let period = terms::period(year, month);
+/// When and by whom an issue's mailing list was closed.
+#[derive(Clone, Debug, Serialize, FromRow)]
+pub struct Closure {
+    pub closed_at: i64,
+    pub closed_by: String,
+}
+
+/// An issue's mailing list: fixed once closed, worked out afresh until then.
+#[derive(Clone, Debug, Serialize)]
+pub struct MailingList {
+    pub entries: Vec<MailingEntry>,
+    pub closure: Option<Closure>,
+    /// Single copies sold after the list was closed: to send from stock.
+    pub sold_since_closing: Vec<MailingEntry>,
+}
+
+/// Who gets this issue in print, as it would be mailed today: active print subscriptions whose
+/// term covers it (at the address that applies to this issue), and single print copies of it sold
+/// in paid orders.
+async fn live_entries(conn: &mut AnyConnection, publication: &str, period: i64) -> Result<Vec<MailingEntry>> {
+    let (year, month) = terms::year_month(period);
     let sku = crate::catalog::issue_sku(publication, year, month);
-    Ok(sqlx::query_as(
-        "SELECT 'subscription' AS kind, CAST(1 AS BIGINT) AS copies, name, email, ship_line1 AS line1, ship_line2 AS line2, \
-         ship_city AS city, ship_region AS region, ship_postal_code AS postal_code, ship_country AS country, order_id \
-         FROM subscriptions WHERE publication = $1 AND edition = 'print' AND status = 'active' \
-         AND first_period <= $2 AND last_period >= $2 \
+    let pick = |column: &str| {
+        format!("CASE WHEN a.subscription_id IS NULL THEN s.ship_{column} ELSE a.{column} END AS {column}")
+    };
+    let sql = format!(
+        "SELECT 'subscription' AS kind, CAST(1 AS BIGINT) AS copies, s.name, s.email, {}, {}, {}, {}, {}, {}, \
+         s.order_id, s.id AS subscription_id \
+         FROM subscriptions s LEFT JOIN subscription_addresses a ON a.subscription_id = s.id AND a.from_period = \
+         (SELECT MAX(h.from_period) FROM subscription_addresses h WHERE h.subscription_id = s.id AND h.from_period <= $2) \
+         WHERE s.publication = $1 AND s.edition = 'print' AND s.status = 'active' \
+         AND s.first_period <= $2 AND s.last_period >= $2 \
          UNION ALL \
          SELECT 'single copy' AS kind, i.quantity AS copies, o.name, o.email, o.ship_line1, o.ship_line2, o.ship_city, \
-         o.ship_region, o.ship_postal_code, o.ship_country, o.id \
+         o.ship_region, o.ship_postal_code, o.ship_country, o.id, CAST(NULL AS TEXT) \
          FROM order_items i JOIN orders o ON o.id = i.order_id \
          WHERE i.issue_sku = $3 AND i.action = 'ship' AND o.status = 'paid' \
-         ORDER BY country, postal_code, name",
+         ORDER BY country, postal_code, name, order_id",
+        pick("line1"),
+        pick("line2"),
+        pick("city"),
+        pick("region"),
+        pick("postal_code"),
+        pick("country"),
+    );
+    Ok(sqlx::query_as(&sql).bind(publication).bind(period).bind(sku).fetch_all(&mut *conn).await?)
+}
+
+/// The mailing list of an issue: as it was closed, or as it stands.
+pub async fn mailing_list(db: &Db, publication: &str, year: i64, month: i64) -> Result<MailingList> {
+    let sku = crate::catalog::issue_sku(publication, year, month);
+    let mut conn = db.pool.acquire().await?;
+    let closure: Option<Closure> =
+        sqlx::query_as("SELECT closed_at, closed_by FROM mailing_list_closures WHERE issue_sku = $1")
+            .bind(&sku)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let live = live_entries(&mut conn, publication, terms::period(year, month)).await?;
+    if closure.is_none() {
+        return Ok(MailingList { entries: live, closure, sold_since_closing: Vec::new() });
+    }
+    let entries: Vec<MailingEntry> = sqlx::query_as(
+        "SELECT kind, copies, name, email, line1, line2, city, region, postal_code, country, order_id, \
+         subscription_id FROM mailing_list_copies WHERE issue_sku = $1 ORDER BY position",
     )
-    .bind(publication)
+    .bind(&sku)
+    .fetch_all(&mut *conn)
+    .await?;
+    let sold_since_closing = live
+        .into_iter()
+        .filter(|e| e.subscription_id.is_none() && !entries.iter().any(|c| c.order_id == e.order_id))
+        .collect();
+    Ok(MailingList { entries, closure, sold_since_closing })
+}
+
+/// Closes an issue's mailing list: its copies as they stand are written down and never change
+/// again. Address changes and new print subscriptions then start with a later issue. Closing a
+/// closed list changes nothing; `Ok(false)` says so.
+pub async fn close(db: &Db, issue: &crate::catalog::Issue, actor: &Actor, now: i64) -> Result<bool> {
+    let period = terms::period(issue.year, issue.month);
+    let mut tx = db.begin_write().await?;
+    // Waits for address changes and settlements of this publication under way (they hold the
+    // publication's row in share mode), and holds off new ones until this commits.
+    if db.backend == Backend::Postgres {
+        sqlx::query("SELECT slug FROM publications WHERE slug = $1 FOR UPDATE")
+            .bind(&issue.publication)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO mailing_list_closures (issue_sku, publication, period, closed_at, closed_by) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (issue_sku) DO NOTHING",
+    )
+    .bind(&issue.sku)
+    .bind(&issue.publication)
     .bind(period)
-    .bind(sku)
-    .fetch_all(&db.pool)
-    .await?)
+    .bind(now)
+    .bind(&actor.email)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let entries = live_entries(&mut tx, &issue.publication, period).await?;
+    for (position, e) in entries.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO mailing_list_copies (issue_sku, position, kind, copies, name, email, line1, line2, city, \
+             region, postal_code, country, order_id, subscription_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(&issue.sku)
+        .bind(position as i64)
+        .bind(&e.kind)
+        .bind(e.copies)
+        .bind(&e.name)
+        .bind(&e.email)
+        .bind(&e.line1)
+        .bind(&e.line2)
+        .bind(&e.city)
+        .bind(&e.region)
+        .bind(&e.postal_code)
+        .bind(&e.country)
+        .bind(&e.order_id)
+        .bind(&e.subscription_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let copies: i64 = entries.iter().map(|e| e.copies).sum();
+    let change = audit::Change {
+        action: "mailing_list.close",
+        entity: "issue",
+        entity_id: &issue.sku,
+        before: None,
+        after: Some(serde_json::json!({ "addresses": entries.len(), "copies": copies })),
+    };
+    audit::record(&mut tx, actor, change, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The newest issue of a publication whose mailing list is closed.
+pub async fn latest_closed(conn: &mut AnyConnection, publication: &str) -> Result<Option<i64>> {
+    let (latest,): (Option<i64>,) =
+        sqlx::query_as("SELECT MAX(period) FROM mailing_list_closures WHERE publication = $1")
+            .bind(publication)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(latest)
+}
+
+/// Holds off the closing of this publication's mailing lists until the caller's transaction ends,
+/// so what it reads of them (the newest closed issue) stays true while it writes. Several
+/// holders at once do not wait for each other. (SQLite runs one writer at a time anyway.)
+pub async fn hold_lists_open(conn: &mut AnyConnection, backend: Backend, publication: &str) -> Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT slug FROM publications WHERE slug = $1 FOR SHARE").bind(publication).execute(conn).await?;
+    }
+    Ok(())
+}
+
+/// When a publication's issues come: what the first issue of a term, or of an address change,
+/// follows from. Read before a transaction.
+pub struct PublicationSchedule {
+    pub frequency: catalog::Frequency,
+    pub latest_published: Option<i64>,
+}
+
+pub async fn schedule(db: &Db, publication: &str) -> Result<PublicationSchedule> {
+    let found = catalog::find_publication(db, publication)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no publication {publication}")))?;
+    let latest = catalog::latest_issue(db, publication).await?;
+    Ok(PublicationSchedule {
+        frequency: found.frequency,
+        latest_published: latest.map(|i| terms::period(i.year, i.month)),
+    })
+}
+
+/// The next issue of the publication that has not been published and whose mailing list is still
+/// open: the first issue an address change made now reaches.
+pub async fn next_open_issue(
+    conn: &mut AnyConnection,
+    schedule: &PublicationSchedule,
+    publication: &str,
+    now: i64,
+) -> Result<i64> {
+    let latest = schedule.latest_published.max(latest_closed(conn, publication).await?);
+    Ok(terms::first_issue(schedule.frequency, latest, terms::period_at(now), None))
 }
 
 /// Copies per country, largest first.
@@ -124,6 +300,7 @@ mod tests {
             postal_code: Some("60601".into()),
             country: Some("US".into()),
             order_id: "o1".into(),
+            subscription_id: None,
         };
         let csv = String::from_utf8(mailing_csv(&[entry]).expect("written")).expect("text");
         let row = csv.lines().nth(1).expect("a row");

@@ -1,6 +1,7 @@
 //! Orders: the snapshot a reader pays for (`checkout.rs`), settling it exactly once as paid or
 //! failed (`settle.rs`), subscription terms (`terms.rs`), and reading orders back.
 
+mod addresses;
 mod checkout;
 mod confirmation;
 pub mod mailing_list;
@@ -19,7 +20,9 @@ use crate::{
     money::{Currency, Money},
 };
 
-pub use checkout::{place_order, AddressInput, CheckoutInput};
+pub use crate::address::AddressInput;
+pub use addresses::{change_address, history as address_history, AddressFrom};
+pub use checkout::{place_order, CheckoutInput};
 pub use settle::{fail_order, settle, Outcome, Settled};
 
 /// A checkout expires this long after it starts unless paid (Stripe allows 30 minutes to 24 hours).

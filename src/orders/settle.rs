@@ -7,8 +7,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::{terms, LineKind, Order, OrderLine, OrderStatus};
 use crate::{
-    catalog::{self, Frequency},
-    db::Db,
+    db::{Backend, Db},
     email::{self, EmailAddress},
     error::{Error, Result},
 };
@@ -32,20 +31,6 @@ pub enum Settled {
     Review(String),
     /// Someone else settled it first; it is in this state.
     AlreadySettled(String),
-}
-
-/// The publication facts a subscription line needs, read before the transaction starts.
-struct TermFacts {
-    frequency: Frequency,
-    latest_published: Option<i64>,
-}
-
-async fn term_facts(db: &Db, publication: &str) -> Result<TermFacts> {
-    let found = catalog::find_publication(db, publication)
-        .await?
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("order line for unknown publication {publication}")))?;
-    let latest = catalog::latest_issue(db, publication).await?;
-    Ok(TermFacts { frequency: found.frequency, latest_published: latest.map(|i| terms::period(i.year, i.month)) })
 }
 
 pub async fn settle(db: &Db, order_id: &str, outcome: Outcome, now: i64) -> Result<Settled> {
@@ -75,7 +60,7 @@ async fn fulfil(
     let lines = super::order_lines(db, order_id).await?;
     let mut facts = Vec::new();
     for line in lines.iter().filter(|l| l.kind == LineKind::Subscription) {
-        facts.push(term_facts(db, &line.publication).await?);
+        facts.push(super::mailing_list::schedule(db, &line.publication).await?);
     }
 
     let mut tx = db.begin_write().await?;
@@ -115,7 +100,8 @@ async fn fulfil(
     for line in &lines {
         if line.kind == LineKind::Subscription {
             let facts = facts.next().ok_or_else(|| Error::Internal(anyhow::anyhow!("term facts missing")))?;
-            subscriptions.push(create_subscription(&mut tx, &order, line, &facts, payment_period, now).await?);
+            subscriptions
+                .push(create_subscription(&mut tx, db.backend, &order, line, &facts, payment_period, now).await?);
         } else {
             sqlx::query(
                 "INSERT INTO order_items (order_id, order_position, issue_sku, quantity, action, created_at) \
@@ -227,9 +213,10 @@ async fn discount_not_due(conn: &mut AnyConnection, order: &Order, lines: &[Orde
 
 async fn create_subscription(
     conn: &mut AnyConnection,
+    backend: Backend,
     order: &Order,
     line: &OrderLine,
-    facts: &TermFacts,
+    facts: &super::mailing_list::PublicationSchedule,
     payment_period: i64,
     now: i64,
 ) -> Result<super::Subscription> {
@@ -247,10 +234,16 @@ async fn create_subscription(
     .await?;
     let current_last: Option<i64> = running.try_get("last")?;
     let years = line.term_years.unwrap_or(1);
-    let first = terms::first_issue(facts.frequency, facts.latest_published, payment_period, current_last);
+    let print = line.edition == "print";
+    // A print term starts after the newest issue whose mailing list is closed: that list is fixed.
+    let mut latest = facts.latest_published;
+    if print {
+        super::mailing_list::hold_lists_open(conn, backend, &line.publication).await?;
+        latest = latest.max(super::mailing_list::latest_closed(conn, &line.publication).await?);
+    }
+    let first = terms::first_issue(facts.frequency, latest, payment_period, current_last);
     let last = terms::last_issue(facts.frequency, first, years);
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let print = line.edition == "print";
     let field = |value: &Option<String>| if print { value.clone() } else { None };
     sqlx::query(
         "INSERT INTO subscriptions (id, order_id, order_position, email, email_normalized, name, publication, edition, \

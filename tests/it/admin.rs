@@ -48,7 +48,7 @@ async fn add_staff(app: &TestApp, email: &str, role: Role) {
 }
 
 /// Creates a staff member and signs the app's client in; answers the CSRF token for forms.
-async fn sign_in_as(app: &TestApp, email: &str, role: Role) -> String {
+pub async fn sign_in_as(app: &TestApp, email: &str, role: Role) -> String {
     add_staff(app, email, role).await;
     let (_, page) = app.page("/admin/login").await;
     let response = app

@@ -3,6 +3,7 @@
 mod support;
 
 mod account;
+mod addresses;
 mod admin;
 mod cart;
 mod catalog;

@@ -25,6 +25,7 @@ pub fn routes(routes: RecordingRouter) -> RecordingRouter {
         .get("/subscribers", subscribers)
         .get("/mailing-list", mailing_list)
         .get("/mailing-list/{file}", mailing_list_csv)
+        .post("/mailing-list/{sku}/close", close_mailing_list)
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -198,11 +199,12 @@ async fn mailing_list(
     context.insert("issues", &issues.iter().map(|i| (i.sku.clone(), i.name())).collect::<Vec<_>>());
     context.insert("chosen", &query.issue);
     if let Some(issue) = IssueRef::from_sku(&query.issue) {
-        let entries =
-            orders::mailing_list::mailing_list(&state.db, &issue.publication, issue.year, issue.month).await?;
-        context.insert("by_country", &orders::mailing_list::copies_by_country(&entries));
-        context.insert("copies", &entries.iter().map(|e| e.copies).sum::<i64>());
-        context.insert("entries", &entries);
+        let list = orders::mailing_list::mailing_list(&state.db, &issue.publication, issue.year, issue.month).await?;
+        context.insert("by_country", &orders::mailing_list::copies_by_country(&list.entries));
+        context.insert("copies", &list.entries.iter().map(|e| e.copies).sum::<i64>());
+        context.insert("entries", &list.entries);
+        context.insert("closed", &list.closure.as_ref().map(|c| (datetime(c.closed_at), c.closed_by.clone())));
+        context.insert("sold_since_closing", &list.sold_since_closing);
     }
     Ok(render(&state, "admin/mailing_list.html", &context)?.into_response())
 }
@@ -216,8 +218,8 @@ async fn mailing_list_csv(
     let sku = file.strip_suffix(".csv").ok_or_else(not_found)?;
     let issue = IssueRef::from_sku(sku).ok_or_else(not_found)?;
     catalog::issue_any(&state.db, sku).await?.ok_or_else(not_found)?;
-    let entries = orders::mailing_list::mailing_list(&state.db, &issue.publication, issue.year, issue.month).await?;
-    let csv = orders::mailing_list::mailing_csv(&entries).map_err(Error::Internal)?;
+    let list = orders::mailing_list::mailing_list(&state.db, &issue.publication, issue.year, issue.month).await?;
+    let csv = orders::mailing_list::mailing_csv(&list.entries).map_err(Error::Internal)?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -226,4 +228,22 @@ async fn mailing_list_csv(
         csv,
     )
         .into_response())
+}
+
+/// Closes an issue's mailing list: from then on its list and CSV never change.
+async fn close_mailing_list(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(sku): Path<String>,
+) -> Result<Response, PageError> {
+    let not_found = || Error::not_found("issue_not_found", "There is no such issue.");
+    let issue = catalog::issue_any(&state.db, &sku).await?.ok_or_else(not_found)?;
+    let closed = orders::mailing_list::close(&state.db, &issue, &ctx.actor(), crate::clock::now()).await?;
+    ctx.flash(if closed {
+        format!("The mailing list of {} is closed: it will not change again. Address changes now apply from the next issue.", issue.name())
+    } else {
+        format!("The mailing list of {} was already closed.", issue.name())
+    })
+    .await;
+    Ok(redirect::to(&format!("/admin/mailing-list?issue={sku}")))
 }

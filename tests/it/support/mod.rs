@@ -270,6 +270,30 @@ pub fn html_text(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
+/// The words of a page as a reader sees them: tags dropped, runs of white space made one space.
+pub fn visible_text(html: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    html_text(&text)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" .", ".")
+        .replace(" ,", ",")
+        .replace(" :", ":")
+}
+
 /// A plain 10%-off coupon for everything, to change with struct update syntax.
 pub fn test_coupon(code: &str) -> masthead::coupons::NewCoupon {
     use masthead::{
