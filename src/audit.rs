@@ -20,6 +20,11 @@ impl Actor {
         Actor { staff_id: Some(staff_id.to_string()), email: email.to_string() }
     }
 
+    /// A reader acting on their own account (asking to be erased).
+    pub fn reader() -> Actor {
+        Actor { staff_id: None, email: "(the reader)".into() }
+    }
+
     /// Whoever runs `masthead staff ...` on the server.
     pub fn command_line() -> Actor {
         Actor { staff_id: None, email: "(command line)".into() }

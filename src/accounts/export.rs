@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::{
+    audit::{self, Actor},
     db::Db,
     error::Result,
     orders::{self, Order, OrderLine},
@@ -15,6 +16,8 @@ pub struct ReaderData {
     pub exported_at: i64,
     pub orders: Vec<OrderData>,
     pub subscriptions: Vec<orders::staff::Subscriber>,
+    /// Each print subscription's addresses, with the first issue (period) each applies to.
+    pub addresses: Vec<(String, Vec<orders::AddressFrom>)>,
 }
 
 #[derive(Serialize)]
@@ -37,5 +40,24 @@ pub async fn export(db: &Db, email_normalized: &str, now: i64) -> Result<ReaderD
         }
     }
     let subscriptions = orders::staff::subscriptions_of_reader(db, email_normalized).await?;
-    Ok(ReaderData { email: email_normalized.to_string(), exported_at: now, orders, subscriptions })
+    let mut addresses = Vec::new();
+    for subscription in subscriptions.iter().filter(|s| s.edition == "print") {
+        addresses.push((subscription.id.clone(), orders::address_history(db, &subscription.id).await?));
+    }
+    Ok(ReaderData { email: email_normalized.to_string(), exported_at: now, orders, subscriptions, addresses })
+}
+
+/// The same document for staff answering a reader's request, with an audit entry saying who took it.
+pub async fn export_for_staff(db: &Db, email_normalized: &str, actor: &Actor, now: i64) -> Result<ReaderData> {
+    let data = export(db, email_normalized, now).await?;
+    let mut conn = db.pool.acquire().await?;
+    let change = audit::Change {
+        action: "reader.export",
+        entity: "reader",
+        entity_id: email_normalized,
+        before: None,
+        after: Some(serde_json::json!({ "orders": data.orders.len(), "subscriptions": data.subscriptions.len() })),
+    };
+    audit::record(&mut conn, actor, change, now).await?;
+    Ok(data)
 }

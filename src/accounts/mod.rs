@@ -3,12 +3,14 @@
 //! their normalised email address: the `readers` row that checkout creates.
 
 mod digital;
+mod erasure;
 mod export;
 mod overview;
 mod sign_in;
 
 pub use digital::{pdf_access, stamp_line, stamp_pdf, PdfAccess};
-pub use export::{export, ReaderData};
+pub use erasure::{erase, warning as erasure_warning, Erased, ErasureWarning, ERASED_NAME};
+pub use export::{export, export_for_staff, ReaderData};
 pub use overview::{
     can_renew, date, latest_order_of_cart, overview, overview_of_order, AccountOrder, AccountSubscription, Overview,
 };

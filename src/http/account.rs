@@ -29,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/account/data.json", get(data_export))
         .route("/account/renew", post(renew))
         .route("/account/subscriptions/{id}/address", post(change_address))
+        .route("/account/erase", get(erase_page).post(erase))
+        .route("/account/erased", get(erased))
 }
 
 async fn login_page(
@@ -388,4 +390,73 @@ async fn renew(
     messages.push("It renews your subscription: paid, it starts with the issue after your current last issue.".into());
     visitor.flash(messages).await?;
     Ok(redirect::to("/cart"))
+}
+
+async fn erase_form(
+    state: &AppState,
+    visitor: &Visitor,
+    email: &str,
+    status: StatusCode,
+    error: Option<&Error>,
+) -> Result<Response, PageError> {
+    let warning = accounts::erasure_warning(&state.db, email, clock::now()).await?;
+    let mut context = visitor_context(state, visitor, "Erase your data").await;
+    context.insert("warning", &warning);
+    context.insert("error", &error.map(Error::public_message));
+    let mut response = render(state, "account/erase.html", &context)?.into_response();
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+/// What erasing would stop, and the form that does it.
+async fn erase_page(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+    let Some(email) = visitor.reader().await? else {
+        return Ok(redirect::to("/account/login"));
+    };
+    erase_form(&state, &visitor, &email, StatusCode::OK, None).await
+}
+
+#[derive(Deserialize)]
+struct EraseForm {
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Erases the signed-in reader, once they have ticked that they understand, and signs them out.
+async fn erase(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    FormBody(form): FormBody<EraseForm>,
+) -> Result<Response, PageError> {
+    let Some(email) = visitor.reader().await? else {
+        return Ok(redirect::to("/account/login"));
+    };
+    if from_another_site(&headers) {
+        return Err(PageError(Error::Forbidden {
+            code: "cross_site_erasure",
+            message: "Erase your data from your account page on this shop.".into(),
+        }));
+    }
+    if form.confirm != "yes" {
+        let error = Error::invalid("erasure_not_confirmed", "Tick the box to confirm that you want your data erased.");
+        return erase_form(&state, &visitor, &email, StatusCode::UNPROCESSABLE_ENTITY, Some(&error)).await;
+    }
+    match accounts::erase(&state.db, &email, &crate::audit::Actor::reader(), clock::now()).await {
+        // A second press finds nothing left to erase: that is the outcome asked for.
+        Ok(_) | Err(Error::NotFound { code: "reader_not_found", .. }) => {
+            visitor.sign_out().await?;
+            tracing::info!("a reader erased their data");
+            Ok(redirect::to("/account/erased"))
+        }
+        Err(error @ Error::Conflict { .. }) => {
+            erase_form(&state, &visitor, &email, StatusCode::CONFLICT, Some(&error)).await
+        }
+        Err(other) => Err(PageError(other)),
+    }
+}
+
+async fn erased(State(state): State<AppState>, visitor: Visitor) -> Result<Html<String>, PageError> {
+    let context = visitor_context(&state, &visitor, "Your data is erased").await;
+    Ok(render(&state, "account/erased.html", &context)?)
 }

@@ -224,6 +224,14 @@ pub async fn next_open_issue(
     Ok(terms::first_issue(schedule.frequency, latest, terms::period_at(now), None))
 }
 
+/// `hold_lists_open` for every publication.
+pub async fn hold_all_lists_open(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT slug FROM publications ORDER BY slug FOR SHARE").execute(conn).await?;
+    }
+    Ok(())
+}
+
 /// Copies per country, largest first.
 pub fn copies_by_country(entries: &[MailingEntry]) -> Vec<(String, i64)> {
     let mut counts: Vec<(String, i64)> = Vec::new();

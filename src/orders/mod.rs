@@ -259,7 +259,7 @@ pub async fn subscriptions_of_order(db: &Db, order_id: &str) -> Result<Vec<Subsc
 /// Takes the reader's row lock for the rest of the transaction (creating the row the first
 /// time). Checkouts and settlements for one email call this first, so on PostgreSQL they run one
 /// after another; SQLite's write transactions take turns anyway.
-async fn lock_reader(conn: &mut AnyConnection, email_normalized: &str, now: i64) -> Result<()> {
+pub(crate) async fn lock_reader(conn: &mut AnyConnection, email_normalized: &str, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO readers (email_normalized, created_at, updated_at) VALUES ($1, $2, $2) \
          ON CONFLICT (email_normalized) DO UPDATE SET updated_at = excluded.updated_at",

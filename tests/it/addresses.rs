@@ -17,7 +17,7 @@ on_both_databases!(
 );
 
 /// This month's issue period, and Socialist Worker issues (unpublished) for it and the `more` after it.
-async fn coming_issues(app: &TestApp, more: i64) -> i64 {
+pub async fn coming_issues(app: &TestApp, more: i64) -> i64 {
     let now = terms::period_at(clock::now());
     for period in now..=now + more {
         let (year, month) = terms::year_month(period);
@@ -35,14 +35,14 @@ async fn coming_issues(app: &TestApp, more: i64) -> i64 {
     now
 }
 
-fn sku(period: i64) -> String {
+pub fn sku(period: i64) -> String {
     let (year, month) = terms::year_month(period);
     format!("sw-{year:04}-{month:02}")
 }
 
 /// A signed-in browser of a reader with a paid one-year print subscription to Socialist Worker
 /// running from `first`; answers it and the subscription's id.
-async fn print_subscriber(app: &TestApp, email: &str, first: i64) -> (TestApp, String) {
+pub async fn print_subscriber(app: &TestApp, email: &str, first: i64) -> (TestApp, String) {
     let browser = app.with_new_client();
     let (status, answer) = checkout(&browser, &["sw-print-1y"], None, email).await;
     assert_eq!(status, 201, "{answer}");
@@ -82,7 +82,7 @@ async fn move_to(browser: &TestApp, subscription: &str, fields: &[(&'static str,
     browser.post_form(&format!("/account/subscriptions/{subscription}/address"), &fields).await
 }
 
-async fn mailing_csv(staff: &TestApp, period: i64) -> String {
+pub async fn mailing_csv(staff: &TestApp, period: i64) -> String {
     let response = staff.get(&format!("/admin/mailing-list/{}.csv", sku(period))).await;
     assert_eq!(response.status(), 200);
     response.text().await.expect("the CSV")

@@ -10,6 +10,7 @@ mod catalog;
 mod checkout;
 mod digital;
 mod email;
+mod erasure;
 mod faults;
 mod journey;
 mod operations;

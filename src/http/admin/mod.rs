@@ -4,6 +4,7 @@
 mod coupons;
 pub mod issues;
 mod orders;
+mod readers;
 mod session;
 mod staff;
 
@@ -131,6 +132,7 @@ pub fn admin_routes() -> RecordingRouter {
     let routes = coupons::routes(routes);
     let routes = issues::routes(routes);
     let routes = orders::routes(routes);
+    let routes = readers::routes(routes);
     staff::routes(routes)
 }
 

@@ -122,6 +122,7 @@ async fn detail(
     context.insert("subtotal", &order.money(order.subtotal));
     context.insert("discount", &order.money(order.discount));
     context.insert("total", &order.money(order.total));
+    context.insert("email_query", &super::url_escape(&order.email));
     context.insert("order", &order);
     context.insert("lines", &lines);
     context.insert("subscriptions", &subscriptions);
