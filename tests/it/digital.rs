@@ -10,7 +10,7 @@ on_both_databases!(
 );
 
 /// A real two-page PDF, as the publisher's layout program would make (smaller).
-fn two_page_pdf() -> Vec<u8> {
+pub fn two_page_pdf() -> Vec<u8> {
     use lopdf::{
         content::{Content, Operation},
         dictionary, Document, Object, Stream,
@@ -49,7 +49,7 @@ fn two_page_pdf() -> Vec<u8> {
     bytes
 }
 
-fn text_of(pdf: &[u8]) -> Vec<String> {
+pub fn text_of(pdf: &[u8]) -> Vec<String> {
     let doc = lopdf::Document::load_mem(pdf).expect("a PDF that opens");
     let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
     pages.iter().map(|p| doc.extract_text(&[*p]).expect("its text")).collect()

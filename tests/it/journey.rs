@@ -89,22 +89,21 @@ async fn journey(backend: Backend) {
     expect_path(page, "/").await;
 
     // Later the reader signs in by the link the shop emails, and finds the subscription again.
-    page.goto(&app.url("/account")).await.expect("the account");
-    expect_path(page, "/account/login").await;
-    find(page, "#f-email").await.send_keys("Rosa@example.org").await.expect("typed");
-    click(page, "form[action='/account/login'] button").await;
-    expect_text(page, "[role=status]", "a sign-in link is on its way").await;
-    let (body,): (String,) = sqlx::query_as("SELECT body FROM email_outbox WHERE kind = 'sign_in_link'")
-        .fetch_one(&app.db.pool)
-        .await
-        .expect("the emailed link");
-    let link = body.split_whitespace().find(|w| w.contains("/account/sign-in/")).expect("a link in the email");
-    page.goto(link).await.expect("the link");
-    click(page, "main form button").await;
-    expect_path(page, "/account").await;
+    sign_in_by_emailed_link(page, &app, "Rosa@example.org").await;
     expect_text(page, "main", "International Socialist Review, print edition").await;
     expect_text(page, "main", "16 issues left").await;
     save_screenshot(page, &format!("account-{}", app.db.backend.name())).await;
+
+    // Rosa moves: the new address applies from the next issue whose mailing list is open.
+    click(page, ".address-change summary").await;
+    for (field, value) in [("line1", "9 Queen St W"), ("city", "Toronto"), ("region", "ON"), ("postal_code", "M5V 2T6")]
+    {
+        find(page, &format!(".address-form input[name={field}]")).await.send_keys(value).await.expect("typed");
+    }
+    find(page, ".address-form input[name=country]").await.send_keys("CA").await.expect("typed");
+    click(page, ".address-form button").await;
+    expect_text(page, "[role=status]", "Your new address is saved").await;
+    expect_text(page, ".account-card .address", "9 Queen St W, Toronto ON M5V 2T6, CA").await;
     click(page, "a[href^='/account/orders/']").await;
     expect_text(page, "main", "Order number").await;
     expect_text(page, ".grand", "$54.00").await;
@@ -112,6 +111,95 @@ async fn journey(backend: Backend) {
     if page.set_window_size(390, 900).await.is_ok() {
         save_screenshot(page, &format!("receipt-{}-390", app.db.backend.name())).await;
     }
+    browser.close().await;
+}
+
+/// The reader asks for a sign-in link, opens it from the outbox and presses Sign in.
+async fn sign_in_by_emailed_link(page: &Client, app: &TestApp, email: &str) {
+    page.goto(&app.url("/account")).await.expect("the account");
+    expect_path(page, "/account/login").await;
+    find(page, "#f-email").await.send_keys(email).await.expect("typed");
+    click(page, "form[action='/account/login'] button").await;
+    expect_text(page, "[role=status]", "a sign-in link is on its way").await;
+    let (body,): (String,) = sqlx::query_as(
+        "SELECT body FROM email_outbox WHERE kind = 'sign_in_link' AND lower(recipient) = lower($1) \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(email)
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("the emailed link");
+    let link = body.split_whitespace().find(|w| w.contains("/account/sign-in/")).expect("a link in the email");
+    page.goto(link).await.expect("the link");
+    click(page, "main form button").await;
+    expect_path(page, "/account").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digital_subscriber_signs_in_and_downloads_an_issue_sqlite() {
+    digital_journey(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digital_subscriber_signs_in_and_downloads_an_issue_postgres() {
+    digital_journey(Backend::Postgres).await;
+}
+
+/// A reader buys the digital edition, the publisher then publishes the term's first issue with its
+/// PDF, and the reader (signed out meanwhile) signs in by the emailed link and downloads it.
+async fn digital_journey(backend: Backend) {
+    let Some(app) = TestApp::spawn_reachable(backend).await else { return };
+    let Some(browser) = Browser::start().await else { return };
+    let page = &browser.client;
+
+    page.goto(&app.url("/subscribe")).await.expect("the subscribe page");
+    click(page, "form:has(input[value='sw-digital-1y']) button").await;
+    expect_path(page, "/cart").await;
+    click(page, "a[href='/checkout']").await;
+    find(page, "#f-email").await.send_keys("dora@example.org").await.expect("typed");
+    find(page, "#f-name").await.send_keys("Dora Digital").await.expect("typed");
+    click(page, ".checkout-form button[type=submit]").await;
+    click(page, "form[action$='/pay'] button").await;
+    expect_path(page, "/checkout/success").await;
+    expect_text(page, "main", "sign in at your account with dora@example.org; we email you a link").await;
+    let (first,): (i64,) =
+        sqlx::query_as("SELECT first_period FROM subscriptions").fetch_one(&app.db.pool).await.expect("the term");
+    page.goto(&app.url("/account")).await.expect("the account");
+    click(page, "form[action='/account/logout'] button").await;
+    expect_path(page, "/").await;
+
+    // The publisher publishes the term's first issue with its PDF (as the admin's upload stores it).
+    let (year, month) = masthead::orders::terms::year_month(first);
+    let folder = app.config.data_dir.join("media").join("pdfs");
+    std::fs::create_dir_all(&folder).expect("a folder");
+    std::fs::write(folder.join("journey.pdf"), crate::digital::two_page_pdf()).expect("written");
+    sqlx::query(
+        "INSERT INTO issues (sku, publication, year, month, title, summary, pdf_file, currency, published, published_at) \
+         VALUES ($1, 'sw', $2, $3, 'Out now', 'The new issue', 'pdfs/journey.pdf', 'USD', 1, 0)",
+    )
+    .bind(format!("sw-{year:04}-{month:02}"))
+    .bind(year)
+    .bind(month)
+    .execute(&app.db.pool)
+    .await
+    .expect("published");
+
+    sign_in_by_emailed_link(page, &app, "dora@example.org").await;
+    expect_text(page, "main", "Socialist Worker, digital edition").await;
+    page.goto(&app.url(&format!("/issues/sw/{year:04}/{month:02}"))).await.expect("the issue page");
+    expect_text(page, "#pdf-title", "Read the PDF").await;
+    expect_text(page, "main", "Included in your digital subscription").await;
+    save_screenshot(page, &format!("issue-with-pdf-{}", app.db.backend.name())).await;
+    // The browser would save the file; the same request, with this browser's session, reads it back.
+    let href = find(page, "a[href$='/pdf']").await.attr("href").await.expect("an href").expect("a link");
+    let cookies = page.get_all_cookies().await.expect("the cookies");
+    let cookie = cookies.iter().map(|c| format!("{}={}", c.name(), c.value())).collect::<Vec<_>>().join("; ");
+    let response = reqwest::Client::new().get(app.url(&href)).header("cookie", cookie).send().await.expect("the PDF");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    let pdf = response.bytes().await.expect("its bytes");
+    let pages = crate::digital::text_of(&pdf);
+    assert!(pages.iter().all(|p| p.contains("Dora Digital")), "stamped with the reader's name: {pages:?}");
     browser.close().await;
 }
 
