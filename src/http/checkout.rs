@@ -28,6 +28,7 @@ use crate::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/checkout", get(checkout_form).post(place_order))
+        .route("/checkout/remove-coupon", post(remove_coupon))
         .route("/checkout/success", get(success))
         .route("/checkout/cancel", get(cancel))
         .route("/checkout/test-payment/{order}", get(test_payment_page))
@@ -81,6 +82,7 @@ async fn form_page(
     form: &CheckoutForm,
     error: Option<&Error>,
     problems: &[FieldError],
+    notices: &[String],
 ) -> Result<Response, PageError> {
     let view = cart::view_cart(&state.db, visitor.cart_id.as_deref(), state.currency(), clock::now()).await?;
     if view.quote.lines.is_empty() && error.is_none() {
@@ -97,6 +99,7 @@ async fn form_page(
     context.insert("form", form);
     context.insert("needs_address", &needs_address);
     context.insert("error", &error.map(|e| e.public_message()));
+    context.insert("notices", notices);
     let field_errors: std::collections::HashMap<&str, &str> =
         problems.iter().map(|p| (p.field, p.message.as_str())).collect();
     context.insert("field_errors", &field_errors);
@@ -106,7 +109,20 @@ async fn form_page(
 }
 
 async fn checkout_form(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
-    form_page(&state, &visitor, StatusCode::OK, &CheckoutForm::default(), None, &[]).await
+    form_page(&state, &visitor, StatusCode::OK, &CheckoutForm::default(), None, &[], &[]).await
+}
+
+/// The checkout page's "Remove coupon" button: the coupon leaves the cart and the page comes back
+/// with everything typed so far, so a coupon that no longer applies costs the reader nothing.
+async fn remove_coupon(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    FormBody(form): FormBody<CheckoutForm>,
+) -> Result<Response, PageError> {
+    let Some(cart_id) = visitor.cart_id.as_deref() else { return Ok(redirect::to("/cart")) };
+    let notices: Vec<String> =
+        cart::remove_coupon(&state.db, cart_id, clock::now()).await?.into_iter().map(|n| n.message).collect();
+    form_page(&state, &visitor, StatusCode::OK, &form, None, &[], &notices).await
 }
 
 async fn place_order(
@@ -128,7 +144,7 @@ async fn place_order(
         Err(Error::Internal(cause)) => Err(PageError(Error::Internal(cause))),
         Err(error) => {
             let problems = error.fields().unwrap_or_default().to_vec();
-            form_page(&state, &visitor, status_of(&error), &form, Some(&error), &problems).await
+            form_page(&state, &visitor, status_of(&error), &form, Some(&error), &problems, &[]).await
         }
     }
 }

@@ -24,6 +24,7 @@ on_both_databases!(
     a_renewal_starts_after_the_running_term,
     orders_are_shown_only_to_the_session_that_placed_them,
     a_limited_coupon_is_never_redeemed_beyond_its_limit,
+    a_coupon_that_no_longer_applies_is_removed_on_the_checkout_page_keeping_what_was_typed,
 );
 
 pub fn address() -> Value {
@@ -401,4 +402,52 @@ async fn a_limited_coupon_is_never_redeemed_beyond_its_limit(app: TestApp) {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM orders").await, 10, "a refused checkout places no order");
     assert_eq!(count(&app, "SELECT redemptions_used FROM coupons WHERE normalized_code = 'TENONLY'").await, 10);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM coupon_redemptions WHERE status = 'reserved'").await, 10);
+}
+
+/// An existing subscriber with the new-subscribers code reaches checkout: the refusal names the
+/// coupon, the page's "Remove the coupon" button takes it out and gives back the form as typed,
+/// and the order then goes through at the full price.
+async fn a_coupon_that_no_longer_applies_is_removed_on_the_checkout_page_keeping_what_was_typed(app: TestApp) {
+    let first = app.with_new_client();
+    let (status, answer) = checkout(&first, &["isr-print-1y"], None, "again@example.org").await;
+    assert_eq!(status, 201, "{answer}");
+    let order_id = answer["order_id"].as_str().expect("an id");
+    first.post_form(&format!("/checkout/test-payment/{order_id}/pay"), &[]).await;
+
+    app.send_json("POST", "/api/v1/cart/items", json!({"sku": "isr-print-2y"})).await;
+    let (status, body) = app.send_json("POST", "/api/v1/cart/coupon", json!({"code": "FTR 2016"})).await;
+    assert_eq!(status, 200, "{body}");
+    let typed = [
+        ("email", "again@example.org"),
+        ("name", "Ada Again"),
+        ("line1", "5 Elm St"),
+        ("line2", "Apt 2"),
+        ("city", "Oak Park"),
+        ("region", "IL"),
+        ("postal_code", "60302"),
+        ("country", "US"),
+    ];
+    let response = app.post_form("/checkout", &typed).await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.expect("the page");
+    assert!(page.contains("is for new subscribers") && page.contains("Remove the coupon FTR 2016"), "{page}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM orders").await, 1, "nothing placed");
+
+    let response = app.post_form("/checkout/remove-coupon", &typed).await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.expect("the page");
+    for (_, value) in typed {
+        assert!(page.contains(&format!("value=\"{value}\"")), "{value} is kept: {page}");
+    }
+    assert!(!page.contains("Remove the coupon"), "{page}");
+    assert!(app.cart().await["coupon"].is_null());
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM orders").await, 1, "removing places nothing");
+
+    let response = app.post_form("/checkout", &typed).await;
+    assert_eq!(response.status(), 303);
+    let (total,): (i64,) = sqlx::query_as("SELECT total FROM orders WHERE name = 'Ada Again'")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("the order");
+    assert_eq!(total, 5800, "the full two-year price");
 }
