@@ -84,3 +84,79 @@ pub async fn base_url(conn: &mut sqlx::AnyConnection) -> crate::error::Result<Op
         sqlx::query_as("SELECT value FROM settings WHERE name = 'base_url'").fetch_optional(&mut *conn).await?;
     Ok(row.map(|(url,)| url))
 }
+
+/// Where readers reach the shop, as staff set it in the admin: printed on receipts (an expense
+/// claim needs the seller's address). Empty until set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ShopContact {
+    /// Line by line, as on an envelope.
+    pub postal_address: String,
+    pub email: String,
+}
+
+impl ShopContact {
+    /// The typed address and email, tidied, or what is wrong with them field by field.
+    pub fn parse(postal_address: &str, email: &str) -> Result<ShopContact, Vec<crate::error::FieldError>> {
+        let mut problems = Vec::new();
+        let lines: Vec<&str> = postal_address.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        if lines.len() > 6 || lines.iter().any(|l| l.chars().count() > 100) {
+            problems.push(crate::error::FieldError::new(
+                "postal_address",
+                "At most six lines of up to 100 characters each.",
+            ));
+        }
+        let email = email.trim();
+        if !email.is_empty() {
+            if let Err(error) = crate::email::EmailAddress::parse(email) {
+                problems.push(crate::error::FieldError::new("email", error.public_message()));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(ShopContact { postal_address: lines.join("\n"), email: email.to_string() })
+    }
+
+    pub fn address_lines(&self) -> Vec<&str> {
+        self.postal_address.lines().collect()
+    }
+}
+
+pub async fn shop_contact(db: &Db) -> crate::error::Result<ShopContact> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, value FROM settings WHERE name IN ('shop_postal_address', 'shop_contact_email')")
+            .fetch_all(&db.pool)
+            .await?;
+    let value = |name: &str| rows.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    Ok(ShopContact { postal_address: value("shop_postal_address"), email: value("shop_contact_email") })
+}
+
+/// Saves the shop's contact details with their audit entry.
+pub async fn set_shop_contact(
+    db: &Db,
+    contact: &ShopContact,
+    actor: &crate::audit::Actor,
+    now: i64,
+) -> crate::error::Result<()> {
+    let before = shop_contact(db).await?;
+    let mut tx = db.begin_write().await?;
+    for (name, value) in [("shop_postal_address", &contact.postal_address), ("shop_contact_email", &contact.email)] {
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let change = crate::audit::Change {
+        action: "settings.shop_contact",
+        entity: "settings",
+        entity_id: "shop_contact",
+        before: Some(serde_json::json!(before)),
+        after: Some(serde_json::json!(contact)),
+    };
+    crate::audit::record(&mut tx, actor, change, now).await?;
+    tx.commit().await?;
+    Ok(())
+}

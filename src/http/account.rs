@@ -342,6 +342,7 @@ async fn receipt(
     context.insert("paid", &order.paid_at.map(accounts::date));
     context.insert("order", &order);
     context.insert("base_url", state.config.base());
+    context.insert("shop", &crate::settings::shop_contact(&state.db).await?);
     Ok(render(&state, "account/receipt.html", &context)?.into_response())
 }
 

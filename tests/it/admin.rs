@@ -13,6 +13,7 @@ use crate::{
 };
 
 on_both_databases!(
+    the_shops_postal_address_is_set_by_an_admin_and_printed_on_receipts,
     every_admin_route_refuses_strangers,
     a_forged_form_changes_nothing,
     signing_in_checks_password_account_and_address,
@@ -789,4 +790,36 @@ async fn the_staff_command_tells_the_operator_what_went_wrong(app: TestApp) {
     assert!(!output.status.success());
     assert!(stderr.contains("staff_password_tokens") && !stderr.contains("Something went wrong"), "{stderr}");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM staff WHERE email = 'new@example.org'").await, 0, "all or nothing");
+}
+
+async fn the_shops_postal_address_is_set_by_an_admin_and_printed_on_receipts(app: TestApp) {
+    let buyer = app.with_new_client();
+    let (status, answer) = checkout(&buyer, &["isr-print-1y"], None, "claim@example.org").await;
+    assert_eq!(status, 201, "{answer}");
+    let order_id = answer["order_id"].as_str().expect("an id").to_string();
+    buyer.post_form(&format!("/checkout/test-payment/{order_id}/pay"), &[]).await;
+
+    let clerk = app.with_new_client();
+    let token = sign_in_as(&clerk, "clerk@example.org", Role::Staff).await;
+    let fields = [("postal_address", "PO Box 258\nChicago IL 60690"), ("email", "subs@example.org")];
+    let response = clerk.post_form("/admin/settings", &[&fields[..], &[("csrf_token", token.as_str())]].concat()).await;
+    assert_eq!(response.status(), 403, "only an admin");
+
+    let admin = app.with_new_client();
+    let token = sign_in_as(&admin, "boss@example.org", Role::Admin).await;
+    let response = admin
+        .post_form(
+            "/admin/settings",
+            &[("csrf_token", token.as_str()), ("postal_address", "PO Box 1"), ("email", "nope")],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.expect("a page").contains("aria-invalid=\"true\""));
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM settings WHERE name = 'shop_postal_address'").await, 0);
+
+    let response = admin.post_form("/admin/settings", &[&fields[..], &[("csrf_token", token.as_str())]].concat()).await;
+    assert_eq!(response.status(), 303);
+    let (_, page) = buyer.page(&format!("/account/orders/{order_id}")).await;
+    assert!(page.contains("PO Box 258<br>Chicago IL 60690<br>subs@example.org"), "{page}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'settings.shop_contact'").await, 1);
 }

@@ -6,6 +6,7 @@ pub mod issues;
 mod orders;
 mod readers;
 mod session;
+mod settings;
 mod staff;
 
 use crate::http::redirect;
@@ -133,6 +134,7 @@ pub fn admin_routes() -> RecordingRouter {
     let routes = issues::routes(routes);
     let routes = orders::routes(routes);
     let routes = readers::routes(routes);
+    let routes = settings::routes(routes);
     staff::routes(routes)
 }
 
