@@ -44,6 +44,7 @@ async fn journey(backend: Backend) {
 
     click(page, "a[href='/checkout']").await;
     expect_path(page, "/checkout").await;
+    save_screenshot(page, &format!("checkout-{}", app.db.backend.name())).await;
     click(page, ".checkout-form button[type=submit]").await;
     expect_text(page, "[role=alert]", "Enter an email address").await;
     assert_eq!(orders(&app).await, 0, "a refused checkout places no order");
@@ -104,6 +105,13 @@ async fn journey(backend: Backend) {
     click(page, ".address-form button").await;
     expect_text(page, "[role=status]", "Your new address is saved").await;
     expect_text(page, ".account-card .address", "9 Queen St W, Toronto ON M5V 2T6, CA").await;
+    click(page, ".address-change summary").await;
+    save_screenshot(page, &format!("account-moved-{}", app.db.backend.name())).await;
+    // The way out is there, with its warning; Rosa stays.
+    click(page, "a[href='/account/erase']").await;
+    expect_text(page, "main", "Your subscriptions stop now").await;
+    save_screenshot(page, &format!("erase-{}", app.db.backend.name())).await;
+    page.goto(&app.url("/account")).await.expect("the account");
     click(page, "a[href^='/account/orders/']").await;
     expect_text(page, "main", "Order number").await;
     expect_text(page, ".grand", "$54.00").await;
@@ -243,7 +251,9 @@ async fn expect_path(page: &Client, prefix: &str) {
     let mut seen = String::new();
     for _ in 0..100 {
         seen = page.current_url().await.expect("a URL").path().to_string();
-        if seen.starts_with(prefix) && (prefix.ends_with('/') || seen == prefix) {
+        // "/x/" is a prefix; any other path ("/" included) must match exactly.
+        let is_prefix = prefix.len() > 1 && prefix.ends_with('/');
+        if seen == prefix || (is_prefix && seen.starts_with(prefix)) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
