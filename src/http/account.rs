@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{
     error::PageError,
-    extract::{visitor_context, FormBody, Visitor},
+    extract::{visitor_context, AddressForm, FormBody, Visitor},
     redirect,
     render::render,
     AppState,
@@ -242,22 +242,6 @@ async fn account(State(state): State<AppState>, visitor: Visitor) -> Result<Resp
     account_page(&state, &visitor, StatusCode::OK, AddressAttempt::default()).await
 }
 
-#[derive(Clone, Default, Deserialize, serde::Serialize)]
-struct AddressForm {
-    #[serde(default)]
-    line1: String,
-    #[serde(default)]
-    line2: String,
-    #[serde(default)]
-    city: String,
-    #[serde(default)]
-    region: String,
-    #[serde(default)]
-    postal_code: String,
-    #[serde(default)]
-    country: String,
-}
-
 /// A new mailing address for one of the reader's print subscriptions, from the next issue whose
 /// mailing list is open. A mistake shows the account again with the message beside the field.
 async fn change_address(
@@ -269,14 +253,7 @@ async fn change_address(
     let Some(email) = visitor.reader().await? else {
         return Ok(redirect::to("/account/login"));
     };
-    let input = crate::address::AddressInput {
-        line1: form.line1.clone(),
-        line2: Some(form.line2.clone()),
-        city: form.city.clone(),
-        region: Some(form.region.clone()),
-        postal_code: form.postal_code.clone(),
-        country: form.country.clone(),
-    };
+    let input = form.input();
     let id = if id.len() > 64 { String::new() } else { id };
     match crate::orders::change_address(&state.db, &email, &id, &input, clock::now()).await {
         Ok(from) => {

@@ -14,14 +14,14 @@ use serde::{Deserialize, Serialize};
 use super::{
     error::{status_of, PageError},
     extract::visitor_context,
-    extract::{FormBody, Visitor},
+    extract::{AddressForm, FormBody, Visitor},
     render::render,
     AppState,
 };
 use crate::{
     cart, clock,
     error::{Error, FieldError},
-    orders::{self, AddressInput, CheckoutInput, Order, OrderStatus, PaymentMethod},
+    orders::{self, CheckoutInput, Order, OrderStatus, PaymentMethod},
     payments,
 };
 
@@ -43,34 +43,16 @@ struct CheckoutForm {
     email: String,
     #[serde(default)]
     name: String,
-    #[serde(default)]
-    line1: String,
-    #[serde(default)]
-    line2: String,
-    #[serde(default)]
-    city: String,
-    #[serde(default)]
-    region: String,
-    #[serde(default)]
-    postal_code: String,
-    #[serde(default)]
-    country: String,
+    #[serde(flatten)]
+    address: AddressForm,
 }
 
 impl CheckoutForm {
     fn input(&self) -> CheckoutInput {
-        let given = [&self.line1, &self.city, &self.postal_code, &self.country].iter().any(|f| !f.trim().is_empty());
         CheckoutInput {
             email: self.email.clone(),
             name: self.name.clone(),
-            shipping_address: given.then(|| AddressInput {
-                line1: self.line1.clone(),
-                line2: Some(self.line2.clone()),
-                city: self.city.clone(),
-                region: Some(self.region.clone()),
-                postal_code: self.postal_code.clone(),
-                country: self.country.clone(),
-            }),
+            shipping_address: self.address.is_given().then(|| self.address.input()),
         }
     }
 }

@@ -3,7 +3,6 @@
 use masthead::{clock, orders::terms, staff::accounts::Role};
 
 use crate::{
-    account::ask_for_link,
     admin::sign_in_as,
     checkout::checkout,
     on_both_databases,
@@ -43,26 +42,12 @@ pub fn sku(period: i64) -> String {
 /// A signed-in browser of a reader with a paid one-year print subscription to Socialist Worker
 /// running from `first`; answers it and the subscription's id.
 pub async fn print_subscriber(app: &TestApp, email: &str, first: i64) -> (TestApp, String) {
-    let browser = app.with_new_client();
-    let (status, answer) = checkout(&browser, &["sw-print-1y"], None, email).await;
-    assert_eq!(status, 201, "{answer}");
-    let order_id = answer["order_id"].as_str().expect("an id").to_string();
-    assert_eq!(browser.post_form(&format!("/checkout/test-payment/{order_id}/pay"), &[]).await.status(), 303);
-    let (id,): (String,) = sqlx::query_as("SELECT id FROM subscriptions WHERE order_id = $1")
-        .bind(&order_id)
+    let browser = crate::digital::reader_with(app, email, "sw-print-1y", Some((first, first + 11))).await;
+    let (id,): (String,) = sqlx::query_as("SELECT id FROM subscriptions WHERE email_normalized = $1")
+        .bind(email)
         .fetch_one(&app.db.pool)
         .await
         .expect("a subscription");
-    sqlx::query("UPDATE subscriptions SET first_period = $2, last_period = $3 WHERE id = $1")
-        .bind(&id)
-        .bind(first)
-        .bind(first + 11)
-        .execute(&app.db.pool)
-        .await
-        .expect("moved");
-    browser.post_form("/account/logout", &[]).await;
-    let link = ask_for_link(&browser, email).await.expect("a link");
-    assert_eq!(browser.post_form(&link, &[]).await.status(), 303);
     (browser, id)
 }
 

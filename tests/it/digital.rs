@@ -56,7 +56,7 @@ pub fn text_of(pdf: &[u8]) -> Vec<String> {
 }
 
 /// A browser signed in as a reader who bought `sku` (paid), with the term moved to `first..=last`.
-async fn reader_with(app: &TestApp, email: &str, sku: &str, term: Option<(i64, i64)>) -> TestApp {
+pub async fn reader_with(app: &TestApp, email: &str, sku: &str, term: Option<(i64, i64)>) -> TestApp {
     let browser = app.with_new_client();
     let (status, answer) = checkout(&browser, &[sku], None, email).await;
     assert_eq!(status, 201, "{answer}");
