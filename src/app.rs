@@ -78,7 +78,8 @@ pub async fn build_state(config: Config, db: Db) -> anyhow::Result<http::AppStat
         }
         None => PaymentProvider::TestMode,
     };
-    Ok(http::AppState { db, config: Arc::new(config), templates: Arc::new(templates), payments })
+    let page_cache = http::page_cache::PageCache::new(config.page_cache);
+    Ok(http::AppState { db, config: Arc::new(config), templates: Arc::new(templates), payments, page_cache })
 }
 
 /// The background work of an instance: delivering the email outbox, reconciling payments
@@ -131,11 +132,15 @@ pub async fn serve_on(
     state: http::AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // The page cache follows the content version for as long as this server runs.
+    let follower = tokio::spawn(state.page_cache.clone().follow_changes(state.db.clone()));
     let router = http::router(state);
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+    let served = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
-        .context("serving")
+        .context("serving");
+    follower.abort();
+    served
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {

@@ -18,7 +18,26 @@ pub async fn seed(config: &Config) -> anyhow::Result<()> {
             Ok(added)
         })
         .await?;
+    crate::http::page_cache::bump_version(&db).await.map_err(operator_error)?;
     tracing::info!(issues = added, "demo catalog and coupons loaded");
+    Ok(())
+}
+
+/// `masthead sample-data`: the demo shop at realistic size (see `sample_data`).
+pub async fn sample_data(config: &Config) -> anyhow::Result<()> {
+    let db = app::prepare(config).await?;
+    let added = crate::sample_data::generate(&db, config.currency.code(), clock::now()).await?;
+    crate::http::page_cache::bump_version(&db).await.map_err(operator_error)?;
+    if added {
+        tracing::info!(
+            orders = crate::sample_data::ORDERS,
+            subscriptions = crate::sample_data::SUBSCRIPTIONS,
+            coupons = crate::sample_data::COUPONS,
+            "sample data added"
+        );
+    } else {
+        tracing::info!("sample data was already there; nothing added");
+    }
     Ok(())
 }
 

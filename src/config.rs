@@ -35,6 +35,9 @@ pub struct Config {
     pub db_acquire_timeout: Duration,
     /// Networks whose `X-Forwarded-For` / `Forwarded` headers are believed (a load balancer's).
     pub trusted_proxies: TrustedProxies,
+    /// Keep rendered public pages for visitors without a session (`MASTHEAD_PAGE_CACHE=off` turns
+    /// it off); see `http::page_cache`.
+    pub page_cache: bool,
 }
 
 /// A setting that must never be logged.
@@ -100,6 +103,11 @@ impl Config {
                 .unwrap_or_else(|| "Socialist Worker Subscriptions <subscriptions@localhost>".into()),
             db_acquire_timeout,
             trusted_proxies,
+            page_cache: match var("MASTHEAD_PAGE_CACHE").as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(_) => bail!("MASTHEAD_PAGE_CACHE must be on or off"),
+            },
         };
         config.validate()?;
         Ok(config)
@@ -145,7 +153,7 @@ impl Config {
     /// The settings as they may be logged: the database password is hidden.
     pub fn describe(&self) -> String {
         format!(
-            "addr={} base_url={} database={} data_dir={} site_dir={} currency={} payments={} email={} db_timeout={}ms trusted_proxies={}",
+            "addr={} base_url={} database={} data_dir={} site_dir={} currency={} payments={} email={} db_timeout={}ms trusted_proxies={} page_cache={}",
             self.addr,
             self.base_url,
             redact_password(&self.database_url),
@@ -156,6 +164,7 @@ impl Config {
             if self.smtp_url.is_some() { "SMTP" } else { "files" },
             self.db_acquire_timeout.as_millis(),
             self.trusted_proxies,
+            if self.page_cache { "on" } else { "off" },
         )
     }
 }

@@ -16,6 +16,9 @@ enum Command {
     Migrate,
     /// Load the demo catalog from fixtures/ (rows that already exist are left alone) and exit.
     Seed,
+    /// Add a realistic volume of made-up data to the demo shop (ten years of issues, 200 coupons,
+    /// 20,000 orders, 50,000 subscriptions), for benchmarks and for trying the admin. Runs once.
+    SampleData,
     /// Manage staff accounts.
     #[command(subcommand)]
     Staff(StaffCommand),
@@ -46,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => app::serve(config).await,
         Command::Migrate => cli::migrate(&config).await,
         Command::Seed => cli::seed(&config).await,
+        Command::SampleData => cli::sample_data(&config).await,
         Command::Staff(StaffCommand::Add { email, admin }) => cli::staff_add(&config, &email, admin).await,
         Command::Staff(StaffCommand::List) => cli::staff_list(&config).await,
         Command::Staff(StaffCommand::Disable { email }) => cli::staff_disable(&config, &email).await,

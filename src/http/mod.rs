@@ -11,6 +11,7 @@ pub mod extract;
 mod feed;
 pub mod media;
 mod ops;
+pub mod page_cache;
 mod pages;
 pub mod redirect;
 pub mod render;
@@ -51,6 +52,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub templates: Arc<tera::Tera>,
     pub payments: PaymentProvider,
+    pub page_cache: page_cache::PageCache,
 }
 
 impl AppState {
@@ -85,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/static", static_files)
         .fallback(error::page_not_found)
         .layer(middleware::from_fn_with_state(state.clone(), error::render_error_pages))
+        .layer(middleware::from_fn_with_state(state.page_cache.clone(), page_cache::serve))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .with_state(state.clone());
     with_sessions(router, &state).layer(

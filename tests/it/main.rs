@@ -14,6 +14,7 @@ mod erasure;
 mod faults;
 mod journey;
 mod operations;
+mod page_cache;
 mod races;
 mod reminders;
 mod stripe;

@@ -142,12 +142,26 @@ pub fn router(state: AppState) -> Router<AppState> {
     // The guard runs first, so a stranger is sent to sign in whatever they post.
     let guarded = admin_routes()
         .router
+        .layer(middleware::from_fn_with_state(state.clone(), forget_cached_pages))
         .layer(middleware::from_fn(check_csrf))
         .layer(middleware::from_fn_with_state(state, require_staff));
     Router::new()
         .merge(guarded)
         .merge(session::public_routes().layer(middleware::from_fn(check_csrf)))
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+}
+
+/// After a staff change (a POST that did not fail), the public pages cached on every instance are
+/// made again: here at once, elsewhere within a second.
+async fn forget_cached_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let changes = request.method() == Method::POST;
+    let response = next.run(request).await;
+    if changes && !response.status().is_client_error() && !response.status().is_server_error() {
+        if let Err(error) = state.page_cache.content_changed(&state.db).await {
+            tracing::warn!(error = %error, "the content version could not be bumped: other instances may show old pages for up to 30 s");
+        }
+    }
+    response
 }
 
 fn session_of(request: &Request) -> Result<Session, Error> {

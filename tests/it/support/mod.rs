@@ -119,6 +119,8 @@ pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
         email_from: "Test Shop <shop@example.org>".into(),
         db_acquire_timeout: std::time::Duration::from_millis(2000),
         trusted_proxies: Default::default(),
+        // Tests change the catalog with SQL behind the admin's back; tests/it/page_cache.rs turns it on.
+        page_cache: false,
     }
 }
 

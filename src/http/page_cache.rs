@@ -1,0 +1,187 @@
+//! Rendered public pages kept in memory for visitors without a session: the catalog changes a few
+//! times a month and is read all day.
+//!
+//! What makes it safe: a response is stored only for a GET that carries no session cookie and that
+//! sets none, so it holds nothing of any reader (their cart, their sign-in, their PDFs); a request
+//! with a session cookie never reads the cache. What keeps it fresh: every staff change bumps the
+//! `content_version` row (the admin does it after each change it makes, and clears this instance's
+//! cache at once); every instance polls that row once a second and drops its pages when it moved.
+//! Entries also age out after `MAX_AGE`, for what changes with time alone (an embargo ending).
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc, RwLock,
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{
+    body::{Body, Bytes},
+    extract::{Request, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use crate::db::Db;
+
+const MAX_AGE: Duration = Duration::from_secs(30);
+/// Pages kept at most (a few hundred issues and their archive pages); past it the cache starts over.
+const MAX_ENTRIES: usize = 2_000;
+/// Larger bodies are served afresh each time.
+const MAX_BODY_BYTES: usize = 512 * 1024;
+const SESSION_COOKIE: &str = "masthead_session=";
+
+#[derive(Clone)]
+struct Entry {
+    made_at: Instant,
+    /// The handler's headers (the layers outside this one add theirs to every answer).
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// One instance's cached pages, and the content version they were made under.
+#[derive(Clone, Default)]
+pub struct PageCache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    enabled: bool,
+    /// The `content_version` these pages belong to; -1 before the first poll.
+    version: AtomicI64,
+    entries: RwLock<HashMap<String, Entry>>,
+}
+
+impl PageCache {
+    pub fn new(enabled: bool) -> PageCache {
+        PageCache { inner: Arc::new(Inner { enabled, version: AtomicI64::new(-1), entries: Default::default() }) }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut entries) = self.inner.entries.write() {
+            entries.clear();
+        }
+    }
+
+    /// Takes the database's version; drops every page when it moved.
+    fn observe(&self, version: i64) {
+        if self.inner.version.swap(version, Ordering::SeqCst) != version {
+            self.clear();
+        }
+    }
+
+    /// After a staff change: this instance forgets its pages now, every other within a second.
+    pub async fn content_changed(&self, db: &Db) -> crate::error::Result<()> {
+        bump_version(db).await?;
+        self.clear();
+        Ok(())
+    }
+
+    /// Polls the content version once a second for as long as the instance runs.
+    pub async fn follow_changes(self, db: Db) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match current_version(&db).await {
+                Ok(version) => self.observe(version),
+                Err(error) => {
+                    // Without the version the pages may be stale: serve none until it is back.
+                    self.inner.version.store(-1, Ordering::SeqCst);
+                    self.clear();
+                    tracing::debug!(error = %error, "page cache: content version unavailable");
+                }
+            }
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<Entry> {
+        let entries = self.inner.entries.read().ok()?;
+        entries.get(key).filter(|e| e.made_at.elapsed() < MAX_AGE).cloned()
+    }
+
+    fn put(&self, key: String, entry: Entry, version: i64) {
+        if let Ok(mut entries) = self.inner.entries.write() {
+            // A change seen while the page was being made: it may show the old content.
+            if self.inner.version.load(Ordering::SeqCst) != version {
+                return;
+            }
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, entry);
+        }
+    }
+}
+
+pub async fn current_version(db: &Db) -> crate::error::Result<i64> {
+    let (version,): (i64,) =
+        sqlx::query_as("SELECT version FROM content_version WHERE id = 1").fetch_one(&db.pool).await?;
+    Ok(version)
+}
+
+pub async fn bump_version(db: &Db) -> crate::error::Result<()> {
+    sqlx::query("UPDATE content_version SET version = version + 1 WHERE id = 1").execute(&db.pool).await?;
+    Ok(())
+}
+
+/// Only a visitor nobody knows: no session cookie, no credentials.
+fn is_anonymous(headers: &HeaderMap) -> bool {
+    !headers.contains_key(header::AUTHORIZATION)
+        && headers
+            .get_all(header::COOKIE)
+            .iter()
+            .all(|cookie| cookie.to_str().is_ok_and(|c| !c.contains(SESSION_COOKIE)))
+}
+
+fn is_cacheable_type(content_type: &HeaderValue) -> bool {
+    let text = content_type.to_str().unwrap_or("");
+    ["text/html", "application/json", "application/atom+xml", "image/svg+xml"].iter().any(|t| text.starts_with(t))
+}
+
+/// The middleware: a stored page for an anonymous GET, or the handler's answer, stored when it
+/// may be.
+pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next) -> Response {
+    let version = cache.inner.version.load(Ordering::SeqCst);
+    if !cache.inner.enabled || version < 0 || request.method() != Method::GET || !is_anonymous(request.headers()) {
+        return next.run(request).await;
+    }
+    let key = request.uri().path_and_query().map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
+    if let Some(entry) = cache.get(&key) {
+        let mut response = Response::new(Body::from(entry.body));
+        *response.headers_mut() = entry.headers;
+        return response;
+    }
+    let response = next.run(request).await;
+    // A rendered page knows its length; a stream (a file) does not, and is not kept.
+    let size = axum::body::HttpBody::size_hint(response.body()).exact();
+    let storable = response.status() == StatusCode::OK
+        && size.is_some_and(|size| size <= MAX_BODY_BYTES as u64)
+        && !response.headers().contains_key(header::SET_COOKIE)
+        && response.headers().get(header::CONTENT_TYPE).is_some_and(is_cacheable_type)
+        && !response
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("private") || v.contains("no-store"));
+    if !storable {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => {
+            let entry = Entry { made_at: Instant::now(), headers: parts.headers.clone(), body: body.clone() };
+            cache.put(key, entry, version);
+            Response::from_parts(parts, Body::from(body))
+        }
+        Err(error) => {
+            // The body broke off while it was read: the same as a handler failing.
+            tracing::error!(error = %error, "page cache: reading a page's body failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

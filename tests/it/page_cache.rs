@@ -1,0 +1,102 @@
+//! The cache of public pages: never a reader's parts in another's page, and a staff change seen
+//! at once on its own instance and within a second on another sharing the database.
+
+use std::time::{Duration, Instant};
+
+use masthead::{orders::terms, staff::accounts::Role};
+use serde_json::json;
+
+use crate::{admin::sign_in_as, on_both_databases, support::TestApp};
+
+on_both_databases!(
+    cached_pages_never_carry_a_readers_parts,
+    a_staff_change_shows_here_at_once_and_on_another_instance_within_a_second,
+);
+
+/// The app again, with the page cache on.
+async fn with_cache(app: TestApp) -> TestApp {
+    let mut config = app.stop().await;
+    config.page_cache = true;
+    let app = TestApp::start(config).await;
+    // The cache serves nothing until its first look at the content version.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    app
+}
+
+async fn cached_pages_never_carry_a_readers_parts(app: TestApp) {
+    let app = with_cache(app).await;
+    let folder = app.config.data_dir.join("media").join("pdfs");
+    std::fs::create_dir_all(&folder).expect("a folder");
+    std::fs::write(folder.join("cached.pdf"), crate::digital::two_page_pdf()).expect("written");
+    sqlx::query("UPDATE issues SET pdf_file = 'pdfs/cached.pdf' WHERE sku = 'sw-2017-01'")
+        .execute(&app.db.pool)
+        .await
+        .expect("the PDF recorded");
+    let page = "/issues/sw/2017/01";
+
+    // A reader with a cart and a digital term covering the issue asks first, then a stranger.
+    let covering = Some((terms::period(2016, 6), terms::period(2017, 5)));
+    let reader = crate::digital::reader_with(&app, "cached@example.org", "sw-digital-1y", covering).await;
+    reader.send_json("POST", "/api/v1/cart/items", json!({"sku": "isr-print-1y"})).await;
+    for _ in 0..2 {
+        let (status, html) = reader.page(page).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Download the PDF") && html.contains("class=\"cart-count\">1<"), "{html}");
+    }
+    let stranger = app.with_new_client();
+    let (_, first) = stranger.page(page).await;
+    let (_, second) = stranger.page(page).await;
+    for html in [&first, &second] {
+        assert!(!html.contains("Download the PDF") && !html.contains("cart-count"), "{html}");
+        assert!(html.contains("Sign in</a> to read it"), "{html}");
+        assert!(!html.contains("cached@example.org"));
+    }
+    assert_eq!(first, second);
+
+    // The stranger's copy is kept (a change behind the admin's back does not show to strangers
+    // for a while), while the reader's page is made afresh every time.
+    sqlx::query("UPDATE issues SET title = 'Changed behind the admin' WHERE sku = 'sw-2017-01'")
+        .execute(&app.db.pool)
+        .await
+        .expect("changed");
+    let (_, html) = stranger.page(page).await;
+    assert!(!html.contains("Changed behind the admin"), "served from the cache");
+    let (_, html) = reader.page(page).await;
+    assert!(html.contains("Changed behind the admin") && html.contains("Download the PDF"));
+    // A page that starts a session (a cart for a new visitor) is never kept.
+    let newcomer = app.with_new_client();
+    newcomer.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-print-1y"})).await;
+    let (_, html) = newcomer.page(page).await;
+    assert!(html.contains("class=\"cart-count\">1<"), "the newcomer's own cart");
+    let (_, html) = app.with_new_client().page(page).await;
+    assert!(!html.contains("cart-count"));
+}
+
+async fn a_staff_change_shows_here_at_once_and_on_another_instance_within_a_second(app: TestApp) {
+    let here = with_cache(app).await;
+    let there = TestApp::start(here.config.clone()).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let page = "/issues/sw/2016/12";
+    for instance in [&here, &there] {
+        for _ in 0..2 {
+            assert_eq!(instance.with_new_client().get(page).await.status(), 200);
+        }
+    }
+    let staff = here.with_new_client();
+    let token = sign_in_as(&staff, "staff@example.org", Role::Staff).await;
+    let response = staff.post_form("/admin/issues/sw-2016-12/unpublish", &[("csrf_token", &token)]).await;
+    assert_eq!(response.status(), 303);
+    let changed = Instant::now();
+    assert_eq!(here.with_new_client().get(page).await.status(), 404, "at once where it was made");
+    let (_, archive) = here.with_new_client().page("/issues").await;
+    assert!(!archive.contains("/issues/sw/2016/12\""), "the archive too");
+    // The other instance polls once a second; allow for a slow machine.
+    loop {
+        if there.with_new_client().get(page).await.status() == 404 {
+            break;
+        }
+        assert!(changed.elapsed() < Duration::from_secs(3), "the other instance still serves the old page");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    there.stop().await;
+}
