@@ -58,8 +58,14 @@ pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: Quantity, now
     if product.term_years().is_some() && quantity != 1 {
         return Err(one_subscription_only());
     }
-    open_cart(db, cart_id, now).await?;
     let slot = plan_slot(&product);
+    // Opening the cart, the line and the cart's time: one commit.
+    let mut tx = db.begin_write().await?;
+    sqlx::query("INSERT INTO carts (id, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at")
+        .bind(cart_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     let inserted =
         match &slot {
             Some(_) => {
@@ -71,7 +77,7 @@ pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: Quantity, now
                 .bind(sku)
                 .bind(&slot)
                 .bind(now)
-                .execute(&db.pool)
+                .execute(&mut *tx)
                 .await
             }
             None => sqlx::query(
@@ -84,17 +90,18 @@ pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: Quantity, now
             .bind(quantity)
             .bind(now)
             .bind(MAX_ISSUE_QUANTITY)
-            .execute(&db.pool)
+            .execute(&mut *tx)
             .await,
         };
     let rows = match inserted {
         Ok(done) => done.rows_affected(),
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            drop(tx);
             return Err(duplicate_subscription(db, cart_id, &product).await?);
         }
         Err(e) => return Err(e.into()),
     };
-    touch(db, cart_id, now).await?;
+    tx.commit().await?;
     let name = product.name();
     match (rows, &slot) {
         (0, Some(_)) => Ok(vec![Notice::new("already_in_cart", format!("{name} is already in your cart."))]),

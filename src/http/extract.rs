@@ -25,9 +25,6 @@ const FLASH_KEY: &str = "flash";
 /// The signed-in reader's normalised email.
 const READER_KEY: &str = "reader";
 
-/// Ties cart ids to session ids without revealing them.
-const CART_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6d61_7374_6865_6164_2d63_6172_7473_0001);
-
 /// Who is asking: their session, the id of their cart if they have one, and their address.
 pub struct Visitor {
     pub session: Session,
@@ -50,11 +47,8 @@ impl Visitor {
         if let Some(id) = &self.cart_id {
             return Ok(id.clone());
         }
-        if self.session.id().is_none() {
-            self.session.save().await.map_err(session_error)?;
-        }
-        let session_id = self.session.id().map(|id| id.to_string()).unwrap_or_default();
-        let cart_id = uuid::Uuid::new_v5(&CART_NAMESPACE, session_id.as_bytes()).simple().to_string();
+        // A random id of its own (the session is saved once, when the request ends).
+        let cart_id = uuid::Uuid::new_v4().simple().to_string();
         self.session.insert(CART_KEY, &cart_id).await.map_err(session_error)?;
         self.cart_id = Some(cart_id.clone());
         Ok(cart_id)
