@@ -32,6 +32,50 @@ pub struct Db {
     /// SQLite: the file whose lock processes opening one database file take turns on while
     /// preparing it.
     setup_lock_file: Option<std::path::PathBuf>,
+    /// SQLite: this process's writers take turns here before asking SQLite for its write lock.
+    /// SQLite makes a writer that finds the lock taken sleep and retry (1, 2, 5 ... 100 ms), so
+    /// thirty writers at once mostly sleep; queued here, each starts the moment the previous ends.
+    pub write_gate: Option<WriteGate>,
+}
+
+/// The queue of this process's SQLite writers (see `Db::write_gate`).
+#[derive(Clone, Debug, Default)]
+pub struct WriteGate(std::sync::Arc<tokio::sync::Mutex<()>>);
+
+impl WriteGate {
+    pub async fn enter(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.0.clone().lock_owned().await
+    }
+}
+
+/// A write transaction, holding the write gate (SQLite) until it commits or is dropped. It reads
+/// and writes as the connection it wraps: `&mut *tx` is the connection.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -99,7 +143,8 @@ impl Db {
                     .await?,
             ),
         };
-        Ok(Db { pool, backend, sessions, setup_lock_file })
+        let write_gate = (backend == Backend::Sqlite).then(WriteGate::default);
+        Ok(Db { pool, backend, sessions, setup_lock_file, write_gate })
     }
 
     /// The shop's migrations (sqlx takes PostgreSQL's advisory lock around them).
@@ -138,11 +183,21 @@ impl Db {
     /// A transaction that will write after reading. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so two such transactions queue instead of failing with "database is
     /// locked"; on PostgreSQL the conditional updates inside take row locks.
-    pub async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
-        match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        }
+    pub async fn begin_write(&self) -> sqlx::Result<WriteTx> {
+        // The turn is taken within the pool's timeout, so a database that hangs still answers 503.
+        let turn = match &self.write_gate {
+            Some(gate) => Some(
+                tokio::time::timeout(self.pool.options().get_acquire_timeout(), gate.enter())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)?,
+            ),
+            None => None,
+        };
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx { tx, _turn: turn })
     }
 
     /// True when the database can be written within `within`: a write transaction is opened (on

@@ -16,6 +16,7 @@ mod pages;
 pub mod redirect;
 pub mod render;
 pub mod routes;
+mod session_store;
 mod webhook;
 
 use std::{sync::Arc, time::Duration};
@@ -159,8 +160,12 @@ async fn run_to_completion(request: Request<axum::body::Body>, next: middleware:
 /// payment page sends back to the shop.
 fn with_sessions(router: Router, state: &AppState) -> Router {
     let secure = state.config.base_url.starts_with("https://");
+    let gate = state.db.write_gate.clone();
     match &state.db.sessions {
-        SessionPool::Sqlite(pool) => router.layer(session_layer(SqliteStore::new(pool.clone()), secure)),
+        SessionPool::Sqlite(pool) => {
+            let store = session_store::GatedStore { store: SqliteStore::new(pool.clone()), gate };
+            router.layer(session_layer(store, secure))
+        }
         SessionPool::Postgres(pool) => router.layer(session_layer(PostgresStore::new(pool.clone()), secure)),
     }
 }

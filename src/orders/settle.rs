@@ -150,7 +150,7 @@ async fn fulfil(
 /// Puts a paid order aside for staff (`review`) when it is in one of the `from` states, and
 /// commits; an order already settled otherwise is left as it is.
 async fn put_aside(
-    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    mut tx: crate::db::WriteTx,
     order_id: &str,
     reason: String,
     reference: &Option<String>,
