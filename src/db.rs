@@ -129,7 +129,8 @@ impl Db {
                     .foreign_keys(true);
                 SessionPool::Sqlite(
                     sqlx::sqlite::SqlitePoolOptions::new()
-                        .max_connections(4)
+                        // Every request with a cookie reads its session first: as many as the shop's own pool.
+                        .max_connections(8)
                         .acquire_timeout(acquire_timeout)
                         .connect_with(options)
                         .await?,
@@ -137,7 +138,7 @@ impl Db {
             }
             Backend::Postgres => SessionPool::Postgres(
                 sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(4)
+                    .max_connections(16)
                     .acquire_timeout(acquire_timeout)
                     .connect(url)
                     .await?,
