@@ -72,6 +72,11 @@ fn spawn_maintenance(db: Db) {
 
 pub async fn build_state(config: Config, db: Db) -> anyhow::Result<http::AppState> {
     let templates = http::render::load_templates(&config.site_dir)?;
+    build_state_with(config, db, templates)
+}
+
+/// The state, with templates parsed already (`serve` parses them while the database is prepared).
+fn build_state_with(config: Config, db: Db, templates: tera::Tera) -> anyhow::Result<http::AppState> {
     let payments = match &config.stripe_secret_key {
         Some(key) => {
             PaymentProvider::Stripe(Arc::new(StripeGateway::new(key.expose(), config.stripe_api_base.as_deref())?))
@@ -145,10 +150,14 @@ pub async fn serve_on(
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("starting masthead: {}", config.describe());
+    // Parsing the templates takes about as long as preparing the database: both at once.
+    let site_dir = config.site_dir.clone();
+    let templates = tokio::task::spawn_blocking(move || http::render::load_templates(&site_dir));
     let db = prepare(&config).await?;
+    let templates = templates.await.context("parsing the templates")??;
     let listener = TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
-    tracing::info!("the shop is open at {}", config.base_url);
-    let state = build_state(config, db.clone()).await?;
+    let state = build_state_with(config, db.clone(), templates)?;
+    tracing::info!("the shop is open at {}", state.config.base_url);
     spawn_workers(&state)?;
     serve_on(listener, state, shutdown_signal()).await?;
     db.close().await;
