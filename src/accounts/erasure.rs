@@ -109,21 +109,17 @@ pub async fn erase(db: &Db, email_normalized: &str, actor: &Actor, now: i64) -> 
     .await?
     .rows_affected();
     // Delivered mail keeps its subject and date (that it was sent); waiting mail is not sent.
-    sqlx::query(
-        "DELETE FROM email_outbox WHERE status <> 'sent' AND (lower(recipient) = $1 \
-         OR order_id IN (SELECT id FROM orders WHERE email_normalized = $1))",
-    )
-    .bind(email_normalized)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE email_outbox SET recipient = $2, body = '' WHERE lower(recipient) = $1 \
-         OR order_id IN (SELECT id FROM orders WHERE email_normalized = $1)",
-    )
-    .bind(email_normalized)
-    .bind(&pseudonym)
-    .execute(&mut *tx)
-    .await?;
+    const READERS_MAIL: &str =
+        "(lower(recipient) = $1 OR order_id IN (SELECT id FROM orders WHERE email_normalized = $1))";
+    sqlx::query(&format!("DELETE FROM email_outbox WHERE status <> 'sent' AND {READERS_MAIL}"))
+        .bind(email_normalized)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(&format!("UPDATE email_outbox SET recipient = $2, body = '' WHERE {READERS_MAIL}"))
+        .bind(email_normalized)
+        .bind(&pseudonym)
+        .execute(&mut *tx)
+        .await?;
     // The cart link goes too: it would show the orders to the browser they were placed from.
     let orders = sqlx::query(
         "UPDATE orders SET email = $2, email_normalized = $2, name = $3, ship_line1 = NULL, ship_line2 = NULL, \

@@ -107,6 +107,7 @@ pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overv
     .fetch_all(&db.pool)
     .await?;
     let mut subscriptions = Vec::new();
+    let mut next_open_by_publication = std::collections::HashMap::new();
     for row in rows {
         let step = if row.frequency == "quarterly" { 3 } else { 1 };
         let left =
@@ -132,10 +133,18 @@ pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overv
         if subscription.edition == "print" {
             let history = orders::address_history(db, &subscription.id).await?;
             let next = if left > 0 {
-                let schedule = mailing_list::schedule(db, &row.publication).await?;
-                let mut conn = db.pool.acquire().await?;
-                let next = mailing_list::next_open_issue(&mut conn, &schedule, &row.publication, now).await?;
-                Some(next.max(row.first_period)).filter(|next| *next <= row.last_period)
+                // Read once per publication, however many terms the reader has of it.
+                let next_open = match next_open_by_publication.get(&row.publication) {
+                    Some(next) => *next,
+                    None => {
+                        let schedule = mailing_list::schedule(db, &row.publication).await?;
+                        let mut conn = db.pool.acquire().await?;
+                        let next = mailing_list::next_open_issue(&mut conn, &schedule, &row.publication, now).await?;
+                        next_open_by_publication.insert(row.publication.clone(), next);
+                        next
+                    }
+                };
+                Some(next_open.max(row.first_period)).filter(|next| *next <= row.last_period)
             } else {
                 None
             };

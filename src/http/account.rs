@@ -124,9 +124,13 @@ async fn sign_in_page(
     Ok(render(&state, "account/sign_in.html", &context)?)
 }
 
-/// A sign-in posted from another site (a forged form) is refused: the browser says where it came from.
-fn from_another_site(headers: &HeaderMap) -> bool {
-    headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|site| site == "cross-site")
+/// A form posted from another site (a forged one) is refused: the browser says where it came from.
+fn refuse_other_sites(headers: &HeaderMap, code: &'static str, message: &str) -> Result<(), PageError> {
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    match site {
+        Some("cross-site") => Err(PageError(Error::Forbidden { code, message: message.into() })),
+        _ => Ok(()),
+    }
 }
 
 async fn sign_in(
@@ -135,12 +139,11 @@ async fn sign_in(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
-    if from_another_site(&headers) {
-        return Err(PageError(Error::Forbidden {
-            code: "cross_site_sign_in",
-            message: "Open the link from your email in this browser, then press Sign in.".into(),
-        }));
-    }
+    refuse_other_sites(
+        &headers,
+        "cross_site_sign_in",
+        "Open the link from your email in this browser, then press Sign in.",
+    )?;
     let email = accounts::sign_in(&state.db, &token, clock::now()).await?;
     visitor.sign_in_as(&email).await?;
     // "A link is on its way" is old news once the reader is in.
@@ -410,12 +413,7 @@ async fn erase(
     let Some(email) = visitor.reader().await? else {
         return Ok(redirect::to("/account/login"));
     };
-    if from_another_site(&headers) {
-        return Err(PageError(Error::Forbidden {
-            code: "cross_site_erasure",
-            message: "Erase your data from your account page on this shop.".into(),
-        }));
-    }
+    refuse_other_sites(&headers, "cross_site_erasure", "Erase your data from your account page on this shop.")?;
     if form.confirm != "yes" {
         let error = Error::invalid("erasure_not_confirmed", "Tick the box to confirm that you want your data erased.");
         return erase_form(&state, &visitor, &email, StatusCode::UNPROCESSABLE_ENTITY, Some(&error)).await;
