@@ -33,7 +33,7 @@ pub const STAFF_SIGN_IN: FailureLimit =
 #[derive(Debug)]
 pub struct Attempt {
     pub count: i64,
-    keys: Vec<String>,
+    keys: [String; 2],
 }
 
 impl FailureLimit {
@@ -55,7 +55,7 @@ impl FailureLimit {
         .bind(&keys[1])
         .bind(now)
         .bind(now - self.window_secs)
-        .fetch_all(&db.pool)
+        .fetch_all(db.unflushed_write().await?.pool())
         .await?;
         let count = counts.iter().map(|(failures, _)| *failures).max().unwrap_or(0);
         let retry_after = counts
@@ -70,20 +70,21 @@ impl FailureLimit {
                 retry_after_secs: seconds as u64,
             });
         }
-        Ok(Attempt { count, keys: keys.to_vec() })
+        Ok(Attempt { count, keys: keys.clone() })
     }
 
-    /// The attempt was right: it stops counting against its keys.
-    pub async fn succeeded(&self, db: &Db, attempt: Attempt) -> Result<()> {
-        for key in &attempt.keys {
-            sqlx::query(
-                "UPDATE attempt_counts SET failures = failures - 1 WHERE kind = $1 AND limiter_key = $2 AND failures > 0",
-            )
-            .bind(self.kind)
-            .bind(key)
-            .execute(&db.pool)
-            .await?;
-        }
+    /// The attempt was right: it stops counting against its keys. `conn` is a write transaction
+    /// (see `Db::unflushed_write`), so the caller's own change can commit with it.
+    pub async fn succeeded(&self, conn: &mut sqlx::AnyConnection, attempt: Attempt) -> Result<()> {
+        sqlx::query(
+            "UPDATE attempt_counts SET failures = failures - 1 \
+             WHERE kind = $1 AND limiter_key IN ($2, $3) AND failures > 0",
+        )
+        .bind(self.kind)
+        .bind(&attempt.keys[0])
+        .bind(&attempt.keys[1])
+        .execute(conn)
+        .await?;
         Ok(())
     }
 
@@ -92,7 +93,7 @@ impl FailureLimit {
         sqlx::query("DELETE FROM attempt_counts WHERE kind = $1 AND limiter_key = $2")
             .bind(self.kind)
             .bind(key)
-            .execute(&db.pool)
+            .execute(db.unflushed_write().await?.pool())
             .await?;
         Ok(())
     }
@@ -102,7 +103,7 @@ impl FailureLimit {
         Ok(sqlx::query("DELETE FROM attempt_counts WHERE kind = $1 AND window_start <= $2")
             .bind(self.kind)
             .bind(now - self.window_secs)
-            .execute(&db.pool)
+            .execute(db.unflushed_write().await?.pool())
             .await?
             .rows_affected())
     }

@@ -27,6 +27,9 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// SQLite: connections that commit without waiting for the disk (`synchronous = NORMAL`), for
+    /// what is not money (carts, guess counters; see `unflushed_write`). PostgreSQL: the main pool.
+    unflushed: AnyPool,
     /// A typed pool on the same database for the session store, which cannot use `Any`.
     pub sessions: SessionPool,
     /// SQLite: the file whose lock processes opening one database file take turns on while
@@ -78,6 +81,36 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
+/// A turn at writing what is not money (see `Db::unflushed_write`).
+pub struct UnflushedWrite<'a> {
+    db: &'a Db,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl UnflushedWrite<'_> {
+    /// For single statements (each its own commit).
+    pub fn pool(&self) -> &AnyPool {
+        &self.db.unflushed
+    }
+
+    /// A transaction within this turn.
+    pub async fn begin(self) -> sqlx::Result<WriteTx> {
+        begin_on(self.db.backend, &self.db.unflushed, self._turn).await
+    }
+}
+
+async fn begin_on(
+    backend: Backend,
+    pool: &AnyPool,
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+) -> sqlx::Result<WriteTx> {
+    let tx = match backend {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => pool.begin().await?,
+    };
+    Ok(WriteTx { tx, _turn: turn })
+}
+
 #[derive(Clone, Debug)]
 pub enum SessionPool {
     Sqlite(sqlx::SqlitePool),
@@ -95,36 +128,20 @@ impl Db {
             Backend::Postgres => None,
         };
         let options = AnyConnectOptions::from_str(url).context("DATABASE_URL is not a database URL")?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(acquire_timeout)
-            // A request dropped at the wrong moment (a reader's lost connection, a timeout) can leave
-            // a connection inside a transaction that nobody will end: sqlx's `begin` is not
-            // cancel-safe on every driver. Such a connection would hold SQLite's write lock (or
-            // swallow later writes into a savepoint on PostgreSQL) for ever, so it is closed, which
-            // rolls its transaction back, instead of going back into the pool.
-            .after_release(|conn, _meta| Box::pin(async move { Ok(!left_in_transaction(conn).await) }))
-            .before_acquire(|conn, _meta| Box::pin(async move { Ok(!left_in_transaction(conn).await) }))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the one writer; FULL makes a committed order survive a power cut.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await
-            .with_context(|| format!("cannot open the database ({})", backend.name()))?;
+        let pool =
+            open_pool(backend, &options, if backend == Backend::Sqlite { 8 } else { 16 }, "FULL", acquire_timeout)
+                .await?;
+        // Writes take turns (the gate), so a few connections are plenty.
+        let unflushed = match backend {
+            Backend::Sqlite => open_pool(backend, &options, 4, "NORMAL", acquire_timeout).await?,
+            Backend::Postgres => pool.clone(),
+        };
         let sessions = match backend {
             Backend::Sqlite => {
                 let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    // Sessions are not money either: see `unflushed_write`.
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(5))
                     .foreign_keys(true);
                 SessionPool::Sqlite(
@@ -145,7 +162,7 @@ impl Db {
             ),
         };
         let write_gate = (backend == Backend::Sqlite).then(WriteGate::default);
-        Ok(Db { pool, backend, sessions, setup_lock_file, write_gate })
+        Ok(Db { pool, backend, unflushed, sessions, setup_lock_file, write_gate })
     }
 
     /// The shop's migrations (sqlx takes PostgreSQL's advisory lock around them).
@@ -175,6 +192,7 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.unflushed.close().await;
         match &self.sessions {
             SessionPool::Sqlite(pool) => pool.close().await,
             SessionPool::Postgres(pool) => pool.close().await,
@@ -185,20 +203,29 @@ impl Db {
     /// (`BEGIN IMMEDIATE`), so two such transactions queue instead of failing with "database is
     /// locked"; on PostgreSQL the conditional updates inside take row locks.
     pub async fn begin_write(&self) -> sqlx::Result<WriteTx> {
+        let turn = self.take_turn().await?;
+        begin_on(self.backend, &self.pool, turn).await
+    }
+
+    /// A write of what is not money (a cart, a session, a guess counter) that need not wait for
+    /// the disk: on SQLite it commits with `synchronous = NORMAL`, so a power cut can lose the
+    /// last moments of such changes (never an order: orders commit with FULL, which also makes
+    /// every earlier commit durable) and never corrupts the database. It takes the write gate like
+    /// any writer. `pool()` runs single statements; `begin()` a transaction.
+    pub async fn unflushed_write(&self) -> sqlx::Result<UnflushedWrite<'_>> {
+        Ok(UnflushedWrite { db: self, _turn: self.take_turn().await? })
+    }
+
+    async fn take_turn(&self) -> sqlx::Result<Option<tokio::sync::OwnedMutexGuard<()>>> {
         // The turn is taken within the pool's timeout, so a database that hangs still answers 503.
-        let turn = match &self.write_gate {
+        Ok(match &self.write_gate {
             Some(gate) => Some(
                 tokio::time::timeout(self.pool.options().get_acquire_timeout(), gate.enter())
                     .await
                     .map_err(|_| sqlx::Error::PoolTimedOut)?,
             ),
             None => None,
-        };
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        };
-        Ok(WriteTx { tx, _turn: turn })
+        })
     }
 
     /// True when the database can be written within `within`: a write transaction is opened (on
@@ -248,6 +275,43 @@ impl Db {
         }
         result
     }
+}
+
+/// A pool of the shop's connections. On SQLite `synchronous` is FULL (a committed order survives a
+/// power cut) or NORMAL (see `Db::unflushed_write`).
+async fn open_pool(
+    backend: Backend,
+    options: &AnyConnectOptions,
+    size: u32,
+    synchronous: &'static str,
+    acquire_timeout: Duration,
+) -> anyhow::Result<AnyPool> {
+    AnyPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(acquire_timeout)
+        // A request dropped at the wrong moment (a reader's lost connection, a timeout) can leave
+        // a connection inside a transaction that nobody will end: sqlx's `begin` is not
+        // cancel-safe on every driver. Such a connection would hold SQLite's write lock (or
+        // swallow later writes into a savepoint on PostgreSQL) for ever, so it is closed, which
+        // rolls its transaction back, instead of going back into the pool.
+        .after_release(|conn, _meta| Box::pin(async move { Ok(!left_in_transaction(conn).await) }))
+        .before_acquire(|conn, _meta| Box::pin(async move { Ok(!left_in_transaction(conn).await) }))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the one writer.
+                    let pragmas = format!(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+                         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;"
+                    );
+                    conn.execute(pragmas.as_str()).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await
+        .with_context(|| format!("cannot open the database ({})", backend.name()))
 }
 
 /// The key of the advisory lock instances take while preparing the database (any constant;

@@ -11,18 +11,14 @@ use crate::{
     money::Currency,
 };
 
-/// Makes sure the cart row exists (a cart is opened by its first change).
-pub async fn open_cart(db: &Db, cart_id: &str, now: i64) -> Result<()> {
-    sqlx::query("INSERT INTO carts (id, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT (id) DO NOTHING")
-        .bind(cart_id)
-        .bind(now)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
-}
+// Carts are not money: their writes commit without waiting for the disk (`Db::unflushed_write`).
 
 async fn touch(db: &Db, cart_id: &str, now: i64) -> Result<()> {
-    sqlx::query("UPDATE carts SET updated_at = $2 WHERE id = $1").bind(cart_id).bind(now).execute(&db.pool).await?;
+    sqlx::query("UPDATE carts SET updated_at = $2 WHERE id = $1")
+        .bind(cart_id)
+        .bind(now)
+        .execute(db.unflushed_write().await?.pool())
+        .await?;
     Ok(())
 }
 
@@ -60,7 +56,7 @@ pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: Quantity, now
     }
     let slot = plan_slot(&product);
     // Opening the cart, the line and the cart's time: one commit.
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.unflushed_write().await?.begin().await?;
     sqlx::query("INSERT INTO carts (id, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at")
         .bind(cart_id)
         .bind(now)
@@ -149,7 +145,7 @@ pub async fn set_quantity(
         .bind(cart_id)
         .bind(sku)
         .bind(quantity)
-        .execute(&db.pool)
+        .execute(db.unflushed_write().await?.pool())
         .await?
         .rows_affected();
     if updated == 0 {
@@ -170,7 +166,7 @@ pub async fn remove_item(db: &Db, cart_id: &str, sku: &str, now: i64) -> Result<
     let removed = sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
         .bind(cart_id)
         .bind(sku)
-        .execute(&db.pool)
+        .execute(db.unflushed_write().await?.pool())
         .await?
         .rows_affected();
     if removed == 0 {
@@ -188,7 +184,7 @@ pub async fn add_renewal(db: &Db, cart_id: &str, sku: &str, now: i64) -> Result<
     sqlx::query("UPDATE cart_items SET renewal = 1 WHERE cart_id = $1 AND sku = $2")
         .bind(cart_id)
         .bind(sku)
-        .execute(&db.pool)
+        .execute(db.unflushed_write().await?.pool())
         .await?;
     Ok(notices)
 }
@@ -217,14 +213,19 @@ pub async fn apply_coupon(
     };
     // A wrong code keeps its place in the guessing count; a right one gives it back.
     let coupon = checked.map_err(problem)?;
-    attempts::COUPON_CODES.succeeded(db, attempt).await?;
-    open_cart(db, cart_id, now).await?;
-    sqlx::query("UPDATE carts SET coupon_id = $2, updated_at = $3 WHERE id = $1")
-        .bind(cart_id)
-        .bind(&coupon.id)
-        .bind(now)
-        .execute(&db.pool)
-        .await?;
+    // The place given back and the coupon set (opening the cart with it): one commit.
+    let mut tx = db.unflushed_write().await?.begin().await?;
+    attempts::COUPON_CODES.succeeded(&mut tx, attempt).await?;
+    sqlx::query(
+        "INSERT INTO carts (id, coupon_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+         ON CONFLICT (id) DO UPDATE SET coupon_id = excluded.coupon_id, updated_at = excluded.updated_at",
+    )
+    .bind(cart_id)
+    .bind(&coupon.id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
     // The cart view adds the note about checks that wait for checkout.
     Ok(vec![Notice::new("coupon_applied", format!("Coupon {} applied: {}", coupon.code, coupon.description))])
 }
@@ -234,7 +235,7 @@ pub async fn remove_coupon(db: &Db, cart_id: &str, now: i64) -> Result<Vec<Notic
         sqlx::query("UPDATE carts SET coupon_id = NULL, updated_at = $2 WHERE id = $1 AND coupon_id IS NOT NULL")
             .bind(cart_id)
             .bind(now)
-            .execute(&db.pool)
+            .execute(db.unflushed_write().await?.pool())
             .await?
             .rows_affected();
     Ok(match removed {
@@ -263,7 +264,7 @@ async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<
                 sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
                     .bind(cart_id)
                     .bind(&sku)
-                    .execute(&db.pool)
+                    .execute(db.unflushed_write().await?.pool())
                     .await?;
                 notices.push(Notice::new("item_unavailable", format!("{sku} is no longer on sale and was removed.")));
             }
@@ -292,7 +293,7 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
         sqlx::query("DELETE FROM carts WHERE id = $1 AND updated_at < $2")
             .bind(cart_id)
             .bind(now - CART_LIFETIME_SECS)
-            .execute(&db.pool)
+            .execute(db.unflushed_write().await?.pool())
             .await?;
         return Ok(empty());
     }
@@ -314,7 +315,7 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
             sqlx::query("UPDATE carts SET coupon_id = NULL WHERE id = $1 AND coupon_id = $2")
                 .bind(cart_id)
                 .bind(&c.id)
-                .execute(&db.pool)
+                .execute(db.unflushed_write().await?.pool())
                 .await?;
             notices.push(Notice::new(
                 "coupon_removed",
@@ -356,7 +357,7 @@ pub async fn item_count(db: &Db, cart_id: &str) -> Result<i64> {
 pub async fn purge_abandoned_carts(db: &Db, now: i64) -> Result<u64> {
     Ok(sqlx::query("DELETE FROM carts WHERE updated_at < $1")
         .bind(now - CART_LIFETIME_SECS)
-        .execute(&db.pool)
+        .execute(db.unflushed_write().await?.pool())
         .await?
         .rows_affected())
 }

@@ -30,7 +30,7 @@ async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body:
     match webhook::handle(&state.db, secret.expose(), &body, signature, clock::now()).await {
         Ok(answer) => {
             tracing::info!(?answer, "stripe webhook");
-            (StatusCode::OK, Json(json!({"received": true})))
+            (StatusCode::OK, Json(json!({"received": true, "result": answer.result()})))
         }
         Err(WebhookFailure::BadSignature(why)) => {
             tracing::warn!(why, "stripe webhook refused");

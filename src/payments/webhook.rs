@@ -30,6 +30,20 @@ pub enum WebhookAnswer {
     Duplicate,
 }
 
+impl WebhookAnswer {
+    /// One word for the answer's body: Stripe's dashboard shows it beside each delivery.
+    pub fn result(&self) -> &'static str {
+        match self {
+            WebhookAnswer::Applied(Settled::Fulfilled) => "fulfilled",
+            WebhookAnswer::Applied(Settled::Failed) => "failed",
+            WebhookAnswer::Applied(Settled::Review(_)) => "review",
+            WebhookAnswer::Applied(Settled::AlreadySettled(_)) => "already_settled",
+            WebhookAnswer::Ignored(_) => "ignored",
+            WebhookAnswer::Duplicate => "duplicate",
+        }
+    }
+}
+
 pub async fn handle(
     db: &Db,
     secret: &str,

@@ -287,7 +287,9 @@ pub async fn sign_in(db: &Db, email: &str, password: &str, code: &str, ip: &str,
         return Err(error);
     }
     let Some(row) = row else { return Err(wrong_credentials()) };
-    STAFF_SIGN_IN.succeeded(db, attempt).await?;
+    let mut tx = db.unflushed_write().await?.begin().await?;
+    STAFF_SIGN_IN.succeeded(&mut tx, attempt).await?;
+    tx.commit().await?;
     STAFF_SIGN_IN.forget(db, &format!("account:{email}")).await?;
     sqlx::query("UPDATE staff SET last_sign_in = $2 WHERE id = $1").bind(&row.id).bind(now).execute(&db.pool).await?;
     tracing::info!(email, ip, "staff signed in");

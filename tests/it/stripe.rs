@@ -50,6 +50,24 @@ async fn deliver(app: &TestApp, body: &str, signature: Option<&str>) -> u16 {
     request.send().await.expect("sent").status().as_u16()
 }
 
+/// Sends a correctly signed webhook; answers the `result` word of the shop's 200 answer.
+async fn deliver_for_result(app: &TestApp, body: &str) -> String {
+    deliver_to(app.client.clone(), app.url("/webhooks/stripe"), body.to_string()).await
+}
+
+async fn deliver_to(client: reqwest::Client, url: String, body: String) -> String {
+    let response = client
+        .post(url)
+        .header("stripe-signature", signature(&body, WEBHOOK_SECRET, clock::now()))
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.expect("a JSON answer");
+    answer["result"].as_str().expect("a result").to_string()
+}
+
 async fn deliver_signed(app: &TestApp, body: &str) -> u16 {
     deliver(app, body, Some(&signature(body, WEBHOOK_SECRET, clock::now()))).await
 }
@@ -174,8 +192,8 @@ async fn the_same_event_fulfils_once_however_often_it_comes(app: TestApp, stripe
     let order_id = place(&app).await;
     let session = stripe.update_session(stripe.session_for(&order_id)["id"].as_str().expect("id"), paid);
     let body = event("evt_twice", "checkout.session.completed", &session);
-    assert_eq!(deliver_signed(&app, &body).await, 200);
-    assert_eq!(deliver_signed(&app, &body).await, 200);
+    assert_eq!(deliver_for_result(&app, &body).await, "fulfilled");
+    assert_eq!(deliver_for_result(&app, &body).await, "duplicate");
     // Twenty deliveries at the same moment, of the same event and of another event id for the same payment.
     let deliveries = (0..20).map(|i| {
         let body = if i % 2 == 0 {
@@ -183,15 +201,13 @@ async fn the_same_event_fulfils_once_however_often_it_comes(app: TestApp, stripe
         } else {
             event(&format!("evt_again_{i}"), "checkout.session.completed", &session)
         };
-        let request = app
-            .client
-            .post(app.url("/webhooks/stripe"))
-            .header("stripe-signature", signature(&body, WEBHOOK_SECRET, clock::now()))
-            .body(body);
-        tokio::spawn(async move { request.send().await.expect("sent").status().as_u16() })
+        let delivery = deliver_to(app.client.clone(), app.url("/webhooks/stripe"), body);
+        tokio::spawn(async move { (i, delivery.await) })
     });
     for handle in deliveries.collect::<Vec<_>>() {
-        assert_eq!(handle.await.expect("a delivery"), 200);
+        let (i, result) = handle.await.expect("a delivery");
+        let expected = if i % 2 == 0 { "duplicate" } else { "already_settled" };
+        assert_eq!(result, expected, "delivery {i}");
     }
     assert_eq!(order_status(&app, &order_id).await, "paid");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM subscriptions").await, 1);
