@@ -81,21 +81,22 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
-/// A turn at writing what is not money (see `Db::unflushed_write`).
-pub struct UnflushedWrite<'a> {
-    db: &'a Db,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+/// A turn at writing (see `Db::write_turn` and `Db::unflushed_write`), held until dropped.
+pub struct WriteTurn<'a> {
+    backend: Backend,
+    pool: &'a AnyPool,
+    turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
-impl UnflushedWrite<'_> {
+impl WriteTurn<'_> {
     /// For single statements (each its own commit).
     pub fn pool(&self) -> &AnyPool {
-        &self.db.unflushed
+        self.pool
     }
 
     /// A transaction within this turn.
     pub async fn begin(self) -> sqlx::Result<WriteTx> {
-        begin_on(self.db.backend, &self.db.unflushed, self._turn).await
+        begin_on(self.backend, self.pool, self.turn).await
     }
 }
 
@@ -142,6 +143,8 @@ impl Db {
                     .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                     // Sessions are not money either: see `unflushed_write`.
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    // One small table read by key: a small page cache keeps memory down.
+                    .pragma("cache_size", "-256")
                     .busy_timeout(Duration::from_secs(5))
                     .foreign_keys(true);
                 SessionPool::Sqlite(
@@ -212,8 +215,14 @@ impl Db {
     /// last moments of such changes (never an order: orders commit with FULL, which also makes
     /// every earlier commit durable) and never corrupts the database. It takes the write gate like
     /// any writer. `pool()` runs single statements; `begin()` a transaction.
-    pub async fn unflushed_write(&self) -> sqlx::Result<UnflushedWrite<'_>> {
-        Ok(UnflushedWrite { db: self, _turn: self.take_turn().await? })
+    pub async fn unflushed_write(&self) -> sqlx::Result<WriteTurn<'_>> {
+        Ok(WriteTurn { backend: self.backend, pool: &self.unflushed, turn: self.take_turn().await? })
+    }
+
+    /// A turn at writing (SQLite: this process's writers queue here instead of in SQLite's
+    /// sleeping retry loop), for single statements outside a transaction: `pool()`.
+    pub async fn write_turn(&self) -> sqlx::Result<WriteTurn<'_>> {
+        Ok(WriteTurn { backend: self.backend, pool: &self.pool, turn: self.take_turn().await? })
     }
 
     async fn take_turn(&self) -> sqlx::Result<Option<tokio::sync::OwnedMutexGuard<()>>> {
@@ -299,10 +308,12 @@ async fn open_pool(
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
-                    // WAL lets readers run beside the one writer.
+                    // WAL lets readers run beside the one writer. The unflushed pool writes small
+                    // rows (carts, counters): a small page cache keeps memory down.
+                    let cache = if synchronous == "FULL" { "" } else { "PRAGMA cache_size = -256;" };
                     let pragmas = format!(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
-                         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;"
+                         PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; {cache}"
                     );
                     conn.execute(pragmas.as_str()).await?;
                 }

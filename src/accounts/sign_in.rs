@@ -95,7 +95,7 @@ pub async fn link_is_usable(db: &Db, token: &str, now: i64) -> Result<bool> {
     )
     .bind(token_hash(token))
     .bind(now)
-    .fetch_optional(&db.pool)
+    .fetch_optional(db.write_turn().await?.pool())
     .await?;
     Ok(row.is_some())
 }

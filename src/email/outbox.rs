@@ -30,7 +30,7 @@ async fn claim_next(db: &Db, now: i64) -> Result<Option<OutboxEmail>> {
     )
     .bind(now)
     .bind(now + CLAIM_SECS)
-    .fetch_optional(&db.pool)
+    .fetch_optional(db.write_turn().await?.pool())
     .await?)
 }
 
@@ -48,7 +48,7 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer, from: &str, now: i64) -> Resu
                 .bind(&email.id)
                 .bind(now)
                 .bind("(delivered; a sign-in link is not kept once sent)")
-                .execute(&db.pool)
+                .execute(db.write_turn().await?.pool())
                 .await?;
                 sent += 1;
             }
@@ -64,7 +64,7 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer, from: &str, now: i64) -> Resu
                 .bind(if give_up { "failed" } else { "pending" })
                 .bind(now + delay)
                 .bind(format!("{error:#}"))
-                .execute(&db.pool)
+                .execute(db.write_turn().await?.pool())
                 .await?;
                 // One failure (a down SMTP server) usually means the next would fail too: try later.
                 break;

@@ -125,7 +125,9 @@ pub async fn current_version(db: &Db) -> crate::error::Result<i64> {
 }
 
 pub async fn bump_version(db: &Db) -> crate::error::Result<()> {
-    sqlx::query("UPDATE content_version SET version = version + 1 WHERE id = 1").execute(&db.pool).await?;
+    sqlx::query("UPDATE content_version SET version = version + 1 WHERE id = 1")
+        .execute(db.write_turn().await?.pool())
+        .await?;
     Ok(())
 }
 

@@ -335,7 +335,7 @@ pub async fn attach_payment(db: &Db, order_id: &str, session_id: &str, url: &str
         .bind(session_id)
         .bind(url)
         .bind(expires_at)
-        .execute(&db.pool)
+        .execute(db.write_turn().await?.pool())
         .await?;
     Ok(())
 }

@@ -105,7 +105,7 @@ pub async fn start_checkout(
     if order.total == 0 {
         sqlx::query("UPDATE orders SET provider = 'none' WHERE id = $1")
             .bind(&order.id)
-            .execute(&db.pool)
+            .execute(db.write_turn().await?.pool())
             .await
             .map_err(Error::from)?;
         let paid = Outcome::Paid { amount: 0, currency: order.currency.code().to_string(), reference: None };

@@ -114,7 +114,7 @@ pub async fn handle(
     .bind(event.type_.as_str())
     .bind(&order_id)
     .bind(now)
-    .execute(&db.pool)
+    .execute(db.write_turn().await.map_err(|e| WebhookFailure::Unprocessable(e.to_string()))?.pool())
     .await
     .map_err(|e| WebhookFailure::Unprocessable(e.to_string()))?;
     Ok(answer)
