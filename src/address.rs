@@ -64,8 +64,8 @@ impl Address {
         if postal_code.is_empty() {
             problem("postal_code", "Enter the postal or ZIP code.");
         }
-        if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-            problem("country", "Enter the country as two letters, such as US.");
+        if !crate::postage::is_country_code(&country) {
+            problem("country", "Enter the country as its two-letter code, such as US, CA or DE.");
         }
         if too_long {
             problem("line1", "Each line of the address is at most 200 characters.");

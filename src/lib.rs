@@ -19,6 +19,7 @@ pub mod http;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod postage;
 pub mod sample_data;
 pub mod settings;
 pub mod staff;

@@ -317,6 +317,8 @@ async fn receipt(
     context.insert("address", &order.shipping_address().map(|a| a.lines()).unwrap_or_default());
     context.insert("subtotal", &order.money(order.subtotal));
     context.insert("discount", &order.money(order.discount));
+    context.insert("postage_label", &order.postage_label());
+    context.insert("postage", &order.money(order.postage));
     context.insert("total", &order.money(order.total));
     context.insert("placed", &accounts::date(order.created_at));
     context.insert("paid", &order.paid_at.map(accounts::date));

@@ -48,6 +48,9 @@ async fn cart_page(
     messages.extend(view.notices.iter().map(|n| n.message.clone()));
     context.insert("messages", &messages);
     context.insert("error", &failure.map(|e| e.public_message()));
+    let products = super::checkout::cart_products(state, &view).await?;
+    let items: Vec<_> = products.iter().map(|(product, quantity)| (product, *quantity)).collect();
+    context.insert("postage", &crate::postage::estimate(&state.db, &items, state.currency()).await?);
     context.insert("cart", &view);
     let mut response = render(state, "cart/cart.html", &context)?.into_response();
     *response.status_mut() = status;

@@ -70,13 +70,11 @@ async fn form_page(
     if view.quote.lines.is_empty() && error.is_none() {
         return Ok(redirect::to("/cart"));
     }
-    let mut needs_address = false;
-    for line in &view.quote.lines {
-        if let Some(product) = crate::catalog::find_product(&state.db, &line.sku).await? {
-            needs_address |= product.edition() == crate::catalog::Edition::Print;
-        }
-    }
+    let products = cart_products(state, &view).await?;
+    let items: Vec<_> = products.iter().map(|(product, quantity)| (product, *quantity)).collect();
+    let needs_address = products.iter().any(|(product, _)| product.edition() == crate::catalog::Edition::Print);
     let mut context = visitor_context(state, visitor, "Checkout").await;
+    context.insert("postage", &crate::postage::estimate(&state.db, &items, state.currency()).await?);
     context.insert("cart", &view);
     context.insert("form", form);
     context.insert("needs_address", &needs_address);
@@ -169,10 +167,7 @@ async fn success(
     context.insert("order", &order);
     context.insert("total", &order.money(order.total));
     context.insert("discount", &order.money(order.discount));
-    context.insert(
-        "lines",
-        &lines.iter().map(|l| (l.name.clone(), l.quantity, order.money(l.line_total - l.discount))).collect::<Vec<_>>(),
-    );
+    context.insert("lines", &summary_lines(&order, &lines));
     context.insert(
         "subscriptions",
         &subscriptions.iter().map(|s| (s.title.clone(), s.first_issue(), s.last_issue())).collect::<Vec<_>>(),
@@ -224,10 +219,7 @@ async fn test_payment_page(
     let mut context = visitor_context(&state, &visitor, "Test payment").await;
     context.insert("order", &order);
     context.insert("total", &order.money(order.total));
-    context.insert(
-        "lines",
-        &lines.iter().map(|l| (l.name.clone(), l.quantity, order.money(l.line_total - l.discount))).collect::<Vec<_>>(),
-    );
+    context.insert("lines", &summary_lines(&order, &lines));
     Ok(render(&state, "checkout/test_payment.html", &context)?.into_response())
 }
 
@@ -248,4 +240,27 @@ async fn test_cancel(
 ) -> Result<Response, PageError> {
     test_order(&state, &visitor, &order_id).await?;
     cancel_and_return(&state, &visitor, &order_id).await
+}
+
+/// The order's lines as the success and test payment pages list them: name, quantity, amount
+/// charged; postage last, as a line of its own.
+fn summary_lines(order: &orders::Order, lines: &[orders::OrderLine]) -> Vec<(String, i64, crate::money::Money)> {
+    let mut rows: Vec<_> =
+        lines.iter().map(|l| (l.name.clone(), l.quantity, order.money(l.line_total - l.discount))).collect();
+    rows.extend(order.postage_label().map(|label| (label, 1, order.money(order.postage))));
+    rows
+}
+
+/// The products in the cart with their quantities (those still on sale).
+pub(super) async fn cart_products(
+    state: &AppState,
+    view: &cart::CartView,
+) -> Result<Vec<(crate::catalog::Product, i64)>, Error> {
+    let mut products = Vec::new();
+    for line in &view.quote.lines {
+        if let Some(product) = crate::catalog::find_product(&state.db, &line.sku).await? {
+            products.push((product, line.quantity));
+        }
+    }
+    Ok(products)
 }

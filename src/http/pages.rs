@@ -77,6 +77,7 @@ async fn home(State(state): State<AppState>, visitor: Visitor) -> Page {
 async fn subscribe(State(state): State<AppState>, visitor: Visitor) -> Page {
     let mut context = visitor_context(&state, &visitor, "Subscribe").await;
     context.insert("offers", &offers(&state, false).await?);
+    context.insert("postage_zones", &crate::postage::zones(&state.db, state.currency()).await?);
     Ok(render(&state, "catalog/subscribe.html", &context)?)
 }
 

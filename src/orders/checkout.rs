@@ -13,6 +13,7 @@ use crate::{
     email::EmailAddress,
     error::{Error, FieldError, Result},
     money::Currency,
+    postage::Postage,
 };
 
 /// What a reader types at checkout, unchecked.
@@ -111,35 +112,53 @@ pub async fn place_order(
     }
     let needs_address = lines.iter().any(|l| l.product.edition() == Edition::Print);
     let details = input.check(needs_address).map_err(Error::Fields)?;
-    let total = view.quote.total.amount;
+    // Postage from the country typed: a country no zone covers is refused here, before any write.
+    let postage = match &details.address {
+        Some(address) => {
+            let items: Vec<(&Product, i64)> = lines.iter().map(|l| (&l.product, l.quantity)).collect();
+            crate::postage::postage_for(db, &items, &address.country, currency).await?
+        }
+        None => None,
+    };
+    let total = view.quote.total.amount + postage.as_ref().map_or(0, |p| p.amount.amount);
     if (1..MINIMUM_CHARGE).contains(&total) {
         return Err(Error::invalid(
             "total_below_minimum",
             format!(
                 "Card payments must be at least {}; your total is {}. Add something to your cart or remove the coupon.",
                 crate::money::Money::new(MINIMUM_CHARGE, currency),
-                view.quote.total
+                crate::money::Money::new(total, currency)
             ),
         ));
     }
     // The coupon the quote was priced with, and no other: `save_order` checks under the cart's
     // lock that it is still the cart's coupon before reserving it.
     let coupon = view.applied_coupon.clone();
-    save_order(db, cart_id, &details, &view, &lines, coupon.as_ref(), currency, provider, now).await
+    let order = NewOrder { details, lines, postage, total };
+    save_order(db, cart_id, &order, &view, coupon.as_ref(), currency, provider, now).await
+}
+
+/// What `save_order` writes besides the cart's quote.
+struct NewOrder {
+    details: Details,
+    lines: Vec<LineFacts>,
+    postage: Option<Postage>,
+    /// The quote's total plus postage.
+    total: i64,
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn save_order(
     db: &Db,
     cart_id: &str,
-    details: &Details,
+    order: &NewOrder,
     view: &CartView,
-    lines: &[LineFacts],
     coupon: Option<&Coupon>,
     currency: Currency,
     provider: PaymentMethod,
     now: i64,
 ) -> Result<Order> {
+    let NewOrder { details, lines, postage, total } = order;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let email_normalized = details.email.normalized();
     let mut tx = db.begin_write().await?;
@@ -227,9 +246,10 @@ async fn save_order(
     let address = details.address.as_ref();
     sqlx::query(
         "INSERT INTO orders (id, cart_id, email, email_normalized, name, ship_line1, ship_line2, ship_city, ship_region, \
-         ship_postal_code, ship_country, currency, subtotal, discount, total, coupon_id, coupon_code, status, provider, \
-         expires_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'pending', $18, $19, $20)",
+         ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
+         postage_per_copy, total, coupon_id, coupon_code, status, provider, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+         'pending', $22, $23, $24)",
     )
     .bind(&id)
     .bind(cart_id)
@@ -245,7 +265,11 @@ async fn save_order(
     .bind(currency.code())
     .bind(view.quote.subtotal.amount)
     .bind(view.quote.discount.amount)
-    .bind(view.quote.total.amount)
+    .bind(postage.as_ref().map_or(0, |p| p.amount.amount))
+    .bind(postage.as_ref().map(|p| p.zone.clone()))
+    .bind(postage.as_ref().map_or(0, |p| p.copies))
+    .bind(postage.as_ref().map_or(0, |p| p.per_copy.amount))
+    .bind(*total)
     .bind(coupon.map(|c| c.id.clone()))
     .bind(coupon.map(|c| c.code.clone()))
     .bind(provider.as_str())

@@ -24,6 +24,9 @@ pub fn order_confirmation(
         let code = order.coupon_code.as_deref().unwrap_or("coupon");
         body.push_str(&format!("Discount ({code}): -{}\n", order.money(order.discount)));
     }
+    if let Some(label) = order.postage_label() {
+        body.push_str(&format!("{label}: {}\n", order.money(order.postage)));
+    }
     body.push_str(&format!("Total paid: {}\n", order.money(order.total)));
     if !subscriptions.is_empty() {
         body.push_str("\nYour subscriptions:\n");

@@ -151,6 +151,13 @@ pub struct Order {
     pub currency: Currency,
     pub subtotal: i64,
     pub discount: i64,
+    /// Postage for the print copies, as it was when the order was placed (0 when none is mailed).
+    pub postage: i64,
+    /// The zone's name then, the copies it covers and the amount per copy.
+    pub postage_zone: Option<String>,
+    pub postage_copies: i64,
+    pub postage_per_copy: i64,
+    /// Subtotal less discount, plus postage.
     pub total: i64,
     pub coupon_id: Option<String>,
     pub coupon_code: Option<String>,
@@ -177,6 +184,13 @@ impl Order {
             self.ship_postal_code.as_deref(),
             self.ship_country.as_deref(),
         )
+    }
+
+    /// How the postage line reads ("Postage to Canada: 24 copies at $1.50"), when copies are mailed.
+    pub fn postage_label(&self) -> Option<String> {
+        let country = self.ship_country.as_deref()?;
+        (self.postage_copies > 0)
+            .then(|| crate::postage::describe(country, self.postage_copies, self.money(self.postage_per_copy)))
     }
 
     /// An amount of this order, in its currency.
@@ -226,12 +240,15 @@ impl Subscription {
     }
 }
 
+/// The columns an `Order` is read from.
+pub const ORDER_COLUMNS: &str = "id, cart_id, email, name, ship_line1, ship_line2, ship_city, ship_region, \
+     ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
+     postage_per_copy, total, coupon_id, coupon_code, status, provider, provider_session_id, payment_url, \
+     payment_reference, review_reason, failure_reason, expires_at, created_at, paid_at";
+
 pub async fn find_order(db: &Db, id: &str) -> Result<Option<Order>> {
-    let sql = "SELECT id, cart_id, email, name, ship_line1, ship_line2, ship_city, ship_region, \
-     ship_postal_code, ship_country, currency, subtotal, discount, total, coupon_id, coupon_code, status, provider, \
-     provider_session_id, payment_url, payment_reference, review_reason, failure_reason, expires_at, created_at, \
-     paid_at FROM orders WHERE id = $1";
-    Ok(sqlx::query_as(sql).bind(id).fetch_optional(&db.pool).await?)
+    let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1");
+    Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&db.pool).await?)
 }
 
 pub async fn order_lines(db: &Db, order_id: &str) -> Result<Vec<OrderLine>> {
@@ -321,11 +338,10 @@ async fn new_subscriber_discount_used(
 
 /// Orders still pending after their checkout expired, oldest first: for the reconciliation job.
 pub async fn overdue_pending_orders(db: &Db, now: i64, limit: i64) -> Result<Vec<Order>> {
-    let sql = "SELECT id, cart_id, email, name, ship_line1, ship_line2, ship_city, ship_region, \
-     ship_postal_code, ship_country, currency, subtotal, discount, total, coupon_id, coupon_code, status, provider, \
-     provider_session_id, payment_url, payment_reference, review_reason, failure_reason, expires_at, created_at, \
-     paid_at FROM orders WHERE status = 'pending' AND expires_at < $1 ORDER BY expires_at LIMIT $2";
-    Ok(sqlx::query_as(sql).bind(now).bind(limit).fetch_all(&db.pool).await?)
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE status = 'pending' AND expires_at < $1 ORDER BY expires_at LIMIT $2"
+    );
+    Ok(sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(&db.pool).await?)
 }
 
 /// Records the payment provider's session for an order.

@@ -25,14 +25,14 @@ pub struct OrderFilter {
 
 /// Orders matching the filter, newest first (at most 500).
 pub async fn list_orders(db: &Db, filter: &OrderFilter) -> Result<Vec<Order>> {
-    let sql = "SELECT id, cart_id, email, name, ship_line1, ship_line2, ship_city, ship_region, \
-     ship_postal_code, ship_country, currency, subtotal, discount, total, coupon_id, coupon_code, status, provider, \
-     provider_session_id, payment_url, payment_reference, review_reason, failure_reason, expires_at, created_at, \
-     paid_at FROM orders WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR created_at >= $2) \
+    let sql = format!(
+        "SELECT {} FROM orders WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR created_at >= $2) \
          AND ($3 IS NULL OR created_at < $3) AND ($4 IS NULL OR email_normalized LIKE $4 ESCAPE '\\') \
-         ORDER BY created_at DESC LIMIT 500";
+         ORDER BY created_at DESC LIMIT 500",
+        super::ORDER_COLUMNS
+    );
     let email = filter.email.as_deref().map(|typed| contains_pattern(&EmailAddress::normalize(typed)));
-    Ok(sqlx::query_as(sql)
+    Ok(sqlx::query_as(&sql)
         .bind(&filter.status)
         .bind(filter.from)
         .bind(filter.to)

@@ -31,7 +31,8 @@ impl StripeGateway {
     }
 
     /// Creates the Checkout Session for an order: one line per order line at its discounted unit
-    /// amount, the order id as client reference, metadata and idempotency key.
+    /// amount, postage as a line of its own, the order id as client reference, metadata and
+    /// idempotency key.
     pub async fn create_session(
         &self,
         order: &Order,
@@ -59,6 +60,16 @@ impl StripeGateway {
             let mut item = CreateCheckoutSessionLineItems::new();
             item.price_data = Some(price);
             item.quantity = Some(quantity as u64);
+            items.push(item);
+        }
+        // Postage is its own line, never discounted.
+        if let Some(label) = order.postage_label().filter(|_| order.postage > 0) {
+            let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency.clone());
+            price.unit_amount = Some(order.postage);
+            price.product_data = Some(ProductData::new(label));
+            let mut item = CreateCheckoutSessionLineItems::new();
+            item.price_data = Some(price);
+            item.quantity = Some(1);
             items.push(item);
         }
         let metadata = HashMap::from([("order_id".to_string(), order.id.clone())]);

@@ -6,6 +6,7 @@ pub mod issues;
 mod orders;
 mod readers;
 mod session;
+mod postage;
 mod settings;
 mod staff;
 
@@ -133,6 +134,7 @@ pub fn admin_routes() -> RecordingRouter {
     let routes = coupons::routes(routes);
     let routes = issues::routes(routes);
     let routes = orders::routes(routes);
+    let routes = postage::routes(routes);
     let routes = readers::routes(routes);
     let routes = settings::routes(routes);
     staff::routes(routes)

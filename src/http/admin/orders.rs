@@ -121,6 +121,8 @@ async fn detail(
     context.insert("paid", &order.paid_at.map(datetime));
     context.insert("subtotal", &order.money(order.subtotal));
     context.insert("discount", &order.money(order.discount));
+    context.insert("postage_label", &order.postage_label());
+    context.insert("postage", &order.money(order.postage));
     context.insert("total", &order.money(order.total));
     context.insert("email_query", &super::url_escape(&order.email));
     context.insert("order", &order);
