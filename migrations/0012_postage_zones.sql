@@ -31,6 +31,8 @@ INSERT INTO postage_zone_countries (country, zone_id) VALUES
     ('CA', 'canada-mexico'), ('MX', 'canada-mexico');
 
 -- An order's postage, as it was when the order was placed: changing a zone later changes no order.
+-- orders.total stays the items' total after discount (its CHECK: total = subtotal - discount); what
+-- the reader pays is total + postage (the shop reads orders through one column list that adds them).
 ALTER TABLE orders ADD COLUMN postage BIGINT NOT NULL DEFAULT 0 CHECK (postage >= 0);
 ALTER TABLE orders ADD COLUMN postage_zone TEXT;
 ALTER TABLE orders ADD COLUMN postage_copies BIGINT NOT NULL DEFAULT 0;

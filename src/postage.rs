@@ -51,17 +51,24 @@ pub fn is_country_code(code: &str) -> bool {
 /// The zones in their order, with their countries.
 pub async fn zones(db: &Db, currency: Currency) -> Result<Vec<Zone>> {
     let rows: Vec<(String, String, i64, i64)> =
-        sqlx::query_as("SELECT id, name, per_copy, every_other_country FROM postage_zones ORDER BY position, name")
+        // The zone taking every other country reads last.
+        sqlx::query_as(
+            "SELECT id, name, per_copy, every_other_country FROM postage_zones \
+             ORDER BY every_other_country, position, name",
+        )
             .fetch_all(&db.pool)
             .await?;
     let countries: Vec<(String, String)> =
-        sqlx::query_as("SELECT zone_id, country FROM postage_zone_countries ORDER BY country").fetch_all(&db.pool).await?;
+        sqlx::query_as("SELECT zone_id, country FROM postage_zone_countries ORDER BY country")
+            .fetch_all(&db.pool)
+            .await?;
     Ok(rows
         .into_iter()
         .map(|(id, name, per_copy, every_other)| {
             let countries: Vec<String> =
                 countries.iter().filter(|(zone, _)| *zone == id).map(|(_, c)| c.clone()).collect();
             let mut described: Vec<String> = countries.iter().map(|c| country_name(c)).collect();
+            described.sort();
             if every_other != 0 {
                 described.push("every other country".into());
             }
@@ -83,6 +90,18 @@ pub async fn zone_for(db: &Db, country: &str, currency: Currency) -> Result<Opti
     let zones = zones(db, currency).await?;
     let listed = zones.iter().find(|z| z.countries.iter().any(|c| c == country));
     Ok(listed.or_else(|| zones.iter().find(|z| z.every_other_country)).cloned())
+}
+
+/// True when some zone takes print copies to `country`.
+pub async fn mails_to(db: &Db, country: &str) -> Result<bool> {
+    let (zones,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM postage_zones WHERE every_other_country = 1 \
+         OR id IN (SELECT zone_id FROM postage_zone_countries WHERE country = $1)",
+    )
+    .bind(country)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(zones > 0)
 }
 
 /// Copies of `quantity` of a product the reader will receive by post.
@@ -208,7 +227,8 @@ struct CheckedZone {
     every_other_country: bool,
 }
 
-const MAX_PER_COPY: i64 = 100_00;
+/// $100 a copy (in cents): anything more is a typing mistake.
+const MAX_PER_COPY: i64 = 10_000;
 
 fn check(input: &ZoneInput, currency: Currency) -> std::result::Result<CheckedZone, Vec<FieldError>> {
     let mut problems = Vec::new();
@@ -226,7 +246,10 @@ fn check(input: &ZoneInput, currency: Currency) -> std::result::Result<CheckedZo
             0
         }
         Err(_) => {
-            problems.push(FieldError::new("per_copy", "Enter the postage per copy as an amount, such as 1.50 (0 for none)."));
+            problems.push(FieldError::new(
+                "per_copy",
+                "Enter the postage per copy as an amount, such as 1.50 (0 for none).",
+            ));
             0
         }
     };
@@ -349,7 +372,11 @@ pub async fn save_zone(
             .bind(&zone_id)
             .execute(&mut *tx)
             .await;
-        refuse_clash(inserted, "countries", &format!("{country} was just put in another zone. Check the zones again."))?;
+        refuse_clash(
+            inserted,
+            "countries",
+            &format!("{country} was just put in another zone. Check the zones again."),
+        )?;
     }
     let after = serde_json::json!({
         "name": zone.name, "per_copy": zone.per_copy, "countries": zone.countries,
@@ -359,10 +386,12 @@ pub async fn save_zone(
         action: if before.is_some() { "postage_zone.update" } else { "postage_zone.create" },
         entity: "postage_zone",
         entity_id: &zone_id,
-        before: before.map(|z| serde_json::json!({
-            "name": z.name, "per_copy": z.per_copy.amount, "countries": z.countries,
-            "every_other_country": z.every_other_country,
-        })),
+        before: before.map(|z| {
+            serde_json::json!({
+                "name": z.name, "per_copy": z.per_copy.amount, "countries": z.countries,
+                "every_other_country": z.every_other_country,
+            })
+        }),
         after: Some(after),
     };
     audit::record(&mut tx, actor, change, now).await?;
@@ -457,6 +486,9 @@ mod tests {
     #[test]
     fn postage_reads_as_copies_at_a_price() {
         assert_eq!(describe("CA", 24, Money::new(150, Currency::Usd)), "Postage to Canada: 24 copies at $1.50");
-        assert_eq!(describe("US", 1, Money::new(0, Currency::Usd)), "Postage to United States of America: 1 copy, included");
+        assert_eq!(
+            describe("US", 1, Money::new(0, Currency::Usd)),
+            "Postage to United States of America: 1 copy, included"
+        );
     }
 }

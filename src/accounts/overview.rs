@@ -160,7 +160,7 @@ pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overv
         subscriptions.push(subscription);
     }
     let rows: Vec<OrderRow> = sqlx::query_as(
-        "SELECT id, status, created_at, coupon_code, currency, discount, total FROM orders \
+        "SELECT id, status, created_at, coupon_code, currency, discount, total + postage AS total FROM orders \
          WHERE email_normalized = $1 AND status <> 'failed' ORDER BY created_at DESC, id LIMIT 200",
     )
     .bind(email_normalized)
@@ -201,7 +201,7 @@ pub async fn latest_order_of_cart(db: &Db, cart_id: &str) -> Result<Option<(Stri
 /// address is not proven, so nothing else of that email's is shown.
 pub async fn overview_of_order(db: &Db, order_id: &str, email_normalized: &str) -> Result<Overview> {
     let rows: Vec<OrderRow> = sqlx::query_as(
-        "SELECT id, status, created_at, coupon_code, currency, discount, total FROM orders WHERE id = $1",
+        "SELECT id, status, created_at, coupon_code, currency, discount, total + postage AS total FROM orders WHERE id = $1",
     )
     .bind(order_id)
     .fetch_all(&db.pool)

@@ -97,6 +97,16 @@ pub async fn change_address(
         });
     }
     let address = Address::parse(input).map_err(Error::Fields)?;
+    if !crate::postage::mails_to(db, &address.country).await? {
+        return Err(Error::Fields(vec![crate::error::FieldError::with_code(
+            "country",
+            "no_postage_zone",
+            format!(
+                "We can't mail print copies to {}. Write to us if you are moving there: we can change your subscription to the digital edition.",
+                crate::postage::country_name(&address.country)
+            ),
+        )]));
+    }
     let schedule = mailing_list::schedule(db, &publication).await?;
     let mut tx = db.begin_write().await?;
     // No mailing list of this publication can be closed between reading which is next and writing.

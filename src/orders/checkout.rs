@@ -134,7 +134,7 @@ pub async fn place_order(
     // The coupon the quote was priced with, and no other: `save_order` checks under the cart's
     // lock that it is still the cart's coupon before reserving it.
     let coupon = view.applied_coupon.clone();
-    let order = NewOrder { details, lines, postage, total };
+    let order = NewOrder { details, lines, postage };
     save_order(db, cart_id, &order, &view, coupon.as_ref(), currency, provider, now).await
 }
 
@@ -143,8 +143,6 @@ struct NewOrder {
     details: Details,
     lines: Vec<LineFacts>,
     postage: Option<Postage>,
-    /// The quote's total plus postage.
-    total: i64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -158,7 +156,7 @@ async fn save_order(
     provider: PaymentMethod,
     now: i64,
 ) -> Result<Order> {
-    let NewOrder { details, lines, postage, total } = order;
+    let NewOrder { details, lines, postage } = order;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let email_normalized = details.email.normalized();
     let mut tx = db.begin_write().await?;
@@ -269,7 +267,8 @@ async fn save_order(
     .bind(postage.as_ref().map(|p| p.zone.clone()))
     .bind(postage.as_ref().map_or(0, |p| p.copies))
     .bind(postage.as_ref().map_or(0, |p| p.per_copy.amount))
-    .bind(*total)
+    // The column is the items' total; postage has its own (see `ORDER_COLUMNS`).
+    .bind(view.quote.total.amount)
     .bind(coupon.map(|c| c.id.clone()))
     .bind(coupon.map(|c| c.code.clone()))
     .bind(provider.as_str())

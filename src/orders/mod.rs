@@ -157,7 +157,7 @@ pub struct Order {
     pub postage_zone: Option<String>,
     pub postage_copies: i64,
     pub postage_per_copy: i64,
-    /// Subtotal less discount, plus postage.
+    /// What the reader pays: subtotal less discount, plus postage.
     pub total: i64,
     pub coupon_id: Option<String>,
     pub coupon_code: Option<String>,
@@ -186,10 +186,10 @@ impl Order {
         )
     }
 
-    /// How the postage line reads ("Postage to Canada: 24 copies at $1.50"), when copies are mailed.
+    /// How the postage line reads ("Postage to Canada: 24 copies at $1.50"), when postage is charged.
     pub fn postage_label(&self) -> Option<String> {
         let country = self.ship_country.as_deref()?;
-        (self.postage_copies > 0)
+        (self.postage > 0)
             .then(|| crate::postage::describe(country, self.postage_copies, self.money(self.postage_per_copy)))
     }
 
@@ -240,10 +240,11 @@ impl Subscription {
     }
 }
 
-/// The columns an `Order` is read from.
+/// The columns an `Order` is read from. The `total` column is the items' total after discount;
+/// an `Order`'s `total` is what the reader pays: that plus postage.
 pub const ORDER_COLUMNS: &str = "id, cart_id, email, name, ship_line1, ship_line2, ship_city, ship_region, \
      ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
-     postage_per_copy, total, coupon_id, coupon_code, status, provider, provider_session_id, payment_url, \
+     postage_per_copy, total + postage AS total, coupon_id, coupon_code, status, provider, provider_session_id, payment_url, \
      payment_reference, review_reason, failure_reason, expires_at, created_at, paid_at";
 
 pub async fn find_order(db: &Db, id: &str) -> Result<Option<Order>> {

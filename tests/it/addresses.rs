@@ -157,7 +157,7 @@ async fn a_wrong_or_foreign_address_change_changes_nothing(app: TestApp) {
     fields[5].1 = "France".into();
     let response = move_to(&reader, &subscription, &fields).await;
     assert_eq!(response.status(), 422);
-    assert!(response.text().await.expect("a page").contains("Enter the country as two letters"));
+    assert!(response.text().await.expect("a page").contains("Enter the country as its two-letter code"));
 
     // Another reader's subscription, a made-up id, a very long id: not found, never a hint.
     for id in [other_subscription.as_str(), "nope", &"x".repeat(500)] {

@@ -36,7 +36,7 @@ on_both_databases!(
 
 const PASSWORD: &str = "a long staff passphrase 2017";
 
-fn token_in(page: &str) -> String {
+pub fn token_in(page: &str) -> String {
     let start = page.find("name=\"csrf_token\" value=\"").expect("a CSRF token in the page") + 25;
     page[start..start + page[start..].find('"').expect("the token ends")].to_string()
 }

@@ -15,6 +15,7 @@ mod faults;
 mod journey;
 mod operations;
 mod page_cache;
+mod postage;
 mod races;
 mod reminders;
 mod stripe;

@@ -8,7 +8,27 @@ on_both_databases!(
     static_files_are_cached_and_compressed,
     the_openapi_document_lists_every_api_route,
     secrets_in_a_path_never_reach_the_log,
+    orders_wait_for_the_disk_and_carts_do_not,
 );
+
+/// SQLite: the shop's own connections (orders, payments, coupons, staff changes) commit with
+/// `synchronous = FULL`; the connections carts, sessions and guess counters write through commit
+/// with `NORMAL` (the README's "What a power cut can lose").
+async fn orders_wait_for_the_disk_and_carts_do_not(app: TestApp) {
+    if app.db.backend != masthead::db::Backend::Sqlite {
+        return;
+    }
+    for _ in 0..3 {
+        let (full,): (i64,) = sqlx::query_as("PRAGMA synchronous").fetch_one(&app.db.pool).await.expect("a pragma");
+        assert_eq!(full, 2, "FULL");
+        let turn = app.db.unflushed_write().await.expect("a turn");
+        let (normal,): (i64,) = sqlx::query_as("PRAGMA synchronous").fetch_one(turn.pool()).await.expect("a pragma");
+        assert_eq!(normal, 1, "NORMAL");
+    }
+    let masthead::db::SessionPool::Sqlite(sessions) = &app.db.sessions else { panic!("a SQLite session pool") };
+    let (normal,): (i64,) = sqlx::query_as("PRAGMA synchronous").fetch_one(sessions).await.expect("a pragma");
+    assert_eq!(normal, 1, "sessions: NORMAL");
+}
 
 async fn health_and_readiness_probes_answer(app: TestApp) {
     assert_eq!(app.get("/healthz").await.status(), 200);

@@ -4,9 +4,9 @@
 mod coupons;
 pub mod issues;
 mod orders;
+mod postage;
 mod readers;
 mod session;
-mod postage;
 mod settings;
 mod staff;
 

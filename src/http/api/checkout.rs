@@ -25,7 +25,7 @@ pub struct CheckoutStartedJson {
 #[utoipa::path(post, path = "/api/v1/checkout", tag = "checkout", request_body = CheckoutInput,
     responses((status = 201, body = CheckoutStartedJson),
         (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "Empty cart, invalid details, a coupon that no longer applies, a total below $0.50"),
+        (status = 422, body = ErrorBody, description = "Empty cart, invalid details, a coupon that no longer applies, a total below $0.50, a mailing address in a country no postage zone takes (`no_postage_zone`)"),
         (status = 502, body = ErrorBody, description = "The payment provider could not be reached; nothing was charged")))]
 pub async fn checkout(
     State(state): State<AppState>,
