@@ -34,7 +34,7 @@ on_both_databases!(
     the_staff_command_tells_the_operator_what_went_wrong,
 );
 
-const PASSWORD: &str = "a long staff passphrase 2017";
+pub const PASSWORD: &str = "a long staff passphrase 2017";
 
 pub fn token_in(page: &str) -> String {
     let start = page.find("name=\"csrf_token\" value=\"").expect("a CSRF token in the page") + 25;
@@ -42,7 +42,7 @@ pub fn token_in(page: &str) -> String {
 }
 
 /// Creates a staff member with the test password, as `masthead staff add` would.
-async fn add_staff(app: &TestApp, email: &str, role: Role) {
+pub async fn add_staff(app: &TestApp, email: &str, role: Role) {
     staff::add(&app.db, email, role, Some(PASSWORD), &masthead::audit::Actor::command_line(), clock::now())
         .await
         .expect("a staff member");

@@ -211,6 +211,60 @@ async fn digital_journey(backend: Backend) {
     browser.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_abroad_sees_the_postage_before_paying_sqlite() {
+    abroad_journey(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_abroad_sees_the_postage_before_paying_postgres() {
+    abroad_journey(Backend::Postgres).await;
+}
+
+/// A reader in Germany buys two years of the paper in print: the cart and the checkout say what
+/// mailing costs before a country is typed, and the payment page shows the postage line.
+async fn abroad_journey(backend: Backend) {
+    let Some(app) = TestApp::spawn_reachable(backend).await else { return };
+    let Some(browser) = Browser::start().await else { return };
+    let page = &browser.client;
+    let name = app.db.backend.name();
+
+    page.goto(&app.url("/subscribe")).await.expect("the subscribe page");
+    expect_text(page, "#postage", "Rest of the world").await;
+    click(page, "form:has(input[value='sw-print-2y']) button").await;
+    expect_path(page, "/cart").await;
+    expect_text(page, ".postage-estimate", "Your print items are 24 copies mailed").await;
+    expect_text(page, ".postage-estimate", "$72.00").await;
+    save_screenshot(page, &format!("cart-postage-{name}")).await;
+    click(page, "a[href='/checkout']").await;
+    expect_text(page, ".order-summary", "Total before postage: $45.00").await;
+    for (field, value) in [
+        ("#f-email", "gerda@example.org"),
+        ("#f-name", "Gerda Leserin"),
+        ("#f-line1", "Hauptstraße 1"),
+        ("#f-city", "Berlin"),
+        ("#f-postal_code", "10115"),
+        ("#f-country", "DE"),
+    ] {
+        find(page, field).await.send_keys(value).await.expect("typed");
+    }
+    save_screenshot(page, &format!("checkout-postage-{name}")).await;
+    click(page, ".checkout-form button[type=submit]").await;
+    expect_path(page, "/checkout/test-payment/").await;
+    expect_text(page, ".order-summary", "Postage to Germany: 24 copies at $3.00").await;
+    expect_text(page, ".grand-total", "$117.00").await;
+    save_screenshot(page, &format!("payment-postage-{name}")).await;
+    if page.set_window_size(390, 900).await.is_ok() {
+        save_screenshot(page, &format!("payment-postage-{name}-390")).await;
+        page.goto(&app.url("/cart")).await.expect("the cart");
+        save_screenshot(page, &format!("cart-postage-{name}-390")).await;
+    }
+    let (charged,): (i64,) =
+        sqlx::query_as("SELECT total + postage FROM orders").fetch_one(&app.db.pool).await.expect("one order");
+    assert_eq!(charged, 11_700);
+    browser.close().await;
+}
+
 /// Kept for a person to look at: target/tmp/screenshots/NAME.png.
 async fn save_screenshot(page: &Client, name: &str) {
     if let Ok(png) = page.screenshot().await {
