@@ -86,6 +86,39 @@ pub async fn staff_disable(config: &Config, email: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `masthead import subscribers FILE [--dry-run]`: prints each problem with its line, or what was
+/// imported; fails (exit status 1) when the file has problems.
+pub async fn import_subscribers(config: &Config, file: &std::path::Path, dry_run: bool) -> anyhow::Result<()> {
+    let db = app::prepare_without_demo(config).await?;
+    let opened = std::fs::File::open(file).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", file.display()))?;
+    let report = crate::orders::import::import_subscribers(
+        &db,
+        std::io::BufReader::new(opened),
+        dry_run,
+        config.currency,
+        &Actor::command_line(),
+        clock::now(),
+    )
+    .await
+    .map_err(operator_error)?;
+    for problem in &report.problems {
+        let column = problem.column.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+        println!("line {}{column}: {}", problem.line, problem.message);
+    }
+    if report.more_problems > 0 {
+        println!("... and {} more problems", report.more_problems);
+    }
+    if !report.problems.is_empty() {
+        anyhow::bail!("{} rows read; nothing imported: put the lines above right and run it again", report.rows);
+    }
+    if report.imported {
+        crate::http::page_cache::bump_version(&db).await.map_err(operator_error)?;
+    }
+    let verb = if dry_run { "would import" } else { "imported" };
+    println!("{} rows read: {verb} {}, already imported {}", report.rows, report.new, report.already_imported);
+    Ok(())
+}
+
 /// The operator at the command line sees the real cause of a failure (a reader would get only
 /// the public sentence).
 fn operator_error(error: crate::error::Error) -> anyhow::Error {

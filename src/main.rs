@@ -22,6 +22,21 @@ enum Command {
     /// Manage staff accounts.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Bring existing records in.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import a subscriber list (CSV, UTF-8; the columns are in the README). Every row is checked
+    /// first: with any problem nothing is imported. Rows imported before are left alone.
+    Subscribers {
+        file: std::path::PathBuf,
+        /// Check the file and report what would be imported, without importing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -53,5 +68,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Staff(StaffCommand::Add { email, admin }) => cli::staff_add(&config, &email, admin).await,
         Command::Staff(StaffCommand::List) => cli::staff_list(&config).await,
         Command::Staff(StaffCommand::Disable { email }) => cli::staff_disable(&config, &email).await,
+        Command::Import(ImportCommand::Subscribers { file, dry_run }) => {
+            cli::import_subscribers(&config, &file, dry_run).await
+        }
     }
 }

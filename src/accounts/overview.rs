@@ -96,6 +96,18 @@ pub fn date(unix: i64) -> String {
 }
 
 /// The reader's subscriptions and orders (failed checkouts left out), newest first.
+/// The plan "Renew" puts in the cart: the same term, or (for a term the shop does not sell, such
+/// as an imported three years) the shortest plan of the publication and edition.
+fn renewal_plan(plans: &[crate::catalog::Plan], publication: &str, edition: &str, years: i64) -> String {
+    let same = |p: &&crate::catalog::Plan| p.publication == publication && p.edition.as_str() == edition;
+    plans
+        .iter()
+        .filter(same)
+        .find(|p| p.term_years == years)
+        .or_else(|| plans.iter().filter(same).min_by_key(|p| p.term_years))
+        .map_or_else(|| format!("{publication}-{edition}-{years}y"), |p| p.sku.clone())
+}
+
 pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overview> {
     let current = terms::period_at(now);
     let rows: Vec<SubscriptionRow> = sqlx::query_as(
@@ -108,6 +120,7 @@ pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overv
     .await?;
     let mut subscriptions = Vec::new();
     let mut next_open_by_publication = std::collections::HashMap::new();
+    let plans = crate::catalog::plans(db).await?;
     for row in rows {
         let step = if row.frequency == "quarterly" { 3 } else { 1 };
         let left =
@@ -118,7 +131,7 @@ pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overv
             _ => "active",
         };
         let mut subscription = AccountSubscription {
-            renew_sku: format!("{}-{}-{}y", row.publication, row.edition, row.term_years),
+            renew_sku: renewal_plan(&plans, &row.publication, &row.edition, row.term_years),
             id: row.id,
             publication: row.publication_name,
             edition: row.edition,
@@ -161,7 +174,8 @@ pub async fn overview(db: &Db, email_normalized: &str, now: i64) -> Result<Overv
     }
     let rows: Vec<OrderRow> = sqlx::query_as(
         "SELECT id, status, created_at, coupon_code, currency, discount, total + postage AS total FROM orders \
-         WHERE email_normalized = $1 AND status <> 'failed' ORDER BY created_at DESC, id LIMIT 200",
+         WHERE email_normalized = $1 AND status <> 'failed' AND source <> 'import' \
+         ORDER BY created_at DESC, id LIMIT 200",
     )
     .bind(email_normalized)
     .fetch_all(&db.pool)

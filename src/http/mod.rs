@@ -129,7 +129,9 @@ pub fn router(state: AppState) -> Router {
 async fn time_limit(request: Request<axum::body::Body>, next: middleware::Next) -> axum::response::Response {
     let route = request.extensions().get::<axum::extract::MatchedPath>().map(|p| p.as_str());
     let limit = match route {
-        Some(route) if admin::issues::UPLOAD_ROUTES.contains(&route) => admin::issues::UPLOAD_TIMEOUT,
+        Some(route) if admin::issues::UPLOAD_ROUTES.contains(&route) || route == admin::IMPORT_ROUTE => {
+            admin::issues::UPLOAD_TIMEOUT
+        }
         _ => Duration::from_secs(30),
     };
     match tokio::time::timeout(limit, next.run(request)).await {

@@ -4,6 +4,7 @@
 mod addresses;
 mod checkout;
 mod confirmation;
+pub mod import;
 pub mod mailing_list;
 pub mod reminders;
 mod settle;

@@ -12,6 +12,7 @@ mod digital;
 mod email;
 mod erasure;
 mod faults;
+mod import;
 mod journey;
 mod operations;
 mod page_cache;

@@ -2,8 +2,10 @@
 //! idle, 12 hours in all); every POST carries the session's CSRF token; nothing is cached.
 
 mod coupons;
+mod import;
 pub mod issues;
 mod orders;
+pub use import::IMPORT_ROUTE;
 mod postage;
 mod readers;
 mod session;
@@ -134,6 +136,7 @@ pub fn admin_routes() -> RecordingRouter {
     let routes = coupons::routes(routes);
     let routes = issues::routes(routes);
     let routes = orders::routes(routes);
+    let routes = import::routes(routes);
     let routes = postage::routes(routes);
     let routes = readers::routes(routes);
     let routes = settings::routes(routes);
