@@ -330,12 +330,21 @@ fn check_row(cells: &Cells<'_>, facts: &Facts) -> std::result::Result<Row, Vec<(
     let step = frequency.map_or(1, |f| 12 / f.issues_per_year());
     let next_issue = facts_of.map(|f| f.3);
     let on_schedule = |period: i64| next_issue.is_none_or(|next| (period - next).rem_euclid(step) == 0);
+    let off_schedule = |text: &str| match (next_issue, facts_of) {
+        (Some(next), Some((name, ..))) if step > 1 => {
+            let mut months: Vec<i64> = (0..12 / step).map(|k| terms::year_month(next + k * step).1).collect();
+            months.sort();
+            let names: Vec<&str> = months.iter().map(|&m| catalog::month_name(m)).collect();
+            format!("No issue of {name} comes out in {text}: it comes out in {}.", names.join(", "))
+        }
+        _ => format!("No issue of this publication comes out in {text}."),
+    };
     let first_given = match cell("first_issue") {
         "" => None,
         text => match parse_month(text) {
             Some(period) if on_schedule(period) => Some(period),
             Some(_) => {
-                problems.push(("first_issue", format!("No issue of this publication comes out in {text}.")));
+                problems.push(("first_issue", off_schedule(text)));
                 None
             }
             None => {
@@ -352,7 +361,7 @@ fn check_row(cells: &Cells<'_>, facts: &Facts) -> std::result::Result<Row, Vec<(
         }
         (text, "") => match parse_month(text) {
             Some(period) if !on_schedule(period) => {
-                problems.push(("last_issue", format!("No issue of this publication comes out in {text}.")));
+                problems.push(("last_issue", off_schedule(text)));
                 None
             }
             Some(period) => Some(period),
