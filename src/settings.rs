@@ -160,3 +160,39 @@ pub async fn set_shop_contact(
     tx.commit().await?;
     Ok(())
 }
+
+/// The label sheets mailing labels are printed on (Avery 5160 unless staff chose another).
+pub async fn label_sheet(db: &Db) -> crate::error::Result<crate::orders::labels::LabelSheet> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT value FROM settings WHERE name = 'label_sheet'").fetch_optional(&db.pool).await?;
+    Ok(row
+        .and_then(|(v,)| crate::orders::labels::LabelSheet::parse(&v))
+        .unwrap_or(crate::orders::labels::LabelSheet::Avery5160))
+}
+
+/// Chooses the label sheets, with its audit entry.
+pub async fn set_label_sheet(
+    db: &Db,
+    sheet: crate::orders::labels::LabelSheet,
+    actor: &crate::audit::Actor,
+    now: i64,
+) -> crate::error::Result<()> {
+    let before = label_sheet(db).await?;
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO settings (name, value) VALUES ('label_sheet', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    .bind(sheet.as_str())
+    .execute(&mut *tx)
+    .await?;
+    let change = crate::audit::Change {
+        action: "settings.label_sheet",
+        entity: "settings",
+        entity_id: "label_sheet",
+        before: Some(serde_json::json!(before.as_str())),
+        after: Some(serde_json::json!(sheet.as_str())),
+    };
+    crate::audit::record(&mut tx, actor, change, now).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -31,6 +31,20 @@ pub struct MailingEntry {
     pub country: Option<String>,
     pub order_id: String,
     pub subscription_id: Option<String>,
+    /// A subscription's last issue.
+    pub last_period: Option<i64>,
+}
+
+impl MailingEntry {
+    /// What the label of this copy of the issue of `period` says above the address: a
+    /// subscription's last issue, or its last but one (`step`: months between issues).
+    pub fn mark(&self, period: i64, step: i64) -> Option<&'static str> {
+        match self.last_period? {
+            last if last == period => Some("LAST ISSUE"),
+            last if last == period + step => Some("RENEW NOW: 1 ISSUE LEFT"),
+            _ => None,
+        }
+    }
 }
 
 /// When and by whom an issue's mailing list was closed.
@@ -60,14 +74,14 @@ async fn live_entries(conn: &mut AnyConnection, publication: &str, period: i64) 
     };
     let sql = format!(
         "SELECT 'subscription' AS kind, CAST(1 AS BIGINT) AS copies, s.name, s.email, {}, {}, {}, {}, {}, {}, \
-         s.order_id, s.id AS subscription_id \
+         s.order_id, s.id AS subscription_id, s.last_period \
          FROM subscriptions s LEFT JOIN subscription_addresses a ON a.subscription_id = s.id AND a.from_period = \
          (SELECT MAX(h.from_period) FROM subscription_addresses h WHERE h.subscription_id = s.id AND h.from_period <= $2) \
          WHERE s.publication = $1 AND s.edition = 'print' AND s.status = 'active' \
          AND s.first_period <= $2 AND s.last_period >= $2 \
          UNION ALL \
          SELECT 'single copy' AS kind, i.quantity AS copies, o.name, o.email, o.ship_line1, o.ship_line2, o.ship_city, \
-         o.ship_region, o.ship_postal_code, o.ship_country, o.id, CAST(NULL AS TEXT) \
+         o.ship_region, o.ship_postal_code, o.ship_country, o.id, CAST(NULL AS TEXT), CAST(NULL AS BIGINT) \
          FROM order_items i JOIN orders o ON o.id = i.order_id \
          WHERE i.issue_sku = $3 AND i.action = 'ship' AND o.status = 'paid' \
          ORDER BY country, postal_code, name, order_id",
@@ -95,8 +109,9 @@ pub async fn mailing_list(db: &Db, publication: &str, year: i64, month: i64) -> 
         return Ok(MailingList { entries: live, closure, sold_since_closing: Vec::new() });
     }
     let entries: Vec<MailingEntry> = sqlx::query_as(
-        "SELECT kind, copies, name, email, line1, line2, city, region, postal_code, country, order_id, \
-         subscription_id FROM mailing_list_copies WHERE issue_sku = $1 ORDER BY position",
+        "SELECT c.kind, c.copies, c.name, c.email, c.line1, c.line2, c.city, c.region, c.postal_code, c.country, \
+         c.order_id, c.subscription_id, s.last_period FROM mailing_list_copies c \
+         LEFT JOIN subscriptions s ON s.id = c.subscription_id WHERE c.issue_sku = $1 ORDER BY c.position",
     )
     .bind(&sku)
     .fetch_all(&mut *conn)
@@ -246,8 +261,9 @@ pub fn copies_by_country(entries: &[MailingEntry]) -> Vec<(String, i64)> {
     counts
 }
 
-/// The list as CSV, one row per address, for the mailing house.
-pub fn mailing_csv(entries: &[MailingEntry]) -> anyhow::Result<Vec<u8>> {
+/// The list as CSV, one row per address, for the mailing house, for the issue of `period` (`step`:
+/// months between issues); `note` is what the label says above the address.
+pub fn mailing_csv(entries: &[MailingEntry], period: i64, step: i64) -> anyhow::Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record([
         "name",
@@ -261,6 +277,7 @@ pub fn mailing_csv(entries: &[MailingEntry]) -> anyhow::Result<Vec<u8>> {
         "kind",
         "email",
         "order",
+        "note",
     ])?;
     for e in entries {
         let opt = |v: &Option<String>| spreadsheet_safe(v.as_deref().unwrap_or_default());
@@ -276,6 +293,7 @@ pub fn mailing_csv(entries: &[MailingEntry]) -> anyhow::Result<Vec<u8>> {
             e.kind.clone(),
             spreadsheet_safe(&e.email),
             e.order_id.clone(),
+            e.mark(period, step).unwrap_or_default().to_string(),
         ])?;
     }
     Ok(writer.into_inner()?)
@@ -309,8 +327,9 @@ mod tests {
             country: Some("US".into()),
             order_id: "o1".into(),
             subscription_id: None,
+            last_period: None,
         };
-        let csv = String::from_utf8(mailing_csv(&[entry]).expect("written")).expect("text");
+        let csv = String::from_utf8(mailing_csv(&[entry], 100, 1).expect("written")).expect("text");
         let row = csv.lines().nth(1).expect("a row");
         assert!(row.starts_with("\"'=HYPERLINK("), "{row}");
         assert!(row.contains(",'-1 Main St,,Chicago,IL,60601,US,1,subscription,'@reader@example.org,o1"), "{row}");

@@ -17,6 +17,7 @@ mod journey;
 mod operations;
 mod page_cache;
 mod postage;
+mod print_run;
 mod races;
 mod reminders;
 mod stripe;

@@ -7,6 +7,7 @@ pub mod issues;
 mod orders;
 pub use import::IMPORT_ROUTE;
 mod postage;
+mod print_run;
 mod readers;
 mod session;
 mod settings;
@@ -138,6 +139,7 @@ pub fn admin_routes() -> RecordingRouter {
     let routes = orders::routes(routes);
     let routes = import::routes(routes);
     let routes = postage::routes(routes);
+    let routes = print_run::routes(routes);
     let routes = readers::routes(routes);
     let routes = settings::routes(routes);
     staff::routes(routes)

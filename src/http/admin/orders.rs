@@ -221,8 +221,10 @@ async fn mailing_list_csv(
     let sku = file.strip_suffix(".csv").ok_or_else(not_found)?;
     let issue = IssueRef::from_sku(sku).ok_or_else(not_found)?;
     catalog::issue_any(&state.db, sku).await?.ok_or_else(not_found)?;
-    let list = orders::mailing_list::mailing_list(&state.db, &issue.publication, issue.year, issue.month).await?;
-    let csv = orders::mailing_list::mailing_csv(&list.entries).map_err(Error::Internal)?;
+    let run =
+        orders::print_run::print_run(&state.db, &issue.publication, issue.year, issue.month, state.currency()).await?;
+    let period = orders::terms::period(issue.year, issue.month);
+    let csv = orders::mailing_list::mailing_csv(&run.list.entries, period, run.step).map_err(Error::Internal)?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

@@ -13,11 +13,31 @@ use crate::{
     clock,
     error::{Error, FieldError},
     http::{error::PageError, extract::FormBody, render::render, routes::RecordingRouter, AppState},
+    orders::labels::LabelSheet,
     settings::{self, ShopContact},
 };
 
+#[derive(Deserialize)]
+struct LabelSheetForm {
+    #[serde(default)]
+    label_sheet: String,
+}
+
+async fn save_label_sheet(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    FormBody(form): FormBody<LabelSheetForm>,
+) -> Result<Response, PageError> {
+    ctx.require_admin()?;
+    let sheet = LabelSheet::parse(&form.label_sheet)
+        .ok_or_else(|| Error::Fields(vec![FieldError::new("label_sheet", "Choose one of the label sheets listed.")]))?;
+    settings::set_label_sheet(&state.db, sheet, &ctx.actor(), clock::now()).await?;
+    ctx.flash(format!("Mailing labels are now printed for {}.", sheet.describe())).await;
+    Ok(redirect::to("/admin/settings"))
+}
+
 pub fn routes(routes: RecordingRouter) -> RecordingRouter {
-    routes.get("/settings", settings_page).post("/settings", save)
+    routes.get("/settings", settings_page).post("/settings", save).post("/settings/labels", save_label_sheet)
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -40,6 +60,9 @@ async fn page(
     let errors: std::collections::HashMap<&str, &str> =
         problems.iter().map(|p| (p.field, p.message.as_str())).collect();
     context.insert("errors", &errors);
+    let sheet = settings::label_sheet(&state.db).await?;
+    context.insert("label_sheet", sheet.as_str());
+    context.insert("label_sheets", &[LabelSheet::Avery5160, LabelSheet::L7160].map(|s| (s.as_str(), s.describe())));
     let mut response = render(state, "admin/settings.html", &context)?.into_response();
     *response.status_mut() = status;
     Ok(response)
