@@ -9,6 +9,7 @@ pub mod labels;
 pub mod mailing_list;
 pub mod print_run;
 pub mod reminders;
+pub mod reports;
 mod settle;
 pub mod staff;
 pub mod terms;

@@ -20,4 +20,5 @@ mod postage;
 mod print_run;
 mod races;
 mod reminders;
+mod reports;
 mod stripe;

@@ -9,6 +9,7 @@ pub use import::IMPORT_ROUTE;
 mod postage;
 mod print_run;
 mod readers;
+mod reports;
 mod session;
 mod settings;
 mod staff;
@@ -140,6 +141,7 @@ pub fn admin_routes() -> RecordingRouter {
     let routes = import::routes(routes);
     let routes = postage::routes(routes);
     let routes = print_run::routes(routes);
+    let routes = reports::routes(routes);
     let routes = readers::routes(routes);
     let routes = settings::routes(routes);
     staff::routes(routes)
