@@ -27,10 +27,10 @@ pub struct CheckoutInput {
     pub shipping_address: Option<crate::address::AddressInput>,
 }
 
-struct Details {
-    email: EmailAddress,
-    name: String,
-    address: Option<Address>,
+pub(super) struct Details {
+    pub email: EmailAddress,
+    pub name: String,
+    pub address: Option<Address>,
 }
 
 fn clean(text: &str) -> String {
@@ -70,11 +70,11 @@ impl CheckoutInput {
     }
 }
 
-struct LineFacts {
-    product: Product,
-    quantity: i64,
-    line_total: i64,
-    discount: i64,
+pub(super) struct LineFacts {
+    pub product: Product,
+    pub quantity: i64,
+    pub line_total: i64,
+    pub discount: i64,
 }
 
 /// Places an order from the cart, or says why not. Nothing is written unless it all succeeds.
@@ -134,21 +134,36 @@ pub async fn place_order(
     // The coupon the quote was priced with, and no other: `save_order` checks under the cart's
     // lock that it is still the cart's coupon before reserving it.
     let coupon = view.applied_coupon.clone();
-    let order = NewOrder { details, lines, postage };
-    save_order(db, cart_id, &order, &view, coupon.as_ref(), currency, provider, now).await
+    let order = NewOrder { details, lines, postage, staff: None };
+    save_order(db, Some(cart_id), &order, &view, coupon.as_ref(), currency, provider, now).await
 }
 
-/// What `save_order` writes besides the cart's quote.
-struct NewOrder {
-    details: Details,
-    lines: Vec<LineFacts>,
-    postage: Option<Postage>,
+/// What `save_order` writes besides the quote.
+pub(super) struct NewOrder {
+    pub details: Details,
+    pub lines: Vec<LineFacts>,
+    pub postage: Option<Postage>,
+    /// An order taken by staff: how it is paid, and who took it (for the audit entry).
+    pub staff: Option<StaffTaken>,
 }
 
+/// The staff side of an order taken by staff (`staff_orders`).
+pub(super) struct StaffTaken {
+    pub payment_method: &'static str,
+    pub invoice_due: Option<i64>,
+    pub complimentary_reason: Option<String>,
+    pub notes: Option<String>,
+    /// The form's one-time token: a second submission finds the first order.
+    pub request: String,
+    pub actor: crate::audit::Actor,
+}
+
+/// Saves the order: the reader's lock, the cart's coupon checked (for a cart), the coupon reserved,
+/// the snapshot written, and for an order taken by staff its audit entry: one transaction.
 #[allow(clippy::too_many_arguments)]
-async fn save_order(
+pub(super) async fn save_order(
     db: &Db,
-    cart_id: &str,
+    cart_id: Option<&str>,
     order: &NewOrder,
     view: &CartView,
     coupon: Option<&Coupon>,
@@ -156,7 +171,7 @@ async fn save_order(
     provider: PaymentMethod,
     now: i64,
 ) -> Result<Order> {
-    let NewOrder { details, lines, postage } = order;
+    let NewOrder { details, lines, postage, staff } = order;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let email_normalized = details.email.normalized();
     let mut tx = db.begin_write().await?;
@@ -165,12 +180,16 @@ async fn save_order(
     super::lock_reader(&mut tx, email_normalized, now).await?;
     // Then the cart's row. If another tab swapped or removed the coupon since the cart was priced,
     // the order is not placed: its discount would not be the reserved coupon's.
-    let cart_coupon: Option<(Option<String>,)> =
-        sqlx::query_as("UPDATE carts SET updated_at = $2 WHERE id = $1 RETURNING coupon_id")
-            .bind(cart_id)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let cart_coupon: Option<(Option<String>,)> = match cart_id {
+        Some(cart_id) => {
+            sqlx::query_as("UPDATE carts SET updated_at = $2 WHERE id = $1 RETURNING coupon_id")
+                .bind(cart_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?
+        }
+        None => Some((coupon.map(|c| c.id.clone()),)),
+    };
     if cart_coupon.and_then(|(id,)| id).as_deref() != coupon.map(|c| c.id.as_str()) {
         return Err(Error::Conflict {
             code: "cart_changed",
@@ -245,9 +264,10 @@ async fn save_order(
     sqlx::query(
         "INSERT INTO orders (id, cart_id, email, email_normalized, name, ship_line1, ship_line2, ship_city, ship_region, \
          ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
-         postage_per_copy, total, coupon_id, coupon_code, status, provider, expires_at, created_at) \
+         postage_per_copy, total, coupon_id, coupon_code, status, provider, expires_at, created_at, source, \
+         payment_method, invoice_due, complimentary_reason, notes, staff_request) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-         'pending', $22, $23, $24)",
+         'pending', $22, $23, $24, $25, $26, $27, $28, $29, $30)",
     )
     .bind(&id)
     .bind(cart_id)
@@ -272,8 +292,15 @@ async fn save_order(
     .bind(coupon.map(|c| c.id.clone()))
     .bind(coupon.map(|c| c.code.clone()))
     .bind(provider.as_str())
-    .bind(now + CHECKOUT_LIFETIME_SECS)
+    // An invoice waits until its due date and a month more; staff mark it paid or cancel it.
+    .bind(staff.as_ref().and_then(|s| s.invoice_due).map_or(now + CHECKOUT_LIFETIME_SECS, |due| due + 31 * 86_400))
     .bind(now)
+    .bind(if staff.is_some() { "staff" } else { "checkout" })
+    .bind(staff.as_ref().map(|s| s.payment_method))
+    .bind(staff.as_ref().and_then(|s| s.invoice_due))
+    .bind(staff.as_ref().and_then(|s| s.complimentary_reason.clone()))
+    .bind(staff.as_ref().and_then(|s| s.notes.clone()))
+    .bind(staff.as_ref().map(|s| s.request.clone()))
     .execute(&mut *tx)
     .await?;
     for (position, line) in lines.iter().enumerate() {
@@ -308,6 +335,21 @@ async fn save_order(
         .bind(now)
         .execute(&mut *tx)
         .await?;
+    }
+    if let Some(staff) = staff {
+        let change = crate::audit::Change {
+            action: "order.create",
+            entity: "order",
+            entity_id: &id,
+            before: None,
+            after: Some(serde_json::json!({
+                "email": details.email.as_str(), "payment_method": staff.payment_method,
+                "subtotal": view.quote.subtotal.amount, "discount": view.quote.discount.amount,
+                "postage": postage.as_ref().map_or(0, |p| p.amount.amount),
+                "complimentary_reason": staff.complimentary_reason, "invoice_due": staff.invoice_due,
+            })),
+        };
+        crate::audit::record(&mut tx, &staff.actor, change, now).await?;
     }
     tx.commit().await?;
     super::find_order(db, &id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("order {id} vanished")))

@@ -12,6 +12,7 @@ pub mod reminders;
 pub mod reports;
 mod settle;
 pub mod staff;
+pub mod staff_orders;
 pub mod terms;
 
 use serde::Serialize;
@@ -175,9 +176,21 @@ pub struct Order {
     pub expires_at: i64,
     pub created_at: i64,
     pub paid_at: Option<i64>,
+    /// `checkout`, `import` or `staff`.
+    pub source: String,
+    /// An order taken by staff: cash, cheque, bank_transfer, invoice or complimentary.
+    pub payment_method: Option<String>,
+    pub invoice_due: Option<i64>,
+    pub complimentary_reason: Option<String>,
+    pub notes: Option<String>,
 }
 
 impl Order {
+    /// An invoice staff wait to be paid: nobody to ask, never failed by the reconciliation job.
+    pub fn is_open_invoice(&self) -> bool {
+        self.status == OrderStatus::Pending && self.payment_method.as_deref() == Some("invoice")
+    }
+
     /// Where print copies go, when the order has print in it.
     pub fn shipping_address(&self) -> Option<Address> {
         Address::from_columns(
@@ -249,7 +262,8 @@ impl Subscription {
 pub const ORDER_COLUMNS: &str = "id, cart_id, email, name, ship_line1, ship_line2, ship_city, ship_region, \
      ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
      postage_per_copy, total + postage AS total, coupon_id, coupon_code, status, provider, provider_session_id, payment_url, \
-     payment_reference, review_reason, failure_reason, expires_at, created_at, paid_at";
+     payment_reference, review_reason, failure_reason, expires_at, created_at, paid_at, source, payment_method, \
+     invoice_due, complimentary_reason, notes";
 
 pub async fn find_order(db: &Db, id: &str) -> Result<Option<Order>> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1");
@@ -344,7 +358,8 @@ async fn new_subscriber_discount_used(
 /// Orders still pending after their checkout expired, oldest first: for the reconciliation job.
 pub async fn overdue_pending_orders(db: &Db, now: i64, limit: i64) -> Result<Vec<Order>> {
     let sql = format!(
-        "SELECT {ORDER_COLUMNS} FROM orders WHERE status = 'pending' AND expires_at < $1 ORDER BY expires_at LIMIT $2"
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE status = 'pending' AND expires_at < $1 \
+         AND (payment_method IS NULL OR payment_method <> 'invoice') ORDER BY expires_at LIMIT $2"
     );
     Ok(sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(&db.pool).await?)
 }

@@ -135,7 +135,7 @@ pub async fn start_checkout(
 /// Asks the provider about a pending order and settles it if the answer is final: for the success
 /// page (when the webhook has not arrived yet) and the reconciliation job.
 pub async fn refresh(db: &Db, provider: &PaymentProvider, order: &Order) -> Result<Option<Settled>> {
-    if order.status != OrderStatus::Pending {
+    if order.status != OrderStatus::Pending || order.is_open_invoice() {
         return Ok(None);
     }
     let now = clock::now();

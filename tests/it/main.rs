@@ -21,4 +21,5 @@ mod print_run;
 mod races;
 mod reminders;
 mod reports;
+mod staff_orders;
 mod stripe;

@@ -13,6 +13,7 @@ mod reports;
 mod session;
 mod settings;
 mod staff;
+mod staff_orders;
 
 use crate::http::redirect;
 use axum::{
@@ -144,6 +145,7 @@ pub fn admin_routes() -> RecordingRouter {
     let routes = reports::routes(routes);
     let routes = readers::routes(routes);
     let routes = settings::routes(routes);
+    let routes = staff_orders::routes(routes);
     staff::routes(routes)
 }
 
