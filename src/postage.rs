@@ -28,6 +28,16 @@ pub struct Zone {
     pub described_countries: String,
 }
 
+impl Zone {
+    /// The zone as its audit entries record it.
+    fn audit_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name, "per_copy": self.per_copy.amount, "countries": self.countries,
+            "every_other_country": self.every_other_country,
+        })
+    }
+}
+
 /// What an order pays to have its print copies mailed to one country.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Postage {
@@ -337,33 +347,23 @@ pub async fn save_zone(
         None => slug_for(&zone.name, &existing),
     };
     let mut tx = db.begin_write().await?;
-    let written = match id {
+    let sql = match id {
         Some(_) => {
-            sqlx::query(
-                "UPDATE postage_zones SET name = $2, per_copy = $3, every_other_country = $4, updated_at = $5 WHERE id = $1",
-            )
-            .bind(&zone_id)
-            .bind(&zone.name)
-            .bind(zone.per_copy)
-            .bind(i64::from(zone.every_other_country))
-            .bind(now)
-            .execute(&mut *tx)
-            .await
+            "UPDATE postage_zones SET name = $2, per_copy = $3, every_other_country = $4, updated_at = $5 WHERE id = $1"
         }
         None => {
-            sqlx::query(
-                "INSERT INTO postage_zones (id, name, per_copy, every_other_country, position, updated_at) \
-                 VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(position), 0) + 1 FROM postage_zones), $5)",
-            )
-            .bind(&zone_id)
-            .bind(&zone.name)
-            .bind(zone.per_copy)
-            .bind(i64::from(zone.every_other_country))
-            .bind(now)
-            .execute(&mut *tx)
-            .await
+            "INSERT INTO postage_zones (id, name, per_copy, every_other_country, position, updated_at) \
+             VALUES ($1, $2, $3, $4, (SELECT COALESCE(MAX(position), 0) + 1 FROM postage_zones), $5)"
         }
     };
+    let written = sqlx::query(sql)
+        .bind(&zone_id)
+        .bind(&zone.name)
+        .bind(zone.per_copy)
+        .bind(i64::from(zone.every_other_country))
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
     refuse_clash(written, "name", "Another zone has this name, or already takes every other country.")?;
     sqlx::query("DELETE FROM postage_zone_countries WHERE zone_id = $1").bind(&zone_id).execute(&mut *tx).await?;
     for country in &zone.countries {
@@ -386,12 +386,7 @@ pub async fn save_zone(
         action: if before.is_some() { "postage_zone.update" } else { "postage_zone.create" },
         entity: "postage_zone",
         entity_id: &zone_id,
-        before: before.map(|z| {
-            serde_json::json!({
-                "name": z.name, "per_copy": z.per_copy.amount, "countries": z.countries,
-                "every_other_country": z.every_other_country,
-            })
-        }),
+        before: before.as_ref().map(Zone::audit_json),
         after: Some(after),
     };
     audit::record(&mut tx, actor, change, now).await?;
@@ -445,10 +440,7 @@ pub async fn delete_zone(db: &Db, id: &str, currency: Currency, actor: &Actor, n
         action: "postage_zone.delete",
         entity: "postage_zone",
         entity_id: id,
-        before: Some(serde_json::json!({
-            "name": before.name, "per_copy": before.per_copy.amount, "countries": before.countries,
-            "every_other_country": before.every_other_country,
-        })),
+        before: Some(before.audit_json()),
         after: None,
     };
     audit::record(&mut tx, actor, change, now).await?;

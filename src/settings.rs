@@ -39,21 +39,7 @@ pub async fn set_pdf_embargo_months(
     now: i64,
 ) -> crate::error::Result<()> {
     let before = pdf_embargo_months(db).await?;
-    let mut tx = db.begin_write().await?;
-    match months {
-        Some(months) => {
-            sqlx::query(
-                "INSERT INTO settings (name, value) VALUES ('pdf_embargo_months', $1) \
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            )
-            .bind(months.to_string())
-            .execute(&mut *tx)
-            .await?;
-        }
-        None => {
-            sqlx::query("DELETE FROM settings WHERE name = 'pdf_embargo_months'").execute(&mut *tx).await?;
-        }
-    }
+    let value = months.map(|m| m.to_string());
     let change = crate::audit::Change {
         action: "settings.pdf_embargo",
         entity: "settings",
@@ -61,6 +47,35 @@ pub async fn set_pdf_embargo_months(
         before: Some(serde_json::json!(before)),
         after: Some(serde_json::json!(months)),
     };
+    write_settings(db, &[("pdf_embargo_months", value.as_deref())], change, actor, now).await
+}
+
+/// Writes settings (`None` removes one) with the audit entry of the change, in one transaction.
+async fn write_settings(
+    db: &Db,
+    values: &[(&str, Option<&str>)],
+    change: crate::audit::Change<'_>,
+    actor: &crate::audit::Actor,
+    now: i64,
+) -> crate::error::Result<()> {
+    let mut tx = db.begin_write().await?;
+    for (name, value) in values {
+        match value {
+            Some(value) => {
+                sqlx::query(
+                    "INSERT INTO settings (name, value) VALUES ($1, $2) \
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                )
+                .bind(name)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM settings WHERE name = $1").bind(name).execute(&mut *tx).await?;
+            }
+        }
+    }
     crate::audit::record(&mut tx, actor, change, now).await?;
     tx.commit().await?;
     Ok(())
@@ -139,16 +154,6 @@ pub async fn set_shop_contact(
     now: i64,
 ) -> crate::error::Result<()> {
     let before = shop_contact(db).await?;
-    let mut tx = db.begin_write().await?;
-    for (name, value) in [("shop_postal_address", &contact.postal_address), ("shop_contact_email", &contact.email)] {
-        sqlx::query(
-            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        )
-        .bind(name)
-        .bind(value)
-        .execute(&mut *tx)
-        .await?;
-    }
     let change = crate::audit::Change {
         action: "settings.shop_contact",
         entity: "settings",
@@ -156,9 +161,11 @@ pub async fn set_shop_contact(
         before: Some(serde_json::json!(before)),
         after: Some(serde_json::json!(contact)),
     };
-    crate::audit::record(&mut tx, actor, change, now).await?;
-    tx.commit().await?;
-    Ok(())
+    let values = [
+        ("shop_postal_address", Some(contact.postal_address.as_str())),
+        ("shop_contact_email", Some(contact.email.as_str())),
+    ];
+    write_settings(db, &values, change, actor, now).await
 }
 
 /// The label sheets mailing labels are printed on (Avery 5160 unless staff chose another).
@@ -178,13 +185,6 @@ pub async fn set_label_sheet(
     now: i64,
 ) -> crate::error::Result<()> {
     let before = label_sheet(db).await?;
-    let mut tx = db.begin_write().await?;
-    sqlx::query(
-        "INSERT INTO settings (name, value) VALUES ('label_sheet', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-    )
-    .bind(sheet.as_str())
-    .execute(&mut *tx)
-    .await?;
     let change = crate::audit::Change {
         action: "settings.label_sheet",
         entity: "settings",
@@ -192,7 +192,5 @@ pub async fn set_label_sheet(
         before: Some(serde_json::json!(before.as_str())),
         after: Some(serde_json::json!(sheet.as_str())),
     };
-    crate::audit::record(&mut tx, actor, change, now).await?;
-    tx.commit().await?;
-    Ok(())
+    write_settings(db, &[("label_sheet", Some(sheet.as_str()))], change, actor, now).await
 }

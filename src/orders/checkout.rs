@@ -3,7 +3,10 @@
 
 use serde::Deserialize;
 
-use super::{DiscountsCounted::PaidOrPending, LineKind, Order, PaymentMethod, CHECKOUT_LIFETIME_SECS, MINIMUM_CHARGE};
+use super::{
+    BindAddress, DiscountsCounted::PaidOrPending, LineKind, Order, PaymentMethod, CHECKOUT_LIFETIME_SECS,
+    MINIMUM_CHARGE,
+};
 use crate::{
     address::Address,
     cart::{self, CartView},
@@ -274,12 +277,7 @@ pub(super) async fn save_order(
     .bind(details.email.as_str())
     .bind(email_normalized)
     .bind(&details.name)
-    .bind(address.map(|a| a.line1.clone()))
-    .bind(address.and_then(|a| a.line2.clone()))
-    .bind(address.map(|a| a.city.clone()))
-    .bind(address.and_then(|a| a.region.clone()))
-    .bind(address.map(|a| a.postal_code.clone()))
-    .bind(address.map(|a| a.country.clone()))
+    .bind_address(address)
     .bind(currency.code())
     .bind(view.quote.subtotal.amount)
     .bind(view.quote.discount.amount)

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::{mailing_list, terms};
+use super::{mailing_list, terms, BindAddress};
 use crate::{
     address::{Address, AddressInput},
     audit::{self, Actor},
@@ -482,12 +482,7 @@ async fn insert_row(conn: &mut sqlx::AnyConnection, row: &Row, currency: Currenc
     .bind(buyer.as_str())
     .bind(buyer.normalized())
     .bind(&row.name)
-    .bind(address.map(|a| a.line1.clone()))
-    .bind(address.and_then(|a| a.line2.clone()))
-    .bind(address.map(|a| a.city.clone()))
-    .bind(address.and_then(|a| a.region.clone()))
-    .bind(address.map(|a| a.postal_code.clone()))
-    .bind(address.map(|a| a.country.clone()))
+    .bind_address(address)
     .bind(now)
     .bind(&row.notes)
     .bind(&row.key)
@@ -541,12 +536,7 @@ async fn insert_row(conn: &mut sqlx::AnyConnection, row: &Row, currency: Currenc
     .bind(row.term_years)
     .bind(row.first_period)
     .bind(row.last_period)
-    .bind(address.map(|a| a.line1.clone()))
-    .bind(address.and_then(|a| a.line2.clone()))
-    .bind(address.map(|a| a.city.clone()))
-    .bind(address.and_then(|a| a.region.clone()))
-    .bind(address.map(|a| a.postal_code.clone()))
-    .bind(address.map(|a| a.country.clone()))
+    .bind_address(address)
     .bind(now)
     .execute(&mut *conn)
     .await?;

@@ -26,16 +26,24 @@ async fn issue(state: &AppState, sku: &str) -> Result<Issue, Error> {
         .ok_or_else(|| Error::not_found("issue_not_found", "There is no such issue."))
 }
 
+/// The issue, its print run, the label sheets chosen and its labels.
+async fn issue_run(
+    state: &AppState,
+    sku: &str,
+) -> Result<(Issue, print_run::PrintRun, labels::LabelSheet, Vec<labels::Label>), Error> {
+    let issue = issue(state, sku).await?;
+    let run = print_run::print_run(&state.db, &issue.publication, issue.year, issue.month, state.currency()).await?;
+    let sheet = settings::label_sheet(&state.db).await?;
+    let all_labels = labels::labels_for(&run.list.entries, terms::period(issue.year, issue.month), run.step);
+    Ok((issue, run, sheet, all_labels))
+}
+
 async fn print_run_page(
     State(state): State<AppState>,
     ctx: StaffContext,
     Path(sku): Path<String>,
 ) -> Result<Response, PageError> {
-    let issue = issue(&state, &sku).await?;
-    let run = print_run::print_run(&state.db, &issue.publication, issue.year, issue.month, state.currency()).await?;
-    let sheet = settings::label_sheet(&state.db).await?;
-    let period = terms::period(issue.year, issue.month);
-    let all_labels = labels::labels_for(&run.list.entries, period, run.step);
+    let (issue, run, sheet, all_labels) = issue_run(&state, &sku).await?;
     let mut context = admin_context(&state, &ctx, &format!("Print run: {}", issue.name())).await;
     context.insert("issue", &(issue.sku.clone(), issue.name()));
     context.insert("run", &run);
@@ -53,10 +61,7 @@ async fn labels_pdf(
     _ctx: StaffContext,
     Path(sku): Path<String>,
 ) -> Result<Response, PageError> {
-    let issue = issue(&state, &sku).await?;
-    let run = print_run::print_run(&state.db, &issue.publication, issue.year, issue.month, state.currency()).await?;
-    let sheet = settings::label_sheet(&state.db).await?;
-    let all_labels = labels::labels_for(&run.list.entries, terms::period(issue.year, issue.month), run.step);
+    let (issue, _, sheet, all_labels) = issue_run(&state, &sku).await?;
     let title = format!("Mailing labels: {}", issue.name());
     // Setting a few thousand labels takes a moment of CPU: off the request threads.
     let pdf = tokio::task::spawn_blocking(move || labels::labels_pdf(&all_labels, sheet, &title))
