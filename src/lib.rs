@@ -5,6 +5,7 @@ pub mod address;
 pub mod app;
 pub mod attempts;
 pub mod audit;
+pub mod branches;
 pub mod cart;
 pub mod catalog;
 pub mod cli;

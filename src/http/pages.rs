@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/subscribe", get(subscribe))
+        .route("/branches", get(branches_page))
         .route("/issues", get(archive))
         .route("/issues/{publication}", get(publication_archive))
         .route("/issues/{publication}/{year}/{month}", get(issue_page))
@@ -151,7 +152,15 @@ async fn issue_page(
     context.insert("subscribe_from", &subscribe_from);
     context.insert("publication", &publication);
     context.insert("issue", &issue);
+    context.insert("branches", &crate::branches::listed_branches(&state.db).await?.len());
     Ok(render(&state, "catalog/issue.html", &context)?)
+}
+
+/// The branches that sell the paper and agreed to be listed.
+async fn branches_page(State(state): State<AppState>, visitor: Visitor) -> Page {
+    let mut context = visitor_context(&state, &visitor, "Where to buy a copy").await;
+    context.insert("branches", &crate::branches::listed_branches(&state.db).await?);
+    Ok(render(&state, "catalog/branches.html", &context)?)
 }
 
 /// An issue's PDF, as a download: to everyone when free, else to a signed-in reader whose digital

@@ -1,6 +1,6 @@
 //! An issue's print run: how many copies to print and where they go, from its mailing list
 //! (fixed once closed): subscribers by postage zone and country, complimentary copies, single
-//! copies sold, and the total.
+//! copies sold, branch bundles, and the total.
 
 use std::collections::HashSet;
 
@@ -24,6 +24,8 @@ pub struct PrintRun {
     /// Subscriptions given free by staff (a review copy, a prisoner's subscription).
     pub complimentary: i64,
     pub single_copies: i64,
+    /// Bundles for the branches (their standing orders, or the draw recorded for this issue).
+    pub branch_bundles: i64,
     /// Single copies sold after the list was closed, to send from stock.
     pub sold_since_closing: i64,
     pub total: i64,
@@ -82,8 +84,11 @@ pub async fn print_run(db: &Db, publication: &str, year: i64, month: i64, curren
     subscribers.sort_by(|a, b| b.copies.cmp(&a.copies).then(a.zone.cmp(&b.zone)));
     let subscriber_copies = subscribers.iter().map(|z| z.copies).sum::<i64>();
     let sold_since_closing = list.sold_since_closing.iter().map(|e| e.copies).sum();
+    let branch_bundles =
+        crate::branches::bundle_copies(db, publication, crate::orders::terms::period(year, month)).await?;
     Ok(PrintRun {
-        total: subscriber_copies + complimentary + single_copies + sold_since_closing,
+        total: subscriber_copies + complimentary + single_copies + sold_since_closing + branch_bundles,
+        branch_bundles,
         subscribers,
         subscriber_copies,
         complimentary,

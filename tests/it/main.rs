@@ -5,6 +5,7 @@ mod support;
 mod account;
 mod addresses;
 mod admin;
+mod branches;
 mod cart;
 mod catalog;
 mod checkout;

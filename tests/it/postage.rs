@@ -117,11 +117,19 @@ async fn postage_follows_the_country_of_a_two_year_print_plan(app: TestApp, stri
             .await
             .expect("the confirmation");
         assert!(email.contains(&format!("Total paid: {total}")), "{email}");
+        // The receipt in the buyer's account (this browser, now that the order is paid).
+        let (status, receipt) = reader.page(&format!("/account/orders/{order_id}")).await;
+        assert_eq!(status, 200);
+        let receipt = visible_text(&receipt);
+        assert!(receipt.contains(&format!("Total {total}")), "{receipt}");
         if let Some(label) = label {
+            let zone = if country == "CA" { "Canada and Mexico" } else { "Rest of the world" };
+            assert!(receipt.contains(&format!("{label} ({zone}) ${}.00", postage / 100)), "{receipt}");
             assert!(page.contains(&format!("{label} ${}.00", postage / 100)), "{page}");
             assert!(email.contains(&format!("{label}: ${}.00", postage / 100)), "{email}");
         } else {
             assert!(!page.contains("Postage to") && !email.contains("Postage to"), "{email}");
+            assert!(!receipt.contains("Postage to"), "{receipt}");
         }
     }
 }

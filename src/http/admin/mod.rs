@@ -1,6 +1,7 @@
 //! The staff admin under /admin. Every route but sign-in requires a staff session (30 minutes
 //! idle, 12 hours in all); every POST carries the session's CSRF token; nothing is cached.
 
+mod branches;
 mod coupons;
 mod import;
 pub mod issues;
@@ -136,6 +137,7 @@ pub fn admin_routes() -> RecordingRouter {
         .post("/logout", session::sign_out)
         .get("/two-factor", session::two_factor_page)
         .post("/two-factor", session::enable_two_factor);
+    let routes = branches::routes(routes);
     let routes = coupons::routes(routes);
     let routes = issues::routes(routes);
     let routes = orders::routes(routes);
