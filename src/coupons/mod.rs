@@ -175,6 +175,8 @@ pub struct Coupon {
     pub value: CouponValue,
     pub applies_to: AppliesTo,
     pub new_subscribers_only: bool,
+    /// Orders it is used on pay no postage.
+    pub covers_postage: bool,
     /// Unix seconds.
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
@@ -357,7 +359,7 @@ impl Coupon {
         serde_json::json!({
             "code": self.code, "description": self.description, "value": self.value.describe(),
             "applies_to": self.applies_to.kind(), "targets": self.applies_to.targets(),
-            "new_subscribers_only": self.new_subscribers_only, "starts_at": self.starts_at, "ends_at": self.ends_at,
+            "new_subscribers_only": self.new_subscribers_only, "covers_postage": self.covers_postage, "starts_at": self.starts_at, "ends_at": self.ends_at,
             "max_redemptions": self.max_redemptions, "redemptions_used": self.redemptions_used,
             "per_customer_limit": self.per_customer_limit, "min_subtotal": self.min_subtotal.map(|m| m.amount),
             "active": self.active,
@@ -382,6 +384,7 @@ impl Coupon {
             value,
             applies_to,
             new_subscribers_only: false,
+            covers_postage: false,
             starts_at: None,
             ends_at: None,
             max_redemptions: None,
@@ -413,6 +416,7 @@ mod tests {
     fn ftr() -> Coupon {
         Coupon {
             new_subscribers_only: true,
+            covers_postage: false,
             ..Coupon::example("FTR 2016", CouponValue::Percent(Percent(5000)), AppliesTo::Subscriptions)
         }
     }

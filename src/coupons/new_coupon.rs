@@ -16,6 +16,8 @@ pub struct NewCoupon {
     pub value: CouponValue,
     pub applies_to: AppliesTo,
     pub new_subscribers_only: bool,
+    /// Orders it is used on pay no postage.
+    pub covers_postage: bool,
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
     pub max_redemptions: Option<i64>,
@@ -40,6 +42,7 @@ impl NewCoupon {
             value: self.value.clone(),
             applies_to: self.applies_to.clone(),
             new_subscribers_only: self.new_subscribers_only,
+            covers_postage: self.covers_postage,
             starts_at: self.starts_at,
             ends_at: self.ends_at,
             max_redemptions: self.max_redemptions,

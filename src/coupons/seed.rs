@@ -38,6 +38,7 @@ pub async fn seed_demo_coupons(db: &Db, currency: Currency, now: i64) -> anyhow:
             value,
             applies_to,
             new_subscribers_only: f.new_subscribers_only,
+            covers_postage: false,
             starts_at: None,
             ends_at: None,
             max_redemptions: None,

@@ -123,7 +123,10 @@ pub async fn place_order(
         }
         None => None,
     };
-    let total = view.quote.total.amount + postage.as_ref().map_or(0, |p| p.amount.amount);
+    // A coupon that covers postage waives it (the order keeps what was waived).
+    let waive_postage = view.applied_coupon.as_ref().is_some_and(|c| c.covers_postage);
+    let charged_postage = if waive_postage { 0 } else { postage.as_ref().map_or(0, |p| p.amount.amount) };
+    let total = view.quote.total.amount + charged_postage;
     if (1..MINIMUM_CHARGE).contains(&total) {
         return Err(Error::invalid(
             "total_below_minimum",
@@ -137,7 +140,7 @@ pub async fn place_order(
     // The coupon the quote was priced with, and no other: `save_order` checks under the cart's
     // lock that it is still the cart's coupon before reserving it.
     let coupon = view.applied_coupon.clone();
-    let order = NewOrder { details, lines, postage, staff: None };
+    let order = NewOrder { details, lines, postage, waive_postage, staff: None };
     save_order(db, Some(cart_id), &order, &view, coupon.as_ref(), currency, provider, now).await
 }
 
@@ -146,6 +149,8 @@ pub(super) struct NewOrder {
     pub details: Details,
     pub lines: Vec<LineFacts>,
     pub postage: Option<Postage>,
+    /// The coupon covers postage: the order pays none of it.
+    pub waive_postage: bool,
     /// An order taken by staff: how it is paid, and who took it (for the audit entry).
     pub staff: Option<StaffTaken>,
 }
@@ -174,7 +179,9 @@ pub(super) async fn save_order(
     provider: PaymentMethod,
     now: i64,
 ) -> Result<Order> {
-    let NewOrder { details, lines, postage, staff } = order;
+    let NewOrder { details, lines, postage, waive_postage, staff } = order;
+    let postage_amount = postage.as_ref().map_or(0, |p| p.amount.amount);
+    let (charged_postage, waived_postage) = if *waive_postage { (0, postage_amount) } else { (postage_amount, 0) };
     let id = uuid::Uuid::new_v4().simple().to_string();
     let email_normalized = details.email.normalized();
     let mut tx = db.begin_write().await?;
@@ -268,9 +275,9 @@ pub(super) async fn save_order(
         "INSERT INTO orders (id, cart_id, email, email_normalized, name, ship_line1, ship_line2, ship_city, ship_region, \
          ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
          postage_per_copy, total, coupon_id, coupon_code, status, provider, expires_at, created_at, source, \
-         payment_method, invoice_due, complimentary_reason, notes, staff_request) \
+         payment_method, invoice_due, complimentary_reason, notes, staff_request, postage_waived) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-         'pending', $22, $23, $24, $25, $26, $27, $28, $29, $30)",
+         'pending', $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
     )
     .bind(&id)
     .bind(cart_id)
@@ -281,7 +288,7 @@ pub(super) async fn save_order(
     .bind(currency.code())
     .bind(view.quote.subtotal.amount)
     .bind(view.quote.discount.amount)
-    .bind(postage.as_ref().map_or(0, |p| p.amount.amount))
+    .bind(charged_postage)
     .bind(postage.as_ref().map(|p| p.zone.clone()))
     .bind(postage.as_ref().map_or(0, |p| p.copies))
     .bind(postage.as_ref().map_or(0, |p| p.per_copy.amount))
@@ -299,6 +306,7 @@ pub(super) async fn save_order(
     .bind(staff.as_ref().and_then(|s| s.complimentary_reason.clone()))
     .bind(staff.as_ref().and_then(|s| s.notes.clone()))
     .bind(staff.as_ref().map(|s| s.request.clone()))
+    .bind(waived_postage)
     .execute(&mut *tx)
     .await?;
     for (position, line) in lines.iter().enumerate() {
@@ -343,7 +351,7 @@ pub(super) async fn save_order(
             after: Some(serde_json::json!({
                 "email": details.email.as_str(), "payment_method": staff.payment_method,
                 "subtotal": view.quote.subtotal.amount, "discount": view.quote.discount.amount,
-                "postage": postage.as_ref().map_or(0, |p| p.amount.amount),
+                "postage": charged_postage, "postage_waived": waived_postage,
                 "complimentary_reason": staff.complimentary_reason, "invoice_due": staff.invoice_due,
             })),
         };

@@ -183,6 +183,8 @@ pub struct Order {
     pub invoice_due: Option<i64>,
     pub complimentary_reason: Option<String>,
     pub notes: Option<String>,
+    /// Postage a coupon covered (then `postage` is 0).
+    pub postage_waived: i64,
 }
 
 impl Order {
@@ -203,11 +205,20 @@ impl Order {
         )
     }
 
-    /// How the postage line reads ("Postage to Canada: 24 copies at $1.50"), when postage is charged.
+    /// How the postage line reads ("Postage to Canada: 24 copies at $1.50"), when postage is charged
+    /// or a coupon covered it.
     pub fn postage_label(&self) -> Option<String> {
         let country = self.ship_country.as_deref()?;
-        (self.postage > 0)
-            .then(|| crate::postage::describe(country, self.postage_copies, self.money(self.postage_per_copy)))
+        let label = crate::postage::describe(country, self.postage_copies, self.money(self.postage_per_copy));
+        match (self.postage, self.postage_waived) {
+            (0, 0) => None,
+            (_, 0) => Some(label),
+            (_, waived) => Some(format!(
+                "{label}, {} covered by the coupon {}",
+                self.money(waived),
+                self.coupon_code.as_deref().unwrap_or("")
+            )),
+        }
     }
 
     /// An amount of this order, in its currency.
@@ -280,7 +291,7 @@ pub const ORDER_COLUMNS: &str = "id, cart_id, email, name, ship_line1, ship_line
      ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
      postage_per_copy, total + postage AS total, coupon_id, coupon_code, status, provider, provider_session_id, payment_url, \
      payment_reference, review_reason, failure_reason, expires_at, created_at, paid_at, source, payment_method, \
-     invoice_due, complimentary_reason, notes";
+     invoice_due, complimentary_reason, notes, postage_waived";
 
 pub async fn find_order(db: &Db, id: &str) -> Result<Option<Order>> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1");

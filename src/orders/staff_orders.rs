@@ -218,6 +218,7 @@ pub async fn place_staff_order(
         details: Details { email, name, address },
         lines,
         postage,
+        waive_postage: coupon.as_ref().is_some_and(|c| c.covers_postage),
         staff: Some(StaffTaken {
             payment_method: method,
             invoice_due,

@@ -63,7 +63,7 @@ impl StripeGateway {
             items.push(item);
         }
         // Postage is its own line, never discounted.
-        if let Some(label) = order.postage_label() {
+        if let Some(label) = order.postage_label().filter(|_| order.postage > 0) {
             let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency.clone());
             price.unit_amount = Some(order.postage);
             price.product_data = Some(ProductData::new(label));

@@ -317,14 +317,15 @@ async fn coupon_form_refuses_each_mistake_field_by_field(app: TestApp) {
             page.contains("Another coupon already uses the code FTR2016") && page.contains("Say what the coupon gives")
         );
     }
-    let response = app.post_form("/admin/coupons", &coupon_fields(&token, &[("value", "33.33")])).await;
+    let response =
+        app.post_form("/admin/coupons", &coupon_fields(&token, &[("value", "33.33"), ("covers_postage", "on")])).await;
     assert_eq!(response.status(), 303);
-    let (bp, code): (i64, String) =
-        sqlx::query_as("SELECT percent_bp, code FROM coupons WHERE normalized_code = 'WINTER26'")
+    let (bp, code, covers_postage): (i64, String, i64) =
+        sqlx::query_as("SELECT percent_bp, code, covers_postage FROM coupons WHERE normalized_code = 'WINTER26'")
             .fetch_one(&app.db.pool)
             .await
             .expect("saved");
-    assert_eq!((bp, code.as_str()), (3333, "WINTER 26"));
+    assert_eq!((bp, code.as_str(), covers_postage), (3333, "WINTER 26", 1));
     let (action, entity): (String, String) =
         sqlx::query_as("SELECT action, entity FROM audit_log WHERE entity <> 'staff'")
             .fetch_one(&app.db.pool)

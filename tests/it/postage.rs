@@ -7,12 +7,13 @@ use serde_json::{json, Value};
 use crate::{
     admin::{sign_in_as, token_in},
     on_both_databases, on_both_databases_with_stripe,
-    support::{released_together, stripe::FakeStripe, visible_text, TestApp},
+    support::{released_together, save_coupon, stripe::FakeStripe, test_coupon, visible_text, TestApp},
 };
 
 on_both_databases_with_stripe!(postage_follows_the_country_of_a_two_year_print_plan);
 on_both_databases!(
     coupons_discount_the_journal_not_its_postage,
+    a_coupon_that_covers_postage_waives_it,
     a_country_no_zone_takes_is_refused_and_nothing_is_written,
     a_zone_price_change_leaves_placed_orders_alone,
     the_zone_form_names_each_mistake_and_changes_nothing,
@@ -155,6 +156,34 @@ async fn coupons_discount_the_journal_not_its_postage(app: TestApp) {
     assert_eq!(status, 201, "{answer}");
     let digital = answer["order_id"].as_str().expect("an order id");
     assert_eq!(amounts(&app, digital).await, (1500, 0, 0, 0, 1500));
+}
+
+async fn a_coupon_that_covers_postage_waives_it(app: TestApp) {
+    // 10% off and free postage: the paper for 2 years to Germany is $45 less $4.50; the $72 of
+    // postage is covered, and the order says so.
+    save_coupon(&app, masthead::coupons::NewCoupon { covers_postage: true, ..test_coupon("FREEPOST") }).await;
+    let (status, answer) = order_to(&app, &["sw-print-2y"], Some("FREEPOST"), "DE").await;
+    assert_eq!(status, 201, "{answer}");
+    let order_id = answer["order_id"].as_str().expect("an order id");
+    assert_eq!(amounts(&app, order_id).await, (4500, 450, 0, 24, 4050));
+    let (waived,): (i64,) = sqlx::query_as("SELECT postage_waived FROM orders WHERE id = $1")
+        .bind(order_id)
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("the order");
+    assert_eq!(waived, 7200);
+    let (_, page) = app.page(&format!("/checkout/test-payment/{order_id}")).await;
+    let page = visible_text(&page);
+    assert!(
+        page.contains("Postage to Germany: 24 copies at $3.00, $72.00 covered by the coupon FREEPOST $0.00"),
+        "{page}"
+    );
+    assert!(page.contains("Total: $40.50"), "{page}");
+    // The same coupon without the flag leaves postage to pay.
+    save_coupon(&app, test_coupon("TENOFF")).await;
+    let (status, answer) = order_to(&app.with_new_client(), &["sw-print-2y"], Some("TENOFF"), "DE").await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(amounts(&app, answer["order_id"].as_str().expect("an id")).await, (4500, 450, 7200, 24, 11250));
 }
 
 async fn delete_zone(app: &TestApp, token: &str, id: &str) {

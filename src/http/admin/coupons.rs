@@ -102,6 +102,8 @@ struct CouponForm {
     #[serde(default)]
     new_subscribers_only: Option<String>,
     #[serde(default)]
+    covers_postage: Option<String>,
+    #[serde(default)]
     starts_at: String,
     #[serde(default)]
     ends_at: String,
@@ -132,6 +134,7 @@ impl CouponForm {
             applies_to: c.applies_to.kind().into(),
             targets: c.applies_to.targets().join(", "),
             new_subscribers_only: c.new_subscribers_only.then(|| "on".into()),
+            covers_postage: c.covers_postage.then(|| "on".into()),
             starts_at: c.starts_at.map(datetime_local).unwrap_or_default(),
             ends_at: c.ends_at.map(datetime_local).unwrap_or_default(),
             max_redemptions: c.max_redemptions.map(|n| n.to_string()).unwrap_or_default(),
@@ -221,6 +224,7 @@ impl CouponForm {
             value,
             applies_to,
             new_subscribers_only: self.new_subscribers_only.is_some(),
+            covers_postage: self.covers_postage.is_some(),
             starts_at,
             ends_at,
             max_redemptions,

@@ -309,6 +309,7 @@ pub fn test_coupon(code: &str) -> masthead::coupons::NewCoupon {
         value: CouponValue::Percent(masthead::coupons::Percent::from_basis_points(1000).expect("in range")),
         applies_to: AppliesTo::Everything,
         new_subscribers_only: false,
+        covers_postage: false,
         starts_at: None,
         ends_at: None,
         max_redemptions: None,
