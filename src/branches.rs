@@ -268,15 +268,16 @@ pub async fn add_standing_order(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let change = audit::Change {
-        action: "branch.standing_order",
-        entity: "branch",
-        entity_id: branch_id,
-        before: None,
-        after: Some(serde_json::json!({"publication": input.publication, "copies": copies, "price_per_copy": price,
-            "from_period": from, "to_period": to})),
-    };
-    audit::record(&mut tx, actor, change, now).await?;
+    record_change(
+        &mut tx,
+        actor,
+        branch_id,
+        "branch.standing_order",
+        serde_json::json!({"publication": input.publication, "copies": copies, "price_per_copy": price,
+            "from_period": from, "to_period": to}),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -363,16 +364,30 @@ pub async fn record_issue(db: &Db, branch_id: &str, input: &IssueRecordInput, ac
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let change = audit::Change {
-        action: "branch.issue",
-        entity: "branch",
-        entity_id: branch_id,
-        before: None,
-        after: Some(serde_json::json!({"issue": issue.sku(), "draw": draw, "returned": returned, "short": short})),
-    };
-    audit::record(&mut tx, actor, change, now).await?;
+    record_change(
+        &mut tx,
+        actor,
+        branch_id,
+        "branch.issue",
+        serde_json::json!({"issue": issue.sku(), "draw": draw, "returned": returned, "short": short}),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A change to a branch's orders, returns or payments, audited on the change's transaction.
+async fn record_change(
+    conn: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    branch_id: &str,
+    action: &str,
+    after: serde_json::Value,
+    now: i64,
+) -> Result<()> {
+    let change = audit::Change { action, entity: "branch", entity_id: branch_id, before: None, after: Some(after) };
+    audit::record(conn, actor, change, now).await
 }
 
 /// A payment received from a branch.
@@ -425,14 +440,15 @@ pub async fn record_payment(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let change = audit::Change {
-        action: "branch.payment",
-        entity: "branch",
-        entity_id: branch_id,
-        before: None,
-        after: Some(serde_json::json!({"amount": amount, "received_on": received, "reference": reference})),
-    };
-    audit::record(&mut tx, actor, change, now).await?;
+    record_change(
+        &mut tx,
+        actor,
+        branch_id,
+        "branch.payment",
+        serde_json::json!({"amount": amount, "received_on": received, "reference": reference}),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
