@@ -1,4 +1,5 @@
-//! The Atom feed of published issues, for feed readers and for the publisher's other sites.
+//! The Atom feed of published issues, for feed readers and for the publisher's other sites, and
+//! the sitemap for search engines.
 
 use axum::{extract::State, http::header, response::IntoResponse, routing::get, Router};
 use serde::Serialize;
@@ -12,7 +13,25 @@ use super::{
 use crate::catalog;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/issues.atom", get(issues_feed))
+    Router::new().route("/issues.atom", get(issues_feed)).route("/sitemap.xml", get(sitemap))
+}
+
+/// The public pages and every published issue, for search engines.
+async fn sitemap(State(state): State<AppState>) -> Result<impl IntoResponse, PageError> {
+    let base = state.config.base();
+    let mut urls: Vec<(String, Option<String>)> =
+        ["/", "/subscribe", "/issues", "/branches"].iter().map(|p| (format!("{base}{p}"), None)).collect();
+    for publication in catalog::publications(&state.db).await? {
+        urls.push((format!("{base}/issues/{}", publication.slug), None));
+    }
+    for issue in catalog::published_issues(&state.db, None).await? {
+        let modified = issue.published_at.map(|t| rfc3339(t)[..10].to_string());
+        urls.push((format!("{base}{}", issue.path), modified));
+    }
+    let mut context = page_context(&state, "Sitemap");
+    context.insert("urls", &urls);
+    let xml = render(&state, "feed/sitemap.xml", &context)?;
+    Ok(([(header::CONTENT_TYPE, "application/xml; charset=utf-8")], xml.0))
 }
 
 #[derive(Serialize)]

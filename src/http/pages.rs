@@ -79,6 +79,10 @@ async fn subscribe(State(state): State<AppState>, visitor: Visitor) -> Page {
     let mut context = visitor_context(&state, &visitor, "Subscribe").await;
     context.insert("offers", &offers(&state, false).await?);
     context.insert("postage_zones", &crate::postage::zones(&state.db, state.currency()).await?);
+    context.insert(
+        "description",
+        "Prepaid subscriptions for 1, 2 or 4 years, in print or digital, with the price per year and where print is mailed.",
+    );
     Ok(render(&state, "catalog/subscribe.html", &context)?)
 }
 
@@ -151,6 +155,7 @@ async fn issue_page(
     context.insert("pdf", &pdf);
     context.insert("subscribe_from", &subscribe_from);
     context.insert("publication", &publication);
+    context.insert("description", &issue.summary);
     context.insert("issue", &issue);
     context.insert("branches", &crate::branches::listed_branches(&state.db).await?.len());
     Ok(render(&state, "catalog/issue.html", &context)?)
@@ -159,6 +164,7 @@ async fn issue_page(
 /// The branches that sell the paper and agreed to be listed.
 async fn branches_page(State(state): State<AppState>, visitor: Visitor) -> Page {
     let mut context = visitor_context(&state, &visitor, "Where to buy a copy").await;
+    context.insert("description", "The local branches that sell the paper: where they meet and whom to contact.");
     context.insert("branches", &crate::branches::listed_branches(&state.db).await?);
     Ok(render(&state, "catalog/branches.html", &context)?)
 }

@@ -12,6 +12,7 @@ on_both_databases!(
     bad_issue_addresses_get_the_sites_404,
     unpublished_issues_are_invisible,
     atom_feed_lists_published_issues,
+    the_sitemap_and_shared_links_describe_the_issues,
     covers_are_drawn_for_each_issue,
     products_api_lists_plans_and_single_issues,
     issues_api_lists_filters_and_shows_one_issue,
@@ -158,6 +159,53 @@ async fn atom_feed_lists_published_issues(app: TestApp) {
     let (_, issues) = app.json("/api/v1/issues").await;
     let published = issues.as_array().expect("an array").len();
     assert_eq!(body.matches("<entry>").count(), published.min(50));
+}
+
+async fn the_sitemap_and_shared_links_describe_the_issues(app: TestApp) {
+    sqlx::query(
+        "INSERT INTO issues (sku, publication, year, month, title, summary, price_amount, currency, published) \
+         VALUES ('sw-2017-02', 'sw', 2017, 2, 'Embargoed front page', 'Not out yet', 250, 'USD', 0)",
+    )
+    .execute(&app.db.pool)
+    .await
+    .expect("an unpublished issue");
+    let response = app.get("/sitemap.xml").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/xml; charset=utf-8");
+    let body = response.text().await.expect("a body");
+    for path in ["/", "/subscribe", "/issues", "/issues/sw", "/issues/isr", "/branches"] {
+        assert!(body.contains(&format!("<loc>http://shop.test{path}</loc>")), "{path}: {body}");
+    }
+    assert!(body.contains("<url><loc>http://shop.test/issues/sw/2016/12</loc><lastmod>"), "{body}");
+    let (_, issues) = app.json("/api/v1/issues").await;
+    assert_eq!(body.matches("/issues/").count(), issues.as_array().expect("an array").len() + 2);
+    assert!(!body.contains("2017/02"), "unpublished issues are not listed");
+
+    // An issue page shared on social media shows the issue; every page has a description.
+    let (_, page) = app.page("/issues/sw/2016/12").await;
+    assert!(page.contains("<meta property=\"og:title\" content=\"Socialist Worker, December 2016:"), "{page}");
+    assert!(page.contains("<meta property=\"og:url\" content=\"http://shop.test/issues/sw/2016/12\">"));
+    assert!(page.contains("<meta name=\"twitter:card\" content=\"summary\">"), "a drawn (SVG) cover is no card image");
+    let (summary,): (String,) = sqlx::query_as("SELECT summary FROM issues WHERE sku = 'sw-2016-12'")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("the summary");
+    let start: String = summary.chars().take_while(|c| c.is_alphanumeric() || *c == ' ').collect();
+    assert!(start.len() > 20, "{summary}");
+    assert!(page.contains(&format!("<meta name=\"description\" content=\"{start}")), "{page}");
+    sqlx::query("UPDATE issues SET cover_image = 'covers/sw-2016-12.jpg' WHERE sku = 'sw-2016-12'")
+        .execute(&app.db.pool)
+        .await
+        .expect("a cover");
+    let (_, page) = app.page("/issues/sw/2016/12").await;
+    assert!(
+        page.contains("<meta property=\"og:image\" content=\"http://shop.test/media/covers/sw-2016-12.jpg\">"),
+        "{page}"
+    );
+    for path in ["/", "/subscribe", "/issues", "/branches"] {
+        let (_, page) = app.page(path).await;
+        assert_eq!(page.matches("<meta name=\"description\" content=\"").count(), 1, "{path}");
+    }
 }
 
 async fn covers_are_drawn_for_each_issue(app: TestApp) {
