@@ -192,13 +192,6 @@ pub struct StandingOrderInput {
     pub to: String,
 }
 
-/// "2017-03" as a period.
-pub fn parse_month(text: &str) -> Option<i64> {
-    let (year, month) = text.trim().split_once('-')?;
-    let (year, month): (i64, i64) = (year.parse().ok()?, month.parse().ok()?);
-    ((1900..=2200).contains(&year) && (1..=12).contains(&month)).then(|| terms::period(year, month))
-}
-
 fn count(text: &str, field: &'static str, label: &str, problems: &mut Vec<FieldError>) -> i64 {
     match text.trim().parse::<i64>() {
         Ok(n @ 0..=100_000) => n,
@@ -233,13 +226,13 @@ pub async fn add_standing_order(
             0
         }
     };
-    let from = parse_month(&input.from);
+    let from = terms::parse_month(&input.from);
     if from.is_none() {
         problems.push(FieldError::new("from", "Give the first issue as yyyy-mm."));
     }
     let to = match input.to.trim() {
         "" => None,
-        typed => match (parse_month(typed), from) {
+        typed => match (terms::parse_month(typed), from) {
             (Some(to), Some(from)) if to >= from => Some(to),
             (Some(_), Some(_)) => {
                 problems.push(FieldError::new("to", "The last issue comes before the first."));
@@ -419,9 +412,7 @@ pub async fn record_payment(
             0
         }
     };
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let received =
-        time::Date::parse(input.received_on.trim(), &format).ok().map(|d| d.midnight().assume_utc().unix_timestamp());
+    let received = crate::clock::day_start(&input.received_on);
     if received.is_none() {
         problems.push(FieldError::new("received_on", "Give the day it was received as yyyy-mm-dd."));
     }
@@ -515,34 +506,24 @@ pub async fn statement(db: &Db, branch_id: &str, from: i64, to: i64) -> Result<S
     let sum = |f: fn(&StatementLine) -> i64| lines.iter().map(f).sum::<i64>();
     let (sent, returned, net, owed) = (sum(|l| l.sent), sum(|l| l.returned + l.short), sum(|l| l.net), sum(|l| l.owed));
     let paid = payments.iter().map(|p| p.1).sum();
-    let payments = payments.into_iter().map(|(day, amount, reference)| (day_of(day), amount, reference)).collect();
+    let payments =
+        payments.into_iter().map(|(day, amount, reference)| (crate::clock::day(day), amount, reference)).collect();
     Ok(Statement { lines, payments, sent, returned, net, owed, paid, balance: owed - paid })
 }
 
-fn day_of(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .map(|d| format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day()))
-        .unwrap_or_default()
-}
-
-/// Copies sent to all branches of one issue: its bundles in the print run.
+/// Copies sent to all branches of one issue: its bundles in the print run. Each branch's recorded
+/// draw, else its standing orders covering the issue; one query.
 pub async fn bundle_copies(db: &Db, publication: &str, period: i64) -> Result<i64> {
-    let mut conn = db.pool.acquire().await?;
-    let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM branches").fetch_all(&mut *conn).await?;
-    let mut total = 0;
-    for (id,) in ids {
-        let recorded: Option<(Option<i64>,)> = sqlx::query_as(
-            "SELECT copies FROM branch_issues WHERE branch_id = $1 AND publication = $2 AND period = $3",
-        )
-        .bind(&id)
-        .bind(publication)
-        .bind(period)
-        .fetch_optional(&mut *conn)
-        .await?;
-        total += match recorded.and_then(|(copies,)| copies) {
-            Some(copies) => copies,
-            None => standing_copies(&mut conn, &id, publication, period).await?,
-        };
-    }
-    Ok(total)
+    let (copies,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(COALESCE(b.copies, s.copies)), 0) AS BIGINT) FROM branches br \
+         LEFT JOIN branch_issues b ON b.branch_id = br.id AND b.publication = $1 AND b.period = $2 \
+         LEFT JOIN (SELECT branch_id, SUM(copies) AS copies FROM standing_orders WHERE publication = $1 \
+                    AND from_period <= $2 AND (to_period IS NULL OR to_period >= $2) GROUP BY branch_id) s \
+              ON s.branch_id = br.id",
+    )
+    .bind(publication)
+    .bind(period)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(copies)
 }

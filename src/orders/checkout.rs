@@ -190,23 +190,22 @@ pub(super) async fn save_order(
     super::lock_reader(&mut tx, email_normalized, now).await?;
     // Then the cart's row. If another tab swapped or removed the coupon since the cart was priced,
     // the order is not placed: its discount would not be the reserved coupon's.
-    let cart_coupon: Option<(Option<String>,)> = match cart_id {
-        Some(cart_id) => {
+    // (An order taken by staff has no cart.)
+    if let Some(cart_id) = cart_id {
+        let cart_coupon: Option<(Option<String>,)> =
             sqlx::query_as("UPDATE carts SET updated_at = $2 WHERE id = $1 RETURNING coupon_id")
                 .bind(cart_id)
                 .bind(now)
                 .fetch_optional(&mut *tx)
-                .await?
-        }
-        None => Some((coupon.map(|c| c.id.clone()),)),
-    };
-    if cart_coupon.and_then(|(id,)| id).as_deref() != coupon.map(|c| c.id.as_str()) {
-        return Err(Error::Conflict {
-            code: "cart_changed",
-            message: "Your cart's coupon changed while you were checking out (in another tab?). \
+                .await?;
+        if cart_coupon.and_then(|(id,)| id).as_deref() != coupon.map(|c| c.id.as_str()) {
+            return Err(Error::Conflict {
+                code: "cart_changed",
+                message: "Your cart's coupon changed while you were checking out (in another tab?). \
                       Please check the new total and place the order again."
-                .into(),
-        });
+                    .into(),
+            });
+        }
     }
 
     if let Some(coupon) = coupon {

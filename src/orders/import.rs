@@ -275,13 +275,6 @@ fn looks_like_formula(text: &str) -> bool {
     text.starts_with(['=', '+', '@']) || (text.starts_with('-') && text.len() > 1 && !text[1..].starts_with(' '))
 }
 
-/// "2017-03" as a period.
-fn parse_month(text: &str) -> Option<i64> {
-    let (year, month) = text.split_once('-')?;
-    let (year, month): (i64, i64) = (year.parse().ok()?, month.parse().ok()?);
-    ((1900..=2200).contains(&year) && (1..=12).contains(&month) && text.len() == 7).then(|| terms::period(year, month))
-}
-
 /// One row's cells by column name.
 struct Cells<'a> {
     columns: &'a HashMap<&'static str, usize>,
@@ -341,7 +334,7 @@ fn check_row(cells: &Cells<'_>, facts: &Facts) -> std::result::Result<Row, Vec<(
     };
     let first_given = match cell("first_issue") {
         "" => None,
-        text => match parse_month(text) {
+        text => match terms::parse_month(text) {
             Some(period) if on_schedule(period) => Some(period),
             Some(_) => {
                 problems.push(("first_issue", off_schedule(text)));
@@ -359,7 +352,7 @@ fn check_row(cells: &Cells<'_>, facts: &Facts) -> std::result::Result<Row, Vec<(
             problems.push(("last_issue", "Give the last issue (yyyy-mm) or the number of issues remaining.".into()));
             None
         }
-        (text, "") => match parse_month(text) {
+        (text, "") => match terms::parse_month(text) {
             Some(period) if !on_schedule(period) => {
                 problems.push(("last_issue", off_schedule(text)));
                 None
@@ -549,9 +542,9 @@ mod tests {
 
     #[test]
     fn months_are_written_yyyy_mm() {
-        assert_eq!(parse_month("2017-03"), Some(terms::period(2017, 3)));
+        assert_eq!(terms::parse_month("2017-03"), Some(terms::period(2017, 3)));
         for bad in ["2017-13", "2017-3", "17-03", "2017/03", "march", "2017-00", ""] {
-            assert_eq!(parse_month(bad), None, "{bad}");
+            assert_eq!(terms::parse_month(bad), None, "{bad}");
         }
     }
 

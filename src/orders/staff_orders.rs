@@ -72,13 +72,6 @@ pub const PAYMENT_METHODS: [(&str, &str); 5] = [
     ("complimentary", "Complimentary (free)"),
 ];
 
-/// "2027-01-31" as the Unix time of its midnight UTC.
-fn parse_date(text: &str) -> Option<i64> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let date = time::Date::parse(text.trim(), &format).ok()?;
-    Some(date.midnight().assume_utc().unix_timestamp())
-}
-
 /// Places an order taken by staff, and settles it unless it is an invoice. A second submission of
 /// the same form answers the first order.
 pub async fn place_staff_order(
@@ -102,7 +95,7 @@ pub async fn place_staff_order(
     if method.is_none() {
         problems.push(FieldError::new("payment_method", "Choose how the order is paid."));
     }
-    let invoice_due = match (method, parse_date(&input.invoice_due)) {
+    let invoice_due = match (method, crate::clock::day_start(&input.invoice_due)) {
         (Some("invoice"), Some(due)) if due >= now - 86_400 => Some(due),
         (Some("invoice"), _) => {
             problems
@@ -296,17 +289,4 @@ pub async fn mark_invoice_paid(db: &Db, order_id: &str, reference: &str, actor: 
         tx.commit().await?;
     }
     Ok(settled)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn due_dates_are_written_yyyy_mm_dd() {
-        assert_eq!(parse_date("1970-01-02"), Some(86_400));
-        for bad in ["2027-02-30", "31/01/2027", "", "tomorrow"] {
-            assert_eq!(parse_date(bad), None, "{bad}");
-        }
-    }
 }

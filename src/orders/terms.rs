@@ -71,6 +71,14 @@ pub fn last_issue(frequency: Frequency, first: i64, years: i64) -> i64 {
     first + (frequency.issues_per_year() * years - 1) * step(frequency)
 }
 
+/// A month written yyyy-mm ("2017-03") as a period.
+pub fn parse_month(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (year, month) = text.split_once('-')?;
+    let (year, month): (i64, i64) = (year.parse().ok()?, month.parse().ok()?);
+    ((1900..=2200).contains(&year) && (1..=12).contains(&month) && text.len() == 7).then(|| period(year, month))
+}
+
 /// "December 2016".
 pub fn describe(period: i64) -> String {
     let (year, month) = year_month(period);

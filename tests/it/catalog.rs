@@ -123,7 +123,8 @@ async fn bad_issue_addresses_get_the_sites_404(app: TestApp) {
     }
 }
 
-async fn unpublished_issues_are_invisible(app: TestApp) {
+/// February 2017, not published yet.
+async fn add_unpublished_issue(app: &TestApp) {
     sqlx::query(
         "INSERT INTO issues (sku, publication, year, month, title, summary, price_amount, currency, published) \
          VALUES ('sw-2017-02', 'sw', 2017, 2, 'Embargoed front page', 'Not out yet', 250, 'USD', 0)",
@@ -131,6 +132,10 @@ async fn unpublished_issues_are_invisible(app: TestApp) {
     .execute(&app.db.pool)
     .await
     .expect("an unpublished issue");
+}
+
+async fn unpublished_issues_are_invisible(app: TestApp) {
+    add_unpublished_issue(&app).await;
 
     assert_eq!(app.get("/issues/sw/2017/02").await.status(), 404);
     assert_eq!(app.get("/api/v1/issues/sw/2017/02").await.status(), 404);
@@ -162,13 +167,7 @@ async fn atom_feed_lists_published_issues(app: TestApp) {
 }
 
 async fn the_sitemap_and_shared_links_describe_the_issues(app: TestApp) {
-    sqlx::query(
-        "INSERT INTO issues (sku, publication, year, month, title, summary, price_amount, currency, published) \
-         VALUES ('sw-2017-02', 'sw', 2017, 2, 'Embargoed front page', 'Not out yet', 250, 'USD', 0)",
-    )
-    .execute(&app.db.pool)
-    .await
-    .expect("an unpublished issue");
+    add_unpublished_issue(&app).await;
     let response = app.get("/sitemap.xml").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/xml; charset=utf-8");

@@ -191,7 +191,7 @@ struct PeriodQuery {
 }
 
 fn period_of(query: &PeriodQuery) -> Result<(i64, i64), Error> {
-    match (branches::parse_month(&query.from), branches::parse_month(&query.to)) {
+    match (terms::parse_month(&query.from), terms::parse_month(&query.to)) {
         (Some(from), Some(to)) if from <= to && to - from < 120 => Ok((from, to)),
         _ => {
             Err(Error::bad_request("bad_period", "Give the statement's months as yyyy-mm, the first before the last."))

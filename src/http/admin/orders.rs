@@ -40,11 +40,6 @@ struct OrderQuery {
     email: String,
 }
 
-fn day_start(text: &str) -> Option<i64> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(text.trim(), &format).ok().map(|d| d.midnight().assume_utc().unix_timestamp())
-}
-
 #[derive(Serialize)]
 struct OrderRow {
     id: String,
@@ -62,8 +57,8 @@ async fn list(
 ) -> Result<Response, PageError> {
     let filter = OrderFilter {
         status: Some(query.status.clone()).filter(|s| !s.is_empty()),
-        from: day_start(&query.from),
-        to: day_start(&query.to).map(|t| t + 86_400),
+        from: crate::clock::day_start(&query.from),
+        to: crate::clock::day_start(&query.to).map(|t| t + 86_400),
         email: Some(query.email.clone()).filter(|e| !e.trim().is_empty()),
     };
     let rows: Vec<OrderRow> = orders::staff::list_orders(&state.db, &filter)
