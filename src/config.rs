@@ -38,6 +38,8 @@ pub struct Config {
     /// Keep rendered public pages for visitors without a session (`MASTHEAD_PAGE_CACHE=off` turns
     /// it off); see `http::page_cache`.
     pub page_cache: bool,
+    /// The shop's own country (ISO 3166 two letters): first in every country list.
+    pub home_country: String,
 }
 
 /// A setting that must never be logged.
@@ -108,6 +110,7 @@ impl Config {
                 Some("off") => false,
                 Some(_) => bail!("MASTHEAD_PAGE_CACHE must be on or off"),
             },
+            home_country: var("MASTHEAD_COUNTRY").unwrap_or_else(|| "US".into()).trim().to_ascii_uppercase(),
         };
         config.validate()?;
         Ok(config)
@@ -128,6 +131,9 @@ impl Config {
         }
         if self.email_from.parse::<lettre::message::Mailbox>().is_err() {
             bail!("MASTHEAD_EMAIL_FROM {:?} is not an email address", self.email_from);
+        }
+        if !crate::postage::is_country_code(&self.home_country) {
+            bail!("MASTHEAD_COUNTRY {:?} is not a two-letter ISO 3166 country code such as US", self.home_country);
         }
         if !self.site_dir.join("templates").is_dir() {
             bail!("MASTHEAD_SITE_DIR {} has no templates/ folder", self.site_dir.display());

@@ -58,6 +58,39 @@ pub fn is_country_code(code: &str) -> bool {
     code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) && isocountry::CountryCode::for_alpha2(code).is_ok()
 }
 
+/// A country an address may be in, as a list offers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CountryChoice {
+    pub code: &'static str,
+    pub name: &'static str,
+}
+
+/// The countries print copies can be mailed to (every ISO 3166 country when a zone takes every
+/// other country), by name, with the shop's own country first.
+pub async fn country_choices(db: &Db, home: &str) -> Result<Vec<CountryChoice>> {
+    let (everywhere,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM postage_zones WHERE every_other_country = 1").fetch_one(&db.pool).await?;
+    let listed: Vec<(String,)> =
+        sqlx::query_as("SELECT DISTINCT country FROM postage_zone_countries").fetch_all(&db.pool).await?;
+    let reachable = |code: &str| everywhere > 0 || listed.iter().any(|(c,)| c == code);
+    Ok(sorted_choices(home, reachable))
+}
+
+/// Every ISO 3166 country, by name, the shop's own first (for addresses that are not mailed to,
+/// such as a branch's).
+pub fn all_country_choices(home: &str) -> Vec<CountryChoice> {
+    sorted_choices(home, |_| true)
+}
+
+fn sorted_choices(home: &str, keep: impl Fn(&str) -> bool) -> Vec<CountryChoice> {
+    let mut choices: Vec<CountryChoice> = isocountry::CountryCode::iter()
+        .filter(|c| keep(c.alpha2()))
+        .map(|c| CountryChoice { code: c.alpha2(), name: c.name() })
+        .collect();
+    choices.sort_by_key(|c| (c.code != home, c.name));
+    choices
+}
+
 /// The zones in their order, with their countries.
 pub async fn zones(db: &Db, currency: Currency) -> Result<Vec<Zone>> {
     let rows: Vec<(String, String, i64, i64)> =
@@ -451,6 +484,18 @@ pub async fn delete_zone(db: &Db, id: &str, currency: Currency, actor: &Actor, n
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_home_country_comes_first_then_the_rest_by_name() {
+        let choices = all_country_choices("CA");
+        assert_eq!(choices[0].code, "CA");
+        assert_eq!(choices.len(), isocountry::CountryCode::num_country_codes());
+        let rest: Vec<&str> = choices[1..].iter().map(|c| c.name).collect();
+        let mut sorted = rest.clone();
+        sorted.sort();
+        assert_eq!(rest, sorted);
+        assert!(choices.iter().filter(|c| c.code == "CA").count() == 1);
+    }
 
     #[test]
     fn country_codes_are_checked_against_iso_3166() {

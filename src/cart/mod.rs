@@ -43,6 +43,25 @@ pub struct CartView {
     /// How many copies and subscriptions, for the header.
     pub item_count: i64,
     pub notices: Vec<Notice>,
+    /// Changes whenever what the reader would pay for changes (a line, a quantity, a price, the
+    /// coupon): the checkout form sends back the one it showed, so an order is never placed for a
+    /// cart that changed in another tab meanwhile.
+    pub version: String,
+}
+
+/// The version of a priced cart (see `CartView::version`).
+pub fn version_of(quote: &Quote, coupon_code: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for l in &quote.lines {
+        let line = format!(
+            "{}|{}|{}|{}|{}|{}\n",
+            l.sku, l.quantity, l.is_renewal, l.unit_price.amount, l.line_total.amount, l.discount.amount
+        );
+        hasher.update(line.as_bytes());
+    }
+    hasher.update(format!("coupon|{}|total|{}", coupon_code.unwrap_or(""), quote.total.amount).as_bytes());
+    hex::encode(&hasher.finalize()[..8])
 }
 
 /// A quantity as a reader sent it: a JSON value or a form field's text.

@@ -276,12 +276,9 @@ async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<
 /// The cart as it stands, priced now. A coupon that no longer applies is taken off (only if it is
 /// still the cart's coupon: a conditional update, so a coupon applied meanwhile is kept), with a notice.
 pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: i64) -> Result<CartView> {
-    let empty = || CartView {
-        quote: price(&[], None, currency),
-        coupon: None,
-        applied_coupon: None,
-        item_count: 0,
-        notices: vec![],
+    let empty = || {
+        let quote = price(&[], None, currency);
+        CartView { version: version_of(&quote, None), quote, coupon: None, applied_coupon: None, item_count: 0, notices: vec![] }
     };
     let Some(cart_id) = cart_id else { return Ok(empty()) };
     let cart: Option<(Option<String>, i64)> = sqlx::query_as("SELECT coupon_id, updated_at FROM carts WHERE id = $1")
@@ -328,6 +325,7 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
     }
     let quote = price(&lines, coupon.as_ref(), currency);
     Ok(CartView {
+        version: version_of(&quote, coupon.as_ref().map(|c| c.code.as_str())),
         item_count: quote.lines.iter().map(|l| l.quantity).sum(),
         quote,
         coupon: coupon.as_ref().map(|c| c.summary()),

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/subscriptions/{id}/address", post(change_address))
         .route("/account/erase", get(erase_page).post(erase))
         .route("/account/erased", get(erased))
+        .layer(super::no_store())
 }
 
 async fn login_page(

@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/cart/items/{sku}/remove", post(remove_item))
         .route("/cart/coupon", post(apply_coupon))
         .route("/cart/coupon/remove", post(remove_coupon))
+        .layer(super::no_store())
 }
 
 /// Draws the cart with the messages to show; `failure` is an error the reader caused just now.

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/checkout/test-payment/{order}", get(test_payment_page))
         .route("/checkout/test-payment/{order}/pay", post(test_pay))
         .route("/checkout/test-payment/{order}/cancel", post(test_cancel))
+        .layer(super::no_store())
 }
 
 /// The form's fields, kept to show them again after a mistake.
@@ -45,6 +46,9 @@ struct CheckoutForm {
     name: String,
     #[serde(flatten)]
     address: AddressForm,
+    /// The cart's version when the page was drawn.
+    #[serde(default)]
+    cart_version: String,
 }
 
 impl CheckoutForm {
@@ -53,6 +57,7 @@ impl CheckoutForm {
             email: self.email.clone(),
             name: self.name.clone(),
             shipping_address: self.address.is_given().then(|| self.address.input()),
+            cart_version: Some(self.cart_version.clone()).filter(|v| !v.is_empty()),
         }
     }
 }
@@ -83,13 +88,31 @@ async fn form_page(
     let field_errors: std::collections::HashMap<&str, &str> =
         problems.iter().map(|p| (p.field, p.message.as_str())).collect();
     context.insert("field_errors", &field_errors);
+    context.insert("summary", &error_summary(problems));
+    context.insert("countries", &crate::postage::country_choices(&state.db, &state.config.home_country).await?);
     let mut response = render(state, "checkout/checkout.html", &context)?.into_response();
     *response.status_mut() = status;
     Ok(response)
 }
 
+/// The error summary's entries: the field each problem links to, and the message. A missing
+/// mailing address links to its first field.
+fn error_summary(problems: &[FieldError]) -> Vec<(String, &str)> {
+    problems
+        .iter()
+        .map(|p| {
+            let field = if p.field == "shipping_address" { "line1" } else { p.field };
+            (format!("f-{field}"), p.message.as_str())
+        })
+        .collect()
+}
+
 async fn checkout_form(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
-    form_page(&state, &visitor, StatusCode::OK, &CheckoutForm::default(), None, &[], &[]).await
+    let form = CheckoutForm {
+        address: AddressForm { country: state.config.home_country.clone(), ..AddressForm::default() },
+        ..CheckoutForm::default()
+    };
+    form_page(&state, &visitor, StatusCode::OK, &form, None, &[], &[]).await
 }
 
 /// The checkout page's "Remove coupon" button: the coupon leaves the cart and the page comes back

@@ -181,6 +181,12 @@ fn session_layer<S: SessionStore + Clone>(store: S, secure: bool) -> SessionMana
         .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(30)))
 }
 
+/// Pages showing a cart, an order, a payment or an account are never kept by the browser or a
+/// proxy: the back button after paying asks the shop again, which no longer offers to pay.
+fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+}
+
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }

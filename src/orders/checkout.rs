@@ -28,6 +28,19 @@ pub struct CheckoutInput {
     pub name: String,
     /// Required exactly when the cart holds a print subscription or a print copy.
     pub shipping_address: Option<crate::address::AddressInput>,
+    /// The cart's `version` as the reader last saw it (the checkout page, `GET /api/v1/cart`):
+    /// when given and the cart has changed since, the order is not placed (409 `cart_changed`).
+    #[serde(default)]
+    pub cart_version: Option<String>,
+}
+
+fn cart_changed() -> Error {
+    Error::Conflict {
+        code: "cart_changed",
+        message: "Your cart changed since this page was shown (in another tab?), so nothing was ordered. \
+                  Please check the new total and place the order again."
+            .into(),
+    }
 }
 
 pub(super) struct Details {
@@ -95,6 +108,9 @@ pub async fn place_order(
     let cart_id = cart_id
         .filter(|_| !view.quote.lines.is_empty())
         .ok_or_else(|| Error::invalid("empty_cart", "Your cart is empty: add a subscription or an issue first."))?;
+    if input.cart_version.as_deref().is_some_and(|seen| seen != view.version) {
+        return Err(cart_changed());
+    }
     if let Some(removed) = view.notices.iter().find(|n| n.code == "coupon_removed") {
         return Err(Error::invalid(
             "coupon_no_longer_applies",
@@ -199,12 +215,19 @@ pub(super) async fn save_order(
                 .fetch_optional(&mut *tx)
                 .await?;
         if cart_coupon.and_then(|(id,)| id).as_deref() != coupon.map(|c| c.id.as_str()) {
-            return Err(Error::Conflict {
-                code: "cart_changed",
-                message: "Your cart's coupon changed while you were checking out (in another tab?). \
-                      Please check the new total and place the order again."
-                    .into(),
-            });
+            return Err(cart_changed());
+        }
+        // And its lines: a line added, removed or changed since the cart was priced is not ordered
+        // unseen.
+        let items: Vec<(String, i64)> =
+            sqlx::query_as("SELECT sku, quantity FROM cart_items WHERE cart_id = $1 ORDER BY sku")
+                .bind(cart_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut priced: Vec<(String, i64)> = view.quote.lines.iter().map(|l| (l.sku.clone(), l.quantity)).collect();
+        priced.sort();
+        if items != priced {
+            return Err(cart_changed());
         }
     }
 

@@ -23,4 +23,5 @@ mod races;
 mod reminders;
 mod reports;
 mod staff_orders;
+mod storefront;
 mod stripe;

@@ -121,6 +121,7 @@ pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
         trusted_proxies: Default::default(),
         // Tests change the catalog with SQL behind the admin's back; tests/it/page_cache.rs turns it on.
         page_cache: false,
+        home_country: "US".into(),
     }
 }
 

@@ -1,0 +1,130 @@
+//! The storefront as a careful buyer meets it in a real browser: a checkout that forgives
+//! mistakes and notices a cart changed in another tab.
+
+use fantoccini::{Client, Locator};
+
+use crate::journey::{choose, click, expect_path, expect_text, find, save_screenshot};
+use crate::support::{browser::Browser, Backend, TestApp};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_checkout_keeps_what_was_typed_and_says_what_to_fix_sqlite() {
+    forgiving_checkout(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_checkout_keeps_what_was_typed_and_says_what_to_fix_postgres() {
+    forgiving_checkout(Backend::Postgres).await;
+}
+
+async fn attribute(page: &Client, css: &str, name: &str) -> String {
+    find(page, css).await.attr(name).await.expect("an attribute").unwrap_or_default()
+}
+
+async fn value(page: &Client, css: &str) -> String {
+    find(page, css).await.prop("value").await.expect("a value").unwrap_or_default()
+}
+
+async fn script(page: &Client, code: &str) -> serde_json::Value {
+    page.execute(code, vec![]).await.unwrap_or_else(|e| panic!("running {code}: {e}"))
+}
+
+async fn orders(app: &TestApp) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(&app.db.pool).await.expect("counted");
+    n
+}
+
+async fn forgiving_checkout(backend: Backend) {
+    let Some(app) = TestApp::spawn_reachable(backend).await else { return };
+    let Some(browser) = Browser::start().await else { return };
+    let page = &browser.client;
+    let name = app.db.backend.name();
+
+    page.goto(&app.url("/subscribe")).await.expect("the subscribe page");
+    click(page, "form:has(input[value='sw-print-1y']) button").await;
+    expect_path(page, "/cart").await;
+    click(page, "a[href='/checkout']").await;
+    expect_path(page, "/checkout").await;
+    assert_eq!(value(page, "#f-country").await, "US", "the shop's own country is chosen to start with");
+
+    // A mistyped email, a name, and no address at all (not even a country).
+    find(page, "#f-email").await.send_keys("ada.example.org").await.expect("typed");
+    find(page, "#f-name").await.send_keys("Ada Lovelace").await.expect("typed");
+    choose(page, "#f-country", "").await;
+    click(page, ".pay-row button").await;
+    expect_text(page, ".error-summary", "Print copies need a mailing address").await;
+    assert_eq!(orders(&app).await, 0, "a refused checkout places no order");
+    assert_eq!(
+        script(page, "return document.activeElement.id").await,
+        "error-summary",
+        "focus moves to the error summary"
+    );
+    let links: Vec<String> = {
+        let mut hrefs = Vec::new();
+        for link in page.find_all(Locator::Css(".error-summary a")).await.expect("links") {
+            hrefs.push(link.attr("href").await.expect("href").unwrap_or_default());
+        }
+        hrefs
+    };
+    assert_eq!(links, ["#f-email", "#f-line1"], "each entry links to its field");
+    assert_eq!(value(page, "#f-email").await, "ada.example.org", "what was typed stays");
+    assert_eq!(value(page, "#f-name").await, "Ada Lovelace");
+    assert_eq!(attribute(page, "#f-email", "aria-invalid").await, "true");
+    assert_eq!(attribute(page, "#f-email", "aria-describedby").await, "e-email");
+    assert_eq!(attribute(page, "#f-name", "aria-invalid").await, "", "a good field is not marked");
+    for field in ["#f-line1", "#f-city", "#f-postal_code", "#f-country"] {
+        assert_eq!(attribute(page, field, "aria-invalid").await, "true", "{field} is marked");
+        assert_eq!(attribute(page, field, "aria-describedby").await, "e-shipping_address", "{field} says why");
+    }
+    assert_eq!(attribute(page, "#f-line2", "aria-invalid").await, "", "an optional field is not marked");
+    save_screenshot(page, &format!("checkout-errors-{name}")).await;
+
+    // Fixed, but meanwhile another tab adds a back issue: the order is not placed unseen.
+    let email = find(page, "#f-email").await;
+    email.clear().await.expect("cleared");
+    email.send_keys("ada@example.org").await.expect("typed");
+    for (field, text) in [("#f-line1", "12 St James's Square"), ("#f-city", "London"), ("#f-postal_code", "SW1Y 4JH")]
+    {
+        find(page, field).await.send_keys(text).await.expect("typed");
+    }
+    choose(page, "#f-country", "GB").await;
+    let checkout_tab = page.window().await.expect("this tab");
+    let other_tab = page.new_window(true).await.expect("another tab");
+    page.switch_to_window(other_tab.handle).await.expect("switched");
+    page.goto(&app.url("/issues/sw/2016/12")).await.expect("an issue page");
+    click(page, ".buy-form button").await;
+    expect_path(page, "/cart").await;
+    page.close_window().await.expect("closed");
+    page.switch_to_window(checkout_tab).await.expect("back");
+    click(page, ".pay-row button").await;
+    expect_text(page, ".error-summary", "Your cart changed since this page was shown").await;
+    expect_text(page, ".order-summary", "Socialist Worker, December 2016").await;
+    assert_eq!(orders(&app).await, 0, "no order for a cart the reader has not seen");
+    assert_eq!(value(page, "#f-city").await, "London", "what was typed stays");
+    assert_eq!(value(page, "#f-country").await, "GB");
+
+    // On a phone the total comes before the button, and nothing scrolls sideways.
+    page.set_window_size(390, 900).await.expect("a phone's width");
+    let total_above_button = script(
+        page,
+        "return document.querySelector('.order-summary .grand-total').getBoundingClientRect().bottom \
+         <= document.querySelector('.pay-row button').getBoundingClientRect().top",
+    )
+    .await;
+    assert_eq!(total_above_button, true, "the total is read before the button");
+    let wide = script(
+        page,
+        "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > \
+         document.documentElement.clientWidth + 1).map(e => e.tagName + '.' + e.className + '#' + e.id)",
+    )
+    .await;
+    assert_eq!(wide, serde_json::json!([]), "nothing on the page is wider than a phone");
+    save_screenshot(page, &format!("checkout-changed-{name}-390")).await;
+    page.set_window_size(1280, 900).await.expect("a desktop's width");
+
+    // Now seen, the order goes through with both items.
+    click(page, ".pay-row button").await;
+    expect_path(page, "/checkout/test-payment/").await;
+    expect_text(page, ".order-summary", "Socialist Worker, December 2016").await;
+    assert_eq!(orders(&app).await, 1);
+    browser.close().await;
+}
