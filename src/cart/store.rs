@@ -278,7 +278,14 @@ async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<
 pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: i64) -> Result<CartView> {
     let empty = || {
         let quote = price(&[], None, currency);
-        CartView { version: version_of(&quote, None), quote, coupon: None, applied_coupon: None, item_count: 0, notices: vec![] }
+        CartView {
+            version: version_of(&quote, None),
+            quote,
+            coupon: None,
+            applied_coupon: None,
+            item_count: 0,
+            notices: vec![],
+        }
     };
     let Some(cart_id) = cart_id else { return Ok(empty()) };
     let cart: Option<(Option<String>, i64)> = sqlx::query_as("SELECT coupon_id, updated_at FROM carts WHERE id = $1")

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{
     error::{status_of, PageError},
     extract::visitor_context,
-    extract::{FormBody, Visitor},
+    extract::{CouponAttempt, FormBody, Visitor},
     render::render,
     AppState,
 };
@@ -35,13 +35,15 @@ pub fn router() -> Router<AppState> {
         .layer(super::no_store())
 }
 
-/// Draws the cart with the messages to show; `failure` is an error the reader caused just now.
+/// Draws the cart with the messages to show; `failure` is an error the reader caused just now;
+/// `coupon` a code refused, shown again in its field with the reason beside it.
 async fn cart_page(
     state: &AppState,
     visitor: &Visitor,
     status: StatusCode,
     messages: Vec<String>,
     failure: Option<&Error>,
+    coupon: Option<CouponAttempt>,
 ) -> Result<Response, PageError> {
     let view = cart::view_cart(&state.db, visitor.cart_id.as_deref(), state.currency(), clock::now()).await?;
     let mut context = visitor_context(state, visitor, "Your cart").await;
@@ -53,6 +55,7 @@ async fn cart_page(
     let items: Vec<_> = products.iter().map(|(product, quantity)| (product, *quantity)).collect();
     context.insert("postage", &crate::postage::estimate(&state.db, &items, state.currency()).await?);
     context.insert("cart", &view);
+    context.insert("coupon_attempt", &coupon);
     let mut response = render(state, "cart/cart.html", &context)?.into_response();
     *response.status_mut() = status;
     if let Some(Error::TooManyRequests { retry_after_secs, .. }) = failure {
@@ -63,7 +66,8 @@ async fn cart_page(
 
 async fn show_cart(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
     let flash = visitor.take_flash().await;
-    cart_page(&state, &visitor, StatusCode::OK, flash, None).await
+    let coupon = visitor.take_coupon_attempt().await;
+    cart_page(&state, &visitor, StatusCode::OK, flash, None, coupon).await
 }
 
 /// After a change: back to the cart with its messages; after a reader's mistake: the cart
@@ -79,7 +83,7 @@ async fn respond(
             Ok(redirect::to("/cart"))
         }
         Err(Error::Internal(cause)) => Err(PageError(Error::Internal(cause))),
-        Err(error) => cart_page(state, &visitor, status_of(&error), vec![], Some(&error)).await,
+        Err(error) => cart_page(state, &visitor, status_of(&error), vec![], Some(&error), None).await,
     }
 }
 
@@ -147,6 +151,9 @@ struct CouponForm {
     code: String,
 }
 
+/// A refused code comes back in its field with the reason beside it, after a redirect like any
+/// other answer (a reload sends nothing again); only "too many attempts" answers at once, with its
+/// Retry-After.
 async fn apply_coupon(
     State(state): State<AppState>,
     mut visitor: Visitor,
@@ -158,7 +165,20 @@ async fn apply_coupon(
         cart::apply_coupon(&state.db, &cart_id, &form.code, &keys, state.currency(), clock::now()).await
     }
     .await;
-    respond(&state, visitor, outcome).await
+    let typed: String = form.code.chars().take(64).collect();
+    match outcome {
+        Err(error @ Error::TooManyRequests { retry_after_secs, .. }) => {
+            let attempt = CouponAttempt { code: typed, message: error.public_message() };
+            let mut page = cart_page(&state, &visitor, status_of(&error), vec![], None, Some(attempt)).await?;
+            page.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
+            Ok(page)
+        }
+        Err(error) if !matches!(error, Error::Internal(_)) => {
+            visitor.remember_coupon_attempt(CouponAttempt { code: typed, message: error.public_message() }).await?;
+            Ok(redirect::to("/cart"))
+        }
+        outcome => respond(&state, visitor, outcome).await,
+    }
 }
 
 async fn remove_coupon(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {

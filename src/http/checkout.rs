@@ -176,7 +176,10 @@ async fn success(
     visitor: Visitor,
     Query(query): Query<OrderQuery>,
 ) -> Result<Response, PageError> {
-    let mut order = own_order(&state, &visitor, &query.order).await?;
+    let mut order = match own_order(&state, &visitor, &query.order).await {
+        Err(Error::NotFound { .. }) => return elsewhere(&state, &visitor, false).await,
+        order => order?,
+    };
     if order.status == OrderStatus::Pending {
         // The webhook may not have arrived yet: ask the provider. The status shown is the database's.
         if let Err(e) = payments::refresh(&state.db, &state.payments, &order).await {
@@ -199,6 +202,18 @@ async fn success(
     Ok(render(&state, "checkout/success.html", &context)?.into_response())
 }
 
+/// The return pages opened in a browser that did not place the order (another device, a
+/// cleared cookie, a shared link): no order shown, but where to find it.
+async fn elsewhere(state: &AppState, visitor: &Visitor, cancelled: bool) -> Result<Response, PageError> {
+    let title = if cancelled { "Checkout cancelled" } else { "Your order" };
+    let mut context = visitor_context(state, visitor, title).await;
+    context.insert("cancelled", &cancelled);
+    context.insert("contact", &crate::settings::shop_contact(&state.db).await?);
+    let mut response = render(state, "checkout/elsewhere.html", &context)?.into_response();
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    Ok(response)
+}
+
 async fn cancel_and_return(state: &AppState, visitor: &Visitor, order_id: &str) -> Result<Response, PageError> {
     let order = own_order(state, visitor, order_id).await?;
     if order.status == OrderStatus::Pending {
@@ -217,7 +232,10 @@ async fn cancel(
     visitor: Visitor,
     Query(query): Query<OrderQuery>,
 ) -> Result<Response, PageError> {
-    cancel_and_return(&state, &visitor, &query.order).await
+    match cancel_and_return(&state, &visitor, &query.order).await {
+        Err(PageError(Error::NotFound { .. })) => elsewhere(&state, &visitor, true).await,
+        answer => answer,
+    }
 }
 
 /// Local test mode only: the page that stands in for Stripe's.

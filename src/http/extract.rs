@@ -22,6 +22,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 const CART_KEY: &str = "cart";
 const FLASH_KEY: &str = "flash";
+const COUPON_ATTEMPT_KEY: &str = "coupon_attempt";
 /// The signed-in reader's normalised email.
 const READER_KEY: &str = "reader";
 
@@ -68,6 +69,15 @@ impl Visitor {
         self.session.remove::<Vec<String>>(FLASH_KEY).await.ok().flatten().unwrap_or_default()
     }
 
+    /// A coupon code the cart refused, and why: shown beside the field on the next page.
+    pub async fn remember_coupon_attempt(&self, attempt: CouponAttempt) -> Result<(), Error> {
+        self.session.insert(COUPON_ATTEMPT_KEY, attempt).await.map_err(session_error)
+    }
+
+    pub async fn take_coupon_attempt(&self) -> Option<CouponAttempt> {
+        self.session.remove::<CouponAttempt>(COUPON_ATTEMPT_KEY).await.ok().flatten()
+    }
+
     /// The signed-in reader (their normalised email), if any.
     pub async fn reader(&self) -> Result<Option<String>, Error> {
         self.session.get::<String>(READER_KEY).await.map_err(session_error)
@@ -84,6 +94,13 @@ impl Visitor {
     pub async fn sign_out(&self) -> Result<(), Error> {
         self.session.flush().await.map_err(session_error)
     }
+}
+
+/// A coupon code as typed, with the reason it was refused.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+pub struct CouponAttempt {
+    pub code: String,
+    pub message: String,
 }
 
 impl FromRequestParts<AppState> for Visitor {

@@ -205,7 +205,14 @@ pub async fn place_staff_order(
             discount: priced.discount.amount,
         })
         .collect();
-    let view = CartView { quote, coupon: None, applied_coupon: coupon.clone(), item_count: 0, notices: vec![], version: String::new() };
+    let view = CartView {
+        quote,
+        coupon: None,
+        applied_coupon: coupon.clone(),
+        item_count: 0,
+        notices: vec![],
+        version: String::new(),
+    };
     let request = Some(input.request.trim()).filter(|r| !r.is_empty() && r.len() <= 64);
     let order = NewOrder {
         details: Details { email, name, address },

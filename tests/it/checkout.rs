@@ -344,7 +344,20 @@ async fn orders_are_shown_only_to_the_session_that_placed_them(app: TestApp) {
     for path in [format!("/checkout/success?order={order_id}"), format!("/checkout/test-payment/{order_id}")] {
         let response = stranger.get(app.url(&path)).send().await.expect("sent");
         assert_eq!(response.status(), 404, "{path}");
+        let page = response.text().await.expect("a page");
+        assert!(!page.contains("mine@example.org") && !page.contains("International Socialist Review"), "{page}");
     }
+    // The return pages, opened elsewhere (another device, cookies cleared), say where the order is.
+    for (path, title) in [
+        (format!("/checkout/success?order={order_id}"), "<h1>Your order</h1>"),
+        (format!("/checkout/cancel?order={order_id}"), "<h1>Checkout cancelled</h1>"),
+        ("/checkout/success?order=nonsense".to_string(), "<h1>Your order</h1>"),
+    ] {
+        let page = stranger.get(app.url(&path)).send().await.expect("sent").text().await.expect("a page");
+        assert!(page.contains(title) && page.contains("/account/login") && !page.contains("Page not found"), "{page}");
+    }
+    let (status,): (String,) = sqlx::query_as("SELECT status FROM orders").fetch_one(&app.db.pool).await.expect("one");
+    assert_eq!(status, "pending", "a stranger's cancel link cancels nothing");
     let response =
         stranger.post(app.url(&format!("/checkout/test-payment/{order_id}/pay"))).send().await.expect("sent");
     assert_eq!(response.status(), 404);

@@ -82,8 +82,7 @@ async fn forgiving_checkout(backend: Backend) {
     let email = find(page, "#f-email").await;
     email.clear().await.expect("cleared");
     email.send_keys("ada@example.org").await.expect("typed");
-    for (field, text) in [("#f-line1", "12 St James's Square"), ("#f-city", "London"), ("#f-postal_code", "SW1Y 4JH")]
-    {
+    for (field, text) in [("#f-line1", "12 St James's Square"), ("#f-city", "London"), ("#f-postal_code", "SW1Y 4JH")] {
         find(page, field).await.send_keys(text).await.expect("typed");
     }
     choose(page, "#f-country", "GB").await;
