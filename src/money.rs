@@ -129,10 +129,15 @@ impl Money {
 
     /// What one year of a term costs, rounded half-up to the cent.
     pub fn per_year(self, years: i64) -> Money {
-        if years <= 0 {
+        self.share_of(years)
+    }
+
+    /// One of `parts` equal shares (what an issue of a term costs), rounded half-up to the cent.
+    pub fn share_of(self, parts: i64) -> Money {
+        if parts <= 0 {
             return self;
         }
-        Money::from_decimal_rounded(self.to_decimal() / Decimal::from(years), self.currency)
+        Money::from_decimal_rounded(self.to_decimal() / Decimal::from(parts), self.currency)
     }
 
     /// "$1,234.50", "-$5.00".

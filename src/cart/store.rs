@@ -25,14 +25,11 @@ async fn touch(db: &Db, cart_id: &str, now: i64) -> Result<()> {
 /// Finds the product a reader asked for: a malformed or unknown SKU is a 404.
 pub async fn product_for_sku(db: &Db, sku: &str) -> Result<Product> {
     if !is_well_formed_sku(sku) {
-        return Err(Error::not_found(
-            "malformed_sku",
-            "That is not a product code we use (codes look like isr-print-1y or sw-2017-01).",
-        ));
+        return Err(Error::not_found("malformed_sku", "That is not an item we sell."));
     }
-    catalog::find_product(db, sku)
-        .await?
-        .ok_or_else(|| Error::not_found("unknown_sku", format!("We don't sell anything with the code {sku}.")))
+    catalog::find_product(db, sku).await?.ok_or_else(|| {
+        Error::not_found("unknown_sku", "We don't sell that item: it may have been withdrawn from sale.")
+    })
 }
 
 fn plan_slot(product: &Product) -> Option<String> {
@@ -149,19 +146,20 @@ pub async fn set_quantity(
         .await?
         .rows_affected();
     if updated == 0 {
-        return Err(not_in_cart(sku));
+        return Err(not_in_cart());
     }
     touch(db, cart_id, now).await?;
     Ok(vec![Notice::new("quantity_updated", format!("{} now has quantity {quantity}.", product.name()))])
 }
 
-fn not_in_cart(sku: &str) -> Error {
-    Error::not_found("not_in_cart", format!("{sku} is not in your cart."))
+/// A line the reader named is not in their cart (or they have no cart).
+pub fn not_in_cart() -> Error {
+    Error::not_found("not_in_cart", "That item is not in your cart.")
 }
 
 pub async fn remove_item(db: &Db, cart_id: &str, sku: &str, now: i64) -> Result<Vec<Notice>> {
     if !is_well_formed_sku(sku) {
-        return Err(product_for_sku(db, sku).await.err().unwrap_or_else(|| not_in_cart(sku)));
+        return Err(product_for_sku(db, sku).await.err().unwrap_or_else(|| not_in_cart()));
     }
     let removed = sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
         .bind(cart_id)
@@ -170,7 +168,7 @@ pub async fn remove_item(db: &Db, cart_id: &str, sku: &str, now: i64) -> Result<
         .await?
         .rows_affected();
     if removed == 0 {
-        return Err(not_in_cart(sku));
+        return Err(not_in_cart());
     }
     touch(db, cart_id, now).await?;
     let name = catalog::find_product(db, sku).await?.map(|p| p.name()).unwrap_or_else(|| sku.to_string());

@@ -53,6 +53,7 @@ async fn cart_page(
     context.insert("error", &failure.map(|e| e.public_message()));
     let products = super::checkout::cart_products(state, &view).await?;
     let items: Vec<_> = products.iter().map(|(product, quantity)| (product, *quantity)).collect();
+    context.insert("facts", &super::checkout::plan_facts_of(state, &products).await?);
     context.insert("postage", &crate::postage::estimate(&state.db, &items, state.currency()).await?);
     context.insert("cart", &view);
     context.insert("coupon_attempt", &coupon);
@@ -122,15 +123,11 @@ async fn update_item(
 ) -> Result<Response, PageError> {
     let outcome = async {
         let quantity = Quantity::parse_or_zero(QuantityInput::Text(form.quantity.as_deref().unwrap_or("")))?;
-        let cart_id = visitor.cart_id.as_deref().ok_or_else(|| empty_cart(&sku))?;
+        let cart_id = visitor.cart_id.as_deref().ok_or_else(|| cart::not_in_cart())?;
         cart::set_quantity(&state.db, cart_id, &sku, quantity, clock::now()).await
     }
     .await;
     respond(&state, visitor, outcome).await
-}
-
-fn empty_cart(sku: &str) -> Error {
-    Error::not_found("not_in_cart", format!("{sku} is not in your cart."))
 }
 
 async fn remove_item(
@@ -140,7 +137,7 @@ async fn remove_item(
 ) -> Result<Response, PageError> {
     let outcome = match visitor.cart_id.as_deref() {
         Some(cart_id) => cart::remove_item(&state.db, cart_id, &sku, clock::now()).await,
-        None => Err(empty_cart(&sku)),
+        None => Err(cart::not_in_cart()),
     };
     respond(&state, visitor, outcome).await
 }

@@ -79,6 +79,7 @@ async fn form_page(
     let items: Vec<_> = products.iter().map(|(product, quantity)| (product, *quantity)).collect();
     let needs_address = products.iter().any(|(product, _)| product.edition() == crate::catalog::Edition::Print);
     let mut context = visitor_context(state, visitor, "Checkout").await;
+    context.insert("facts", &plan_facts_of(state, &products).await?);
     context.insert("postage", &crate::postage::estimate(&state.db, &items, state.currency()).await?);
     context.insert("cart", &view);
     context.insert("form", form);
@@ -290,6 +291,21 @@ fn summary_lines(order: &orders::Order, lines: &[orders::OrderLine]) -> Vec<(Str
         lines.iter().map(|l| (l.name.clone(), l.quantity, order.money(l.line_total - l.discount))).collect();
     rows.extend(order.postage_label().map(|label| (label, 1, order.money(order.postage))));
     rows
+}
+
+/// The facts of the plans among these products (issues, price per issue, first issue), by SKU.
+pub(super) async fn plan_facts_of(
+    state: &AppState,
+    products: &[(crate::catalog::Product, i64)],
+) -> Result<std::collections::HashMap<String, crate::orders::plan_facts::PlanFacts>, Error> {
+    let plans: Vec<&crate::catalog::Plan> = products
+        .iter()
+        .filter_map(|(product, _)| match product {
+            crate::catalog::Product::Plan(plan) => Some(plan),
+            crate::catalog::Product::Issue(_) => None,
+        })
+        .collect();
+    crate::orders::plan_facts::plan_facts(&state.db, &plans, clock::now()).await
 }
 
 /// The products in the cart with their quantities (those still on sale).

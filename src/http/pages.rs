@@ -75,9 +75,21 @@ async fn home(State(state): State<AppState>, visitor: Visitor) -> Page {
     Ok(render(&state, "catalog/home.html", &context)?)
 }
 
+/// Each plan's facts (issues, price per issue, first issue if paid now), by SKU.
+async fn facts_of(
+    state: &AppState,
+    editions: &[&EditionPlans],
+) -> Result<std::collections::HashMap<String, crate::orders::plan_facts::PlanFacts>, Error> {
+    let plans: Vec<&Plan> = editions.iter().flat_map(|e| e.plans.iter()).collect();
+    crate::orders::plan_facts::plan_facts(&state.db, &plans, crate::clock::now()).await
+}
+
 async fn subscribe(State(state): State<AppState>, visitor: Visitor) -> Page {
     let mut context = visitor_context(&state, &visitor, "Subscribe").await;
-    context.insert("offers", &offers(&state, false).await?);
+    let offers = offers(&state, false).await?;
+    let editions: Vec<&EditionPlans> = offers.iter().flat_map(|o| o.editions.iter()).collect();
+    context.insert("facts", &facts_of(&state, &editions).await?);
+    context.insert("offers", &offers);
     context.insert("postage_zones", &crate::postage::zones(&state.db, state.currency()).await?);
     context.insert(
         "description",
@@ -152,6 +164,9 @@ async fn issue_page(
 
     let pdf = accounts::pdf_access(&state.db, visitor.reader().await?.as_deref(), &issue, crate::clock::now()).await?;
     let mut context = visitor_context(&state, &visitor, &issue.name()).await;
+    context.insert("facts", &facts_of(&state, &editions.iter().collect::<Vec<_>>()).await?);
+    context.insert("editions", &editions);
+    context.insert("issues_per_year", &publication.frequency.issues_per_year());
     context.insert("pdf", &pdf);
     context.insert("subscribe_from", &subscribe_from);
     context.insert("publication", &publication);

@@ -7,6 +7,7 @@ mod confirmation;
 pub mod import;
 pub mod labels;
 pub mod mailing_list;
+pub mod plan_facts;
 pub mod print_run;
 pub mod reminders;
 pub mod reports;

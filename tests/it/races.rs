@@ -16,6 +16,7 @@ on_both_databases!(
     one_reader_gets_the_new_subscriber_discount_once_from_two_checkouts_at_once,
     a_paid_order_whose_new_subscriber_discount_was_used_meanwhile_goes_to_review,
     two_payments_for_one_reader_at_once_make_terms_that_follow_each_other,
+    a_line_changed_in_another_tab_is_never_ordered_unseen,
 );
 
 const ROUNDS: usize = 8;
@@ -230,4 +231,76 @@ async fn two_payments_for_one_reader_at_once_make_terms_that_follow_each_other(a
             "round {round}: the later term starts the month after the earlier ends: {terms:?}"
         );
     }
+}
+
+/// The lines of an order, as (SKU, quantity), sorted.
+async fn order_lines(app: &TestApp, order_id: &str) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT sku, quantity FROM order_lines WHERE order_id = $1 ORDER BY sku")
+        .bind(order_id)
+        .fetch_all(&app.db.pool)
+        .await
+        .expect("lines")
+}
+
+/// The reader's checkout tab sends the cart version it showed while another tab adds a line or
+/// changes a quantity: the order is placed for exactly the cart shown, or refused (409) and not
+/// placed at all. A version already stale is always refused, changing nothing.
+async fn a_line_changed_in_another_tab_is_never_ordered_unseen(app: TestApp) {
+    let tab = browser_with(&app, &["isr-print-1y", "sw-2016-12"], None).await;
+    let shown = tab.get(app.url("/api/v1/cart")).send().await.expect("the cart").json::<Value>().await.expect("JSON");
+    post(&tab, app.url("/api/v1/cart/items"), json!({"sku": "sw-2017-01"})).await;
+    let stale = json!({"cart_version": shown["version"], "email": "stale@example.org", "name": "Ada", "shipping_address": address()});
+    let (status, answer) = post(&tab, app.url("/api/v1/checkout"), stale).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (409, Some("cart_changed")), "{answer}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM orders").await, 0, "nothing placed");
+
+    let mut placed = 0;
+    for round in 0..ROUNDS {
+        let tab = browser_with(&app, &["isr-print-1y", "sw-2016-12"], None).await;
+        let cart =
+            tab.get(app.url("/api/v1/cart")).send().await.expect("the cart").json::<Value>().await.expect("JSON");
+        let mut seen: Vec<(String, i64)> = cart["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| (i["sku"].as_str().expect("a sku").to_string(), i["quantity"].as_i64().expect("a quantity")))
+            .collect();
+        seen.sort();
+        let other_tab = tab.clone();
+        let email = format!("lines{round}@example.org");
+        let body =
+            json!({"cart_version": cart["version"], "email": email, "name": "Ada", "shipping_address": address()});
+        let checkout_url = app.url("/api/v1/checkout");
+        let (items_url, line_url) = (app.url("/api/v1/cart/items"), app.url("/api/v1/cart/items/sw-2016-12"));
+        let checkout = Box::pin(async move { post(&tab, checkout_url, body).await });
+        let change = Box::pin(async move {
+            if round % 2 == 0 {
+                post(&other_tab, items_url, json!({"sku": "sw-2017-01"})).await
+            } else {
+                let response = other_tab.patch(line_url).json(&json!({"quantity": 3})).send().await.expect("answered");
+                (response.status().as_u16(), Value::Null)
+            }
+        });
+        let outcomes = released_together::<
+            (u16, Value),
+            std::pin::Pin<Box<dyn std::future::Future<Output = (u16, Value)> + Send>>,
+        >(vec![checkout, change])
+        .await;
+        let (status, answer) = &outcomes[0];
+        match status {
+            201 => {
+                placed += 1;
+                let id = answer["order_id"].as_str().expect("an order id");
+                assert_eq!(order_lines(&app, id).await, seen, "round {round}: the order is the cart shown");
+            }
+            409 => {
+                assert_eq!(answer["error"]["code"], "cart_changed", "round {round}");
+                let orders = format!("SELECT COUNT(*) FROM orders WHERE email = '{email}'");
+                assert_eq!(count(&app, &orders).await, 0, "round {round}: refused, nothing placed");
+            }
+            other => panic!("round {round}: {other} {answer}"),
+        }
+        assert!(outcomes[1].0 == 200, "round {round}: the other tab's change: {:?}", outcomes[1]);
+    }
+    eprintln!("{placed} of {ROUNDS} rounds placed an order before the other tab's change");
 }

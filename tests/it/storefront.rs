@@ -127,3 +127,69 @@ async fn forgiving_checkout(backend: Backend) {
     assert_eq!(orders(&app).await, 1);
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_facts_shown_are_the_order_placed_sqlite() {
+    plan_facts_match_the_order(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_facts_shown_are_the_order_placed_postgres() {
+    plan_facts_match_the_order(Backend::Postgres).await;
+}
+
+/// Next month's issue is already out, so a subscription bought now starts the month after: the
+/// subscribe page, the cart and the checkout say so, and the order settles so.
+async fn plan_facts_match_the_order(backend: Backend) {
+    use masthead::{clock, orders::terms};
+    let Some(app) = TestApp::spawn_reachable(backend).await else { return };
+    let Some(browser) = Browser::start().await else { return };
+    let page = &browser.client;
+    let name = app.db.backend.name();
+    let next = terms::period_at(clock::now()) + 1;
+    let (year, month) = terms::year_month(next);
+    sqlx::query(
+        "INSERT INTO issues (sku, publication, year, month, title, summary, price_amount, currency, published) \
+         VALUES ($1, 'sw', $2, $3, 'Early', 'Out ahead of its month', 250, 'USD', 1)",
+    )
+    .bind(format!("sw-{year:04}-{month:02}"))
+    .bind(year)
+    .bind(month)
+    .execute(&app.db.pool)
+    .await
+    .expect("an issue out early");
+    let (first, last) = (terms::describe(next + 1), terms::describe(next + 12));
+    let expected = format!("12 issues, {first} to {last}");
+
+    for width in [390, 1280] {
+        page.set_window_size(width, 900).await.expect("a width");
+        page.goto(&app.url("/subscribe")).await.expect("the subscribe page");
+        expect_text(page, "#sw-print-1y", &expected).await;
+        expect_text(page, "#sw-print-1y", "$2.08 an issue").await;
+        expect_text(page, "#sw .edition .starts", &format!("your first issue is {first}")).await;
+        save_screenshot(page, &format!("subscribe-facts-{name}-{width}")).await;
+    }
+    // Longer terms are said to save only where they do: two years of the journal cost what one does.
+    expect_text(page, "#isr-print-4y .saving", "save $4.50 a year").await;
+    assert!(page.find(Locator::Css("#isr-print-2y .saving")).await.is_err(), "no saving claimed for 2 years");
+
+    click(page, "form:has(input[value='sw-print-1y']) button").await;
+    expect_path(page, "/cart").await;
+    expect_text(page, ".cart-table", &expected).await;
+    click(page, "a[href='/checkout']").await;
+    expect_text(page, ".order-summary", &expected).await;
+    for (field, text) in [("#f-email", "facts@example.org"), ("#f-name", "Fay Facts"), ("#f-line1", "1 Main St")] {
+        find(page, field).await.send_keys(text).await.expect("typed");
+    }
+    find(page, "#f-city").await.send_keys("Chicago").await.expect("typed");
+    find(page, "#f-postal_code").await.send_keys("60601").await.expect("typed");
+    click(page, ".pay-row button").await;
+    click(page, "form[action$='/pay'] button").await;
+    expect_path(page, "/checkout/success").await;
+    let (first_period, last_period): (i64, i64) = sqlx::query_as("SELECT first_period, last_period FROM subscriptions")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("one subscription");
+    assert_eq!((terms::describe(first_period), terms::describe(last_period)), (first, last));
+    browser.close().await;
+}

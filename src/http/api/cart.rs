@@ -12,7 +12,6 @@ use crate::{
     cart::{self, CartView, Notice, Quantity, QuantityInput},
     clock,
     coupons::CouponSummary,
-    error::Error,
     http::{
         error::{ApiError, ErrorBody},
         extract::{refuse_non_json_body, JsonBody, Visitor},
@@ -64,11 +63,16 @@ pub struct CartJson {
     pub item_count: i64,
     /// What changed and what the reader should know, in words.
     pub notices: Vec<NoticeJson>,
+    /// Changes whenever what would be paid for changes: send it as `cart_version` with the checkout
+    /// so that an order is never placed for a cart changed since it was shown (409 `cart_changed`).
+    #[schema(example = "3f9a0c1d2e4b5a69")]
+    pub version: String,
 }
 
 fn cart_json(view: CartView, mut notices: Vec<Notice>) -> CartJson {
     notices.extend(view.notices);
     CartJson {
+        version: view.version,
         items: view
             .quote
             .lines
@@ -94,10 +98,6 @@ fn cart_json(view: CartView, mut notices: Vec<Notice>) -> CartJson {
 async fn answer(state: &AppState, visitor: &Visitor, notices: Vec<Notice>) -> Result<Json<CartJson>, ApiError> {
     let view = cart::view_cart(&state.db, visitor.cart_id.as_deref(), state.currency(), clock::now()).await?;
     Ok(Json(cart_json(view, notices)))
-}
-
-fn not_in_cart(sku: &str) -> Error {
-    Error::not_found("not_in_cart", format!("{sku} is not in your cart."))
 }
 
 /// The visitor's cart.
@@ -161,7 +161,7 @@ pub async fn update_item(
     JsonBody(body): JsonBody<QuantityBody>,
 ) -> Result<Json<CartJson>, ApiError> {
     let quantity = Quantity::parse_or_zero(QuantityInput::Json(&body.quantity))?;
-    let cart_id = visitor.cart_id.as_deref().ok_or_else(|| not_in_cart(&sku))?;
+    let cart_id = visitor.cart_id.as_deref().ok_or_else(|| cart::not_in_cart())?;
     let notices = cart::set_quantity(&state.db, cart_id, &sku, quantity, clock::now()).await?;
     answer(&state, &visitor, notices).await
 }
@@ -177,7 +177,7 @@ pub async fn remove_item(
     Path(sku): Path<String>,
 ) -> Result<Json<CartJson>, ApiError> {
     refuse_non_json_body(&headers)?;
-    let cart_id = visitor.cart_id.as_deref().ok_or_else(|| not_in_cart(&sku))?;
+    let cart_id = visitor.cart_id.as_deref().ok_or_else(|| cart::not_in_cart())?;
     let notices = cart::remove_item(&state.db, cart_id, &sku, clock::now()).await?;
     answer(&state, &visitor, notices).await
 }
