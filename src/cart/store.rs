@@ -159,7 +159,7 @@ pub fn not_in_cart() -> Error {
 
 pub async fn remove_item(db: &Db, cart_id: &str, sku: &str, now: i64) -> Result<Vec<Notice>> {
     if !is_well_formed_sku(sku) {
-        return Err(product_for_sku(db, sku).await.err().unwrap_or_else(|| not_in_cart()));
+        return Err(product_for_sku(db, sku).await.err().unwrap_or_else(not_in_cart));
     }
     let removed = sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
         .bind(cart_id)

@@ -123,7 +123,7 @@ async fn update_item(
 ) -> Result<Response, PageError> {
     let outcome = async {
         let quantity = Quantity::parse_or_zero(QuantityInput::Text(form.quantity.as_deref().unwrap_or("")))?;
-        let cart_id = visitor.cart_id.as_deref().ok_or_else(|| cart::not_in_cart())?;
+        let cart_id = visitor.cart_id.as_deref().ok_or_else(cart::not_in_cart)?;
         cart::set_quantity(&state.db, cart_id, &sku, quantity, clock::now()).await
     }
     .await;

@@ -161,7 +161,7 @@ pub async fn update_item(
     JsonBody(body): JsonBody<QuantityBody>,
 ) -> Result<Json<CartJson>, ApiError> {
     let quantity = Quantity::parse_or_zero(QuantityInput::Json(&body.quantity))?;
-    let cart_id = visitor.cart_id.as_deref().ok_or_else(|| cart::not_in_cart())?;
+    let cart_id = visitor.cart_id.as_deref().ok_or_else(cart::not_in_cart)?;
     let notices = cart::set_quantity(&state.db, cart_id, &sku, quantity, clock::now()).await?;
     answer(&state, &visitor, notices).await
 }
@@ -177,7 +177,7 @@ pub async fn remove_item(
     Path(sku): Path<String>,
 ) -> Result<Json<CartJson>, ApiError> {
     refuse_non_json_body(&headers)?;
-    let cart_id = visitor.cart_id.as_deref().ok_or_else(|| cart::not_in_cart())?;
+    let cart_id = visitor.cart_id.as_deref().ok_or_else(cart::not_in_cart)?;
     let notices = cart::remove_item(&state.db, cart_id, &sku, clock::now()).await?;
     answer(&state, &visitor, notices).await
 }
