@@ -13,7 +13,7 @@ use crate::{
     email::{self, Mailer},
     http, orders,
     payments::{self, PaymentProvider, StripeGateway},
-    settings,
+    policies, settings,
 };
 
 pub fn init_tracing() {
@@ -36,6 +36,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Db> {
         db.migrate_sessions().await?;
         settings::fix_currency(&db, config.currency).await?;
         settings::record_base_url(&db, config.base()).await?;
+        policies::seed_starting_texts(&db).await?;
         if catalog::catalog_is_empty(&db).await? {
             let added = catalog::seed_demo_catalog(&db, config.currency).await?;
             coupons::seed_demo_coupons(&db, config.currency, clock::now()).await?;
@@ -84,7 +85,14 @@ fn build_state_with(config: Config, db: Db, templates: tera::Tera) -> anyhow::Re
         None => PaymentProvider::TestMode,
     };
     let page_cache = http::page_cache::PageCache::new(config.page_cache);
-    Ok(http::AppState { db, config: Arc::new(config), templates: Arc::new(templates), payments, page_cache })
+    Ok(http::AppState {
+        db,
+        config: Arc::new(config),
+        templates: Arc::new(templates),
+        payments,
+        page_cache,
+        policy_links: Default::default(),
+    })
 }
 
 /// The background work of an instance: delivering the email outbox, reconciling payments
@@ -139,12 +147,18 @@ pub async fn serve_on(
 ) -> anyhow::Result<()> {
     // The page cache follows the content version for as long as this server runs.
     let follower = tokio::spawn(state.page_cache.clone().follow_changes(state.db.clone()));
+    // So do the footer's policy links, read once before the first page is served.
+    if let Err(error) = state.policy_links.refresh(&state.db).await {
+        tracing::warn!(error = %error, "policy links not read at start; retrying every second");
+    }
+    let links = tokio::spawn(state.policy_links.clone().follow_changes(state.db.clone()));
     let router = http::router(state);
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving");
     follower.abort();
+    links.abort();
     served
 }
 
@@ -171,7 +185,9 @@ pub async fn prepare_without_demo(config: &Config) -> anyhow::Result<Db> {
     db.with_setup_lock(async {
         db.migrate().await?;
         db.migrate_sessions().await?;
-        settings::fix_currency(&db, config.currency).await
+        settings::fix_currency(&db, config.currency).await?;
+        policies::seed_starting_texts(&db).await?;
+        Ok(())
     })
     .await?;
     Ok(db)

@@ -20,6 +20,7 @@ pub mod http;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod policies;
 pub mod postage;
 pub mod sample_data;
 pub mod settings;

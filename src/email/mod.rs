@@ -34,6 +34,7 @@ pub async fn enqueue(
     message: &EmailMessage,
     now: i64,
 ) -> Result<()> {
+    let body = format!("{}{}", message.body, footer(conn).await?);
     sqlx::query(
         "INSERT INTO email_outbox (id, order_id, kind, recipient, subject, body, status, next_attempt_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7) ON CONFLICT (order_id, kind) DO NOTHING",
@@ -43,11 +44,25 @@ pub async fn enqueue(
     .bind(kind)
     .bind(recipient)
     .bind(&message.subject)
-    .bind(&message.body)
+    .bind(&body)
     .bind(now)
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// What ends every email: the shop's policy pages, where it has any.
+async fn footer(conn: &mut AnyConnection) -> Result<String> {
+    let links = crate::policies::links(conn).await?;
+    let Some(base) = crate::settings::base_url(conn).await? else { return Ok(String::new()) };
+    if links.is_empty() {
+        return Ok(String::new());
+    }
+    let mut footer = String::from("\n-- \n");
+    for link in links {
+        footer.push_str(&format!("{}: {base}{}\n", link.title, link.path));
+    }
+    Ok(footer)
 }
 
 /// Where email goes: an SMTP server, or `.eml` files in a folder when none is configured.

@@ -54,6 +54,8 @@ pub struct AppState {
     pub templates: Arc<tera::Tera>,
     pub payments: PaymentProvider,
     pub page_cache: page_cache::PageCache,
+    /// The policy pages with text, for every page's footer.
+    pub policy_links: crate::policies::LinkCache,
 }
 
 impl AppState {

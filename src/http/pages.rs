@@ -25,6 +25,29 @@ pub fn router() -> Router<AppState> {
         .route("/issues/{publication}", get(publication_archive))
         .route("/issues/{publication}/{year}/{month}", get(issue_page))
         .route("/issues/{publication}/{year}/{month}/pdf", get(issue_pdf))
+        .route("/contact", get(policy_page))
+        .route("/shipping", get(policy_page))
+        .route("/refunds", get(policy_page))
+        .route("/privacy", get(policy_page))
+        .route("/terms", get(policy_page))
+}
+
+/// A policy page, rendered from its Markdown; "not found" while it has no text.
+async fn policy_page(State(state): State<AppState>, visitor: Visitor, uri: axum::http::Uri) -> Page {
+    let not_found = || Error::not_found("page_not_found", "There is no such page.");
+    let policy = crate::policies::Policy::parse(uri.path().trim_start_matches('/')).ok_or_else(not_found)?;
+    let page = crate::policies::page(&state.db, policy).await?;
+    if page.markdown.trim().is_empty() {
+        return Err(not_found().into());
+    }
+    let mut context = visitor_context(&state, &visitor, policy.title()).await;
+    context.insert("description", &format!("{}: {}", state.config.shop_name, policy.title()));
+    context.insert("page_html", &crate::policies::to_html(&page.markdown));
+    context.insert("policy", &page);
+    if policy == crate::policies::Policy::Contact {
+        context.insert("contact", &crate::settings::shop_contact(&state.db).await?);
+    }
+    Ok(render(&state, "catalog/policy.html", &context)?)
 }
 
 type Page = Result<Html<String>, PageError>;

@@ -50,6 +50,7 @@ pub fn page_context(state: &AppState, title: &str) -> Context {
     context.insert("shop_name", &state.config.shop_name);
     context.insert("base_url", state.config.base());
     context.insert("test_mode", &state.payments.is_test_mode());
+    context.insert("policy_links", &state.policy_links.get());
     context
 }
 
