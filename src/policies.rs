@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// The longest page staff may save, in characters.
-pub const MAX_CHARS: usize = 50_000;
+pub const MAX_CHARS: usize = 20_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Policy {

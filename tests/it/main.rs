@@ -17,6 +17,7 @@ mod import;
 mod journey;
 mod operations;
 mod page_cache;
+mod policies;
 mod postage;
 mod print_run;
 mod races;

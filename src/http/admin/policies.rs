@@ -4,6 +4,7 @@
 use crate::http::redirect;
 use axum::{
     extract::{Path, State},
+    handler::Handler,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -18,12 +19,15 @@ use crate::{
 };
 
 pub fn routes(routes: RecordingRouter) -> RecordingRouter {
+    // A page's form is larger than the shop's usual limit: 20,000 characters, URL-encoded.
+    let save = save.layer(axum::extract::DefaultBodyLimit::max(256 * 1024));
     routes.get("/pages", list).get("/pages/{slug}", edit_form).post("/pages/{slug}", save)
 }
 
 async fn list(State(state): State<AppState>, ctx: StaffContext) -> Result<Response, PageError> {
     let mut context = admin_context(&state, &ctx, "Pages").await;
     context.insert("pages", &policies::pages(&state.db).await?);
+    context.insert("contact", &crate::settings::shop_contact(&state.db).await?);
     Ok(render(&state, "admin/pages.html", &context)?.into_response())
 }
 
