@@ -40,6 +40,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Db> {
         if catalog::catalog_is_empty(&db).await? {
             let added = catalog::seed_demo_catalog(&db, config.currency).await?;
             coupons::seed_demo_coupons(&db, config.currency, clock::now()).await?;
+            crate::offers::seed_demo_offers(&db, clock::now()).await?;
             tracing::info!(issues = added, "loaded the demo catalog and coupons into an empty database");
         }
         Ok(())

@@ -75,6 +75,10 @@ pub enum QuantityInput<'a> {
 pub struct Quantity(i64);
 
 impl Quantity {
+    pub const fn one() -> Quantity {
+        Quantity(1)
+    }
+
     /// A quantity to add: at least 1.
     pub fn parse(input: QuantityInput<'_>) -> Result<Quantity, Error> {
         Quantity::parse_or_zero(input)?.ok_or_else(|| Error::invalid("quantity_zero", "Add at least one copy."))

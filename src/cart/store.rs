@@ -214,18 +214,46 @@ pub async fn apply_coupon(
     // The place given back and the coupon set (opening the cart with it): one commit.
     let mut tx = db.unflushed_write().await?.begin().await?;
     attempts::COUPON_CODES.succeeded(&mut tx, attempt).await?;
+    set_cart_coupon(&mut tx, cart_id, &coupon.id, now).await?;
+    tx.commit().await?;
+    Ok(vec![coupon_applied(&coupon)])
+}
+
+// The cart view adds the note about checks that wait for checkout.
+fn coupon_applied(coupon: &coupons::Coupon) -> Notice {
+    Notice::new("coupon_applied", format!("Coupon {} applied: {}", coupon.code, coupon.description))
+}
+
+async fn set_cart_coupon(conn: &mut sqlx::AnyConnection, cart_id: &str, coupon_id: &str, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO carts (id, coupon_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
          ON CONFLICT (id) DO UPDATE SET coupon_id = excluded.coupon_id, updated_at = excluded.updated_at",
     )
     .bind(cart_id)
-    .bind(&coupon.id)
+    .bind(coupon_id)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Applies a coupon the reader did not type (an offer page's button): checked against the cart
+/// like a typed one, but never counted as a guess.
+pub async fn apply_offer_coupon(
+    db: &Db,
+    cart_id: &str,
+    coupon: &coupons::Coupon,
+    currency: Currency,
+    now: i64,
+) -> Result<Vec<Notice>> {
+    let lines = pricing_lines(db, cart_id).await?.0;
+    let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
+    let subtotal = price(&lines, None, currency).subtotal;
+    coupon.check(now, &facts, subtotal).map_err(|p| Error::invalid(p.code(), p.message()))?;
+    let mut tx = db.unflushed_write().await?.begin().await?;
+    set_cart_coupon(&mut tx, cart_id, &coupon.id, now).await?;
     tx.commit().await?;
-    // The cart view adds the note about checks that wait for checkout.
-    Ok(vec![Notice::new("coupon_applied", format!("Coupon {} applied: {}", coupon.code, coupon.description))])
+    Ok(vec![coupon_applied(coupon)])
 }
 
 pub async fn remove_coupon(db: &Db, cart_id: &str, now: i64) -> Result<Vec<Notice>> {

@@ -238,6 +238,8 @@ pub async fn delete_coupon(db: &Db, id: &str, actor: &Actor, now: i64) -> Result
         });
     }
     sqlx::query("UPDATE carts SET coupon_id = NULL WHERE coupon_id = $1").bind(id).execute(&mut *tx).await?;
+    // Its offer page goes with it (a shared link then finds no page).
+    sqlx::query("DELETE FROM offers WHERE coupon_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM coupons WHERE id = $1").bind(id).execute(&mut *tx).await?;
     audit::record(
         &mut tx,

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 mod feed;
 pub mod media;
+mod offers;
 mod ops;
 pub mod page_cache;
 mod pages;
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let router = Router::new()
         .merge(pages::router())
+        .merge(offers::router())
         .merge(account::router())
         .merge(cart::router())
         .merge(checkout::router())

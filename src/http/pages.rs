@@ -42,7 +42,7 @@ async fn policy_page(State(state): State<AppState>, visitor: Visitor, uri: axum:
     }
     let mut context = visitor_context(&state, &visitor, policy.title()).await;
     context.insert("description", &format!("{}: {}", state.config.shop_name, policy.title()));
-    context.insert("page_html", &crate::policies::to_html(&page.markdown));
+    context.insert("page_html", &crate::markdown::to_html(&page.markdown));
     context.insert("policy", &page);
     if policy == crate::policies::Policy::Contact {
         context.insert("contact", &crate::settings::shop_contact(&state.db).await?);
@@ -95,6 +95,10 @@ async fn offers(state: &AppState, with_latest_issue: bool) -> Result<Vec<Publica
 async fn home(State(state): State<AppState>, visitor: Visitor) -> Page {
     let mut context = visitor_context(&state, &visitor, "Home").await;
     context.insert("offers", &offers(&state, true).await?);
+    if let Some((offer, coupon)) = crate::offers::featured_offer(&state.db, crate::clock::now()).await? {
+        context.insert("featured", &offer);
+        context.insert("featured_coupon", &coupon.summary());
+    }
     Ok(render(&state, "catalog/home.html", &context)?)
 }
 

@@ -15,6 +15,7 @@ mod erasure;
 mod faults;
 mod import;
 mod journey;
+mod offers;
 mod operations;
 mod page_cache;
 mod policies;

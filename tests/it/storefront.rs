@@ -193,3 +193,40 @@ async fn plan_facts_match_the_order(backend: Backend) {
     assert_eq!((terms::describe(first_period), terms::describe(last_period)), (first, last));
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_offer_page_button_applies_the_code_sqlite() {
+    offer_journey(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_offer_page_button_applies_the_code_postgres() {
+    offer_journey(Backend::Postgres).await;
+}
+
+/// From the home page's offer to a cart with the plan and the code, at a phone's width and a
+/// desktop's.
+async fn offer_journey(backend: Backend) {
+    let Some(app) = TestApp::spawn_reachable(backend).await else { return };
+    let Some(browser) = Browser::start().await else { return };
+    let page = &browser.client;
+    let name = app.db.backend.name();
+    for (width, sku, total) in [(390, "isr-print-1y", "$14.50"), (1280, "isr-print-4y", "$49.00")] {
+        page.set_window_size(width, 900).await.expect("a width");
+        page.goto(&app.url("/")).await.expect("the home page");
+        click(page, ".featured-offer a[href='/offers/ftr-2016']").await;
+        expect_path(page, "/offers/ftr-2016").await;
+        expect_text(page, &format!("#{sku}"), "Add to cart").await;
+        save_screenshot(page, &format!("offer-{name}-{width}")).await;
+        click(page, &format!("#{sku} button")).await;
+        expect_path(page, "/cart").await;
+        expect_text(page, ".coupon", "FTR 2016").await;
+        expect_text(page, ".grand-total", total).await;
+        save_screenshot(page, &format!("offer-cart-{name}-{width}")).await;
+        if width == 390 {
+            click(page, &format!("form[action='/cart/items/{sku}/remove'] button")).await;
+            expect_text(page, "main", "Your cart is empty").await;
+        }
+    }
+    browser.close().await;
+}

@@ -30,6 +30,8 @@ pub fn routes(routes: RecordingRouter) -> RecordingRouter {
         .post("/coupons/{id}/deactivate", deactivate)
         .post("/coupons/{id}/activate", activate)
         .post("/coupons/{id}/delete", delete)
+        .get("/coupons/{id}/offer", offer_form)
+        .post("/coupons/{id}/offer", save_offer)
 }
 
 #[derive(Serialize)]
@@ -455,4 +457,74 @@ async fn delete(
     coupons::delete_coupon(&state.db, &id, &ctx.actor(), clock::now()).await?;
     ctx.flash(format!("Coupon {} deleted.", coupon.code)).await;
     Ok(redirect::to("/admin/coupons"))
+}
+
+async fn offer_page(
+    state: &AppState,
+    ctx: &StaffContext,
+    coupon: &Coupon,
+    form: &crate::offers::OfferInput,
+    status: StatusCode,
+    problems: &[FieldError],
+) -> Result<Response, PageError> {
+    let mut context = admin_context(state, ctx, &format!("Offer page for {}", coupon.code)).await;
+    let saved = crate::offers::offer_of_coupon(&state.db, &coupon.id).await?;
+    context.insert("coupon", &coupon.summary());
+    context.insert("coupon_id", &coupon.id);
+    context.insert("saved", &saved);
+    context.insert("live", &crate::offers::is_live(coupon, clock::now()));
+    context.insert("form", form);
+    context.insert("plans", &crate::offers::offer_plans(&state.db, coupon, state.currency(), clock::now()).await?);
+    let errors: std::collections::HashMap<&str, &str> =
+        problems.iter().map(|p| (p.field, p.message.as_str())).collect();
+    context.insert("errors", &errors);
+    let mut response = render(state, "admin/offer_form.html", &context)?.into_response();
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+async fn offer_form(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let coupon = existing(&state, &id).await?;
+    let form = match crate::offers::offer_of_coupon(&state.db, &coupon.id).await? {
+        Some(o) => crate::offers::OfferInput {
+            slug: o.slug,
+            headline: o.headline,
+            body: o.body,
+            published: o.published.then(|| "on".to_string()),
+        },
+        None => crate::offers::OfferInput {
+            slug: coupon.normalized_code.to_ascii_lowercase(),
+            headline: coupon.description.clone(),
+            ..Default::default()
+        },
+    };
+    offer_page(&state, &ctx, &coupon, &form, StatusCode::OK, &[]).await
+}
+
+async fn save_offer(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(id): Path<String>,
+    FormBody(form): FormBody<crate::offers::OfferInput>,
+) -> Result<Response, PageError> {
+    let coupon = existing(&state, &id).await?;
+    match crate::offers::save_offer(&state.db, &coupon, &form, &ctx.actor(), clock::now()).await {
+        Ok(offer) => {
+            let said = if offer.published {
+                format!("The offer page is published at /offers/{}.", offer.slug)
+            } else {
+                "The offer page is saved, not published.".to_string()
+            };
+            ctx.flash(said).await;
+            Ok(redirect::to(&format!("/admin/coupons/{}/offer", coupon.id)))
+        }
+        Err(Error::Fields(problems)) => {
+            offer_page(&state, &ctx, &coupon, &form, StatusCode::UNPROCESSABLE_ENTITY, &problems).await
+        }
+        Err(error) => Err(error.into()),
+    }
 }

@@ -47,7 +47,7 @@ async fn form_page(
     let page = policies::page(&state.db, policy).await?;
     context.insert("page", &page);
     context.insert("markdown", markdown);
-    context.insert("preview", &policies::to_html(markdown));
+    context.insert("preview", &crate::markdown::to_html(markdown));
     context.insert("starting_text", policy.starting_text());
     context.insert("max_chars", &policies::MAX_CHARS);
     context.insert("error", &problems.first().map(|p| p.message.as_str()));
