@@ -213,16 +213,21 @@ pub async fn seed_demo_offers(db: &Db, now: i64) -> anyhow::Result<()> {
             anyhow::bail!("fixtures/offers.json: an empty code")
         };
         let Some(coupon) = coupons::find_coupon_by_code(db, &code).await? else { continue };
-        if offer_of_coupon(db, &coupon.id).await?.is_some() {
-            continue;
-        }
         let input = OfferInput { slug: f.slug, headline: f.headline, body: f.body, published: Some("on".into()) };
-        if let Err(error) = save_offer(db, &coupon, &input, &Actor::command_line(), now).await {
-            // Another instance starting at the same moment saved it first.
-            if offer_of_coupon(db, &coupon.id).await?.is_none() {
-                anyhow::bail!("fixtures/offers.json: {error}");
-            }
-        }
+        let offer = input.check().map_err(|problems| anyhow::anyhow!("fixtures/offers.json: {problems:?}"))?;
+        // Like the demo coupons, not audited: no one made this change. An instance starting at the
+        // same moment may have saved it first.
+        sqlx::query(
+            "INSERT INTO offers (coupon_id, slug, headline, body, published, updated_at) \
+             VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(&coupon.id)
+        .bind(&offer.slug)
+        .bind(&offer.headline)
+        .bind(&offer.body)
+        .bind(now)
+        .execute(&db.pool)
+        .await?;
     }
     Ok(())
 }
