@@ -78,7 +78,10 @@ pub async fn build_state(config: Config, db: Db) -> anyhow::Result<http::AppStat
 }
 
 /// The state, with templates parsed already (`serve` parses them while the database is prepared).
-fn build_state_with(config: Config, db: Db, templates: tera::Tera) -> anyhow::Result<http::AppState> {
+fn build_state_with(config: Config, db: Db, mut templates: tera::Tera) -> anyhow::Result<http::AppState> {
+    let static_hashes =
+        http::static_files::StaticHashes::scan(&config.site_dir.join("static")).context("reading the static files")?;
+    http::static_files::register(&mut templates, static_hashes.clone());
     let payments = match &config.stripe_secret_key {
         Some(key) => {
             PaymentProvider::Stripe(Arc::new(StripeGateway::new(key.expose(), config.stripe_api_base.as_deref())?))
@@ -93,6 +96,7 @@ fn build_state_with(config: Config, db: Db, templates: tera::Tera) -> anyhow::Re
         payments,
         page_cache,
         policy_links: Default::default(),
+        static_hashes,
     })
 }
 

@@ -83,6 +83,12 @@ pub fn is_valid_key(key: &str) -> bool {
     ok(folder) && ok(file) && !file.starts_with('.') && !key.contains("..") && FileKind::from_key(file).is_some()
 }
 
+/// The first 12 hex digits of the SHA-256 of some content: enough to tell versions apart in a URL.
+pub fn short_hash(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(bytes)[..6])
+}
+
 impl FileStore {
     pub fn new(root: &Path) -> FileStore {
         FileStore { root: root.to_path_buf() }

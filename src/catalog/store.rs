@@ -110,7 +110,12 @@ fn issue_from_row(row: IssueRow) -> Result<Issue> {
     };
     let cover_url = match &row.cover_image {
         Some(key) => format!("/media/{key}"),
-        None => format!("/covers/{}.svg", row.sku),
+        // A drawn cover changes with what is drawn on it: its URL carries a hash of that.
+        None => {
+            let drawn =
+                format!("{}\n{}\n{}\n{}\n{}", row.publication_name, row.title, row.year, row.month, row.is_sample);
+            format!("/covers/{}.svg?v={}", row.sku, crate::storage::short_hash(drawn.as_bytes()))
+        }
     };
     Ok(Issue {
         label: format!("{} {}", month_name(row.month), row.year),

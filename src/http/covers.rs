@@ -19,7 +19,18 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/covers/{file}", get(cover))
 }
 
-async fn cover(State(state): State<AppState>, Path(file): Path<String>) -> Result<Response, PageError> {
+#[derive(serde::Deserialize)]
+struct CoverQuery {
+    v: Option<String>,
+}
+
+/// A drawn cover: kept a year when asked for by its current URL (`Issue::cover_url`, which
+/// changes with the cover), an hour otherwise.
+async fn cover(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<CoverQuery>,
+) -> Result<Response, PageError> {
     let not_found = || Error::not_found("cover_not_found", "There is no such cover.");
     let sku = file.strip_suffix(".svg").filter(|s| catalog::is_well_formed_sku(s)).ok_or_else(not_found)?;
     let issue = catalog::find_published_issue_by_sku(&state.db, sku).await?.ok_or_else(not_found)?;
@@ -30,10 +41,12 @@ async fn cover(State(state): State<AppState>, Path(file): Path<String>) -> Resul
     context.insert("headline_lines", &wrap(&issue.title, 13, 6));
     context.insert("theme", if issue.publication == "sw" { "red" } else { "ink" });
     let svg = render(&state, "covers/cover.svg", &context)?;
+    let current = query.v.is_some_and(|v| issue.cover_url.ends_with(&format!("?v={v}")));
+    let cache_control = if current { super::static_files::IMMUTABLE } else { "public, max-age=3600" };
     Ok((
         [
             (header::CONTENT_TYPE, "image/svg+xml"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::CACHE_CONTROL, cache_control),
             // An SVG opened on its own must not run script, whatever it holds.
             (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; sandbox"),
         ],

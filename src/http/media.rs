@@ -33,7 +33,8 @@ async fn media(State(state): State<AppState>, Path(key): Path<String>) -> Result
     let mut response = stream_file(&path).await?;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind.content_type()));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    // An upload's key is new each time (a random part), so what a key names never changes.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(super::static_files::IMMUTABLE));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox"),

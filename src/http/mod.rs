@@ -18,6 +18,7 @@ pub mod redirect;
 pub mod render;
 pub mod routes;
 mod session_store;
+pub mod static_files;
 mod webhook;
 
 use std::{sync::Arc, time::Duration};
@@ -57,6 +58,7 @@ pub struct AppState {
     pub page_cache: page_cache::PageCache,
     /// The policy pages with text, for every page's footer.
     pub policy_links: crate::policies::LinkCache,
+    pub static_hashes: static_files::StaticHashes,
 }
 
 impl AppState {
@@ -71,9 +73,10 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:;
      script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
 
 pub fn router(state: AppState) -> Router {
-    let static_files = Router::new().fallback_service(ServeDir::new(state.config.site_dir.join("static"))).layer(
-        SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
-    );
+    let hashes = state.static_hashes.clone();
+    let static_files = Router::new()
+        .fallback_service(ServeDir::new(state.config.site_dir.join("static")))
+        .layer(middleware::from_fn(move |request, next| static_files::cache_headers(hashes.clone(), request, next)));
 
     let request_id = HeaderName::from_static("x-request-id");
     let router = Router::new()

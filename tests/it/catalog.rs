@@ -88,7 +88,7 @@ async fn seed_issues_show_their_contents(app: TestApp) {
         assert!(body.contains(title), "{title}");
     }
     assert!(body.contains("Back page"));
-    assert!(body.contains("src=\"/covers/sw-2016-12.svg\""));
+    assert!(body.contains("src=\"/covers/sw-2016-12.svg?v="));
     assert!(body.contains("Buy this issue") && body.contains("$2.50"));
     assert!(body.contains("href=\"/subscribe#sw\""));
     assert!(!body.contains("Sample content"), "a real issue is not marked as a sample");
@@ -208,6 +208,38 @@ async fn the_sitemap_and_shared_links_describe_the_issues(app: TestApp) {
 }
 
 async fn covers_are_drawn_for_each_issue(app: TestApp) {
+    // Linked by a URL that changes with the cover, and kept a year by that URL (an hour by another).
+    let (_, page) = app.page("/issues/sw/2016/12").await;
+    let start = page.find("/covers/sw-2016-12.svg?v=").expect("the cover's URL");
+    let url = page[start..page[start..].find('"').map(|end| start + end).expect("its end")].to_string();
+    let response = app.get(&url).await;
+    assert_eq!(response.headers()["cache-control"], "public, max-age=31536000, immutable");
+    let response = app.get("/covers/sw-2016-12.svg?v=000000000000").await;
+    assert_eq!(response.headers()["cache-control"], "public, max-age=3600");
+    sqlx::query("UPDATE issues SET title = 'A new headline' WHERE sku = 'sw-2016-12'")
+        .execute(&app.db.pool)
+        .await
+        .expect("retitled");
+    let (_, page) = app.page("/issues/sw/2016/12").await;
+    assert!(!page.contains(&url), "a changed cover has a new URL");
+    sqlx::query("UPDATE issues SET title = $1 WHERE sku = 'sw-2016-12'")
+        .bind("The hate won't go unchallenged")
+        .execute(&app.db.pool)
+        .await
+        .expect("titled back");
+
+    // Static files: linked with their content's hash, kept a year by it.
+    let (_, page) = app.page("/").await;
+    let start = page.find("/static/site.css?v=").expect("the stylesheet's URL");
+    let css = page[start..page[start..].find('"').map(|end| start + end).expect("its end")].to_string();
+    let response = app.get(&css).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "public, max-age=31536000, immutable");
+    let on_disk = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/site.css")).expect("css");
+    assert_eq!(css, format!("/static/site.css?v={}", masthead::storage::short_hash(&on_disk)));
+    let response = app.get("/static/site.css").await;
+    assert_eq!(response.headers()["cache-control"], "public, max-age=3600", "without the hash: an hour");
+
     let response = app.get("/covers/sw-2016-12.svg").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "image/svg+xml");
