@@ -188,7 +188,18 @@ pub struct Order {
     pub postage_waived: i64,
 }
 
+/// Why an order failed when the reader left the payment page by its cancel link.
+pub const CANCELLED_BY_READER: &str = "cancelled by the reader";
+
 impl Order {
+    /// The status as staff read it: a checkout the reader cancelled is "cancelled", not "failed".
+    pub fn status_label(&self) -> &'static str {
+        match (self.status, self.failure_reason.as_deref()) {
+            (OrderStatus::Failed, Some(CANCELLED_BY_READER)) => "cancelled",
+            (status, _) => status.as_str(),
+        }
+    }
+
     /// An invoice staff wait to be paid: nobody to ask, never failed by the reconciliation job.
     pub fn is_open_invoice(&self) -> bool {
         self.status == OrderStatus::Pending && self.payment_method.as_deref() == Some("invoice")

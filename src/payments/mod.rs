@@ -178,7 +178,7 @@ pub async fn cancel(db: &Db, provider: &PaymentProvider, order: &Order) -> Resul
             return orders::settle(db, &order.id, outcome, now).await;
         }
     }
-    orders::fail_order(db, &order.id, "cancelled by the reader", now).await
+    orders::fail_order(db, &order.id, orders::CANCELLED_BY_READER, now).await
 }
 
 /// Settles orders still pending after their checkout expired (a webhook can be missed when the

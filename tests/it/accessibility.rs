@@ -132,6 +132,7 @@ async fn every_page_passes_axe_at_both_widths() {
         "/admin/issues/sw-2017-01/print-run".into(),
         "/admin/orders".into(),
         format!("/admin/orders/{order}"),
+        format!("/admin/orders/{order}/refund"),
         "/admin/orders/new".into(),
         "/admin/subscribers".into(),
         "/admin/mailing-list".into(),

@@ -13,6 +13,7 @@ use crate::{
 };
 
 on_both_databases!(
+    a_cancelled_checkout_reads_cancelled_and_figures_are_in_good_english,
     the_shops_postal_address_is_set_by_an_admin_and_printed_on_receipts,
     every_admin_route_refuses_strangers,
     a_forged_form_changes_nothing,
@@ -498,14 +499,28 @@ async fn a_refund_ends_the_subscriptions_and_is_audited(app: TestApp) {
     assert!(page.contains("Refund this order") && page.contains("$58.00"));
     let (_, page) = staff_client.page("/admin").await;
     assert!(
-        page.contains("<strong>1</strong> paid orders") && page.contains("<strong>1</strong> active subscriptions"),
+        page.contains("<strong>1</strong> paid order</a>")
+            && page.contains("<strong>1</strong> active subscription</a>"),
         "{page}"
     );
-    let response = staff_client.post_form(&format!("/admin/orders/{order_id}/refund"), &[("csrf_token", &token)]).await;
+    // A refund asks first: the amount, and what ends with it. Posted without the confirmation,
+    // nothing happens and the question comes back.
+    let refund = format!("/admin/orders/{order_id}/refund");
+    let response = staff_client.post_form(&refund, &[("csrf_token", &token)]).await;
+    assert_eq!(
+        (response.status().as_u16(), response.headers()["location"].to_str().expect("text")),
+        (303, refund.as_str())
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM orders WHERE status = 'refunded'").await, 0);
+    let (status, page) = staff_client.page(&refund).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Refund $58.00") && page.contains("International Socialist Review"), "{page}");
+    assert!(page.contains("ends now"), "{page}");
+    let response = staff_client.post_form(&refund, &[("csrf_token", &token), ("confirm", "yes")]).await;
     assert_eq!(response.status(), 303);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM orders WHERE status = 'refunded'").await, 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM subscriptions WHERE status = 'ended'").await, 1);
-    let response = staff_client.post_form(&format!("/admin/orders/{order_id}/refund"), &[("csrf_token", &token)]).await;
+    let response = staff_client.post_form(&refund, &[("csrf_token", &token), ("confirm", "yes")]).await;
     assert_eq!(response.status(), 409, "refunded once");
     let (_, page) = staff_client.page("/admin").await;
     assert!(
@@ -823,4 +838,22 @@ async fn the_shops_postal_address_is_set_by_an_admin_and_printed_on_receipts(app
     let (_, page) = buyer.page(&format!("/account/orders/{order_id}")).await;
     assert!(page.contains("PO Box 258<br>Chicago IL 60690<br>subs@example.org"), "{page}");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'settings.shop_contact'").await, 1);
+}
+
+async fn a_cancelled_checkout_reads_cancelled_and_figures_are_in_good_english(app: TestApp) {
+    let (status, answer) = checkout(&app, &["isr-print-1y"], None, "changed.mind@example.org").await;
+    assert_eq!(status, 201, "{answer}");
+    let order_id = answer["order_id"].as_str().expect("an order").to_string();
+    let response = app.post_form(&format!("/checkout/test-payment/{order_id}/cancel"), &[]).await;
+    assert_eq!(response.status(), 303);
+    let staff = app.with_new_client();
+    sign_in_as(&staff, "staff@example.org", Role::Staff).await;
+    let (_, list) = staff.page("/admin/orders").await;
+    assert!(list.contains("status-cancelled\">cancelled<") && !list.contains("status-failed"), "{list}");
+    let (_, page) = staff.page(&format!("/admin/orders/{order_id}")).await;
+    assert!(page.contains(">cancelled</span>") && !page.contains(">failed<"), "{page}");
+    let (_, dashboard) = staff.page("/admin").await;
+    for figure in ["0</strong> orders awaiting payment", "0</strong> paid orders", "1</strong> coupon switched on"] {
+        assert!(dashboard.contains(figure), "{figure}: {dashboard}");
+    }
 }

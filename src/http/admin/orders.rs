@@ -12,7 +12,7 @@ use super::{admin_context, datetime, StaffContext};
 use crate::{
     catalog::{self, IssueRef},
     error::Error,
-    http::{error::PageError, render::render, routes::RecordingRouter, AppState},
+    http::{error::PageError, extract::FormBody, render::render, routes::RecordingRouter, AppState},
     orders::{self, staff::OrderFilter, terms},
     payments,
 };
@@ -21,6 +21,7 @@ pub fn routes(routes: RecordingRouter) -> RecordingRouter {
     routes
         .get("/orders", list)
         .get("/orders/{id}", detail)
+        .get("/orders/{id}/refund", refund_question)
         .post("/orders/{id}/refund", refund)
         .get("/subscribers", subscribers)
         .get("/mailing-list", mailing_list)
@@ -67,9 +68,9 @@ async fn list(
         .map(|o| OrderRow {
             created: datetime(o.created_at),
             total: o.money(o.total).display(),
+            status: o.status_label().to_string(),
             id: o.id,
             email: o.email,
-            status: o.status.as_str().to_string(),
             coupon: o.coupon_code,
         })
         .collect();
@@ -125,14 +126,48 @@ async fn detail(
     context.insert("lines", &lines);
     context.insert("subscriptions", &subscriptions);
     context.insert("refundable", &order.status.is_refundable());
+    context.insert("status_label", order.status_label());
     Ok(render(&state, "admin/order.html", &context)?.into_response())
+}
+
+/// Before a refund runs: the amount, where it goes, and each subscription that ends with it.
+async fn refund_question(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let order = find(&state, &id).await?;
+    if !order.status.is_refundable() {
+        return Ok(redirect::to(&format!("/admin/orders/{id}")));
+    }
+    let ending: Vec<_> = orders::subscriptions_of_order(&state.db, &id)
+        .await?
+        .into_iter()
+        .filter(|s| s.status == "active")
+        .map(|s| (s.title.clone(), s.first_issue(), s.last_issue()))
+        .collect();
+    let mut context = admin_context(&state, &ctx, "Refund this order?").await;
+    context.insert("order", &order);
+    context.insert("total", &order.money(order.total));
+    context.insert("ending", &ending);
+    Ok(render(&state, "admin/refund.html", &context)?.into_response())
+}
+
+#[derive(Deserialize)]
+struct RefundForm {
+    #[serde(default)]
+    confirm: String,
 }
 
 async fn refund(
     State(state): State<AppState>,
     ctx: StaffContext,
     Path(id): Path<String>,
+    FormBody(form): FormBody<RefundForm>,
 ) -> Result<Response, PageError> {
+    if form.confirm != "yes" {
+        return Ok(redirect::to(&format!("/admin/orders/{id}/refund")));
+    }
     let order = find(&state, &id).await?;
     payments::refund(&state.db, &state.payments, &order, &ctx.actor()).await?;
     ctx.flash("Refunded: the order's subscriptions have ended.").await;
