@@ -13,6 +13,7 @@ use crate::{
 };
 
 on_both_databases!(
+    the_audit_log_reads_as_before_and_after_and_filters,
     a_cancelled_checkout_reads_cancelled_and_figures_are_in_good_english,
     the_shops_postal_address_is_set_by_an_admin_and_printed_on_receipts,
     every_admin_route_refuses_strangers,
@@ -528,7 +529,7 @@ async fn a_refund_ends_the_subscriptions_and_is_audited(app: TestApp) {
         "{page}"
     );
     let (_, page) = staff_client.page("/admin/audit").await;
-    assert!(page.contains("order.refund") && page.contains("staff@example.org"));
+    assert!(page.contains("refunded an order: <strong>order ") && page.contains("staff@example.org"), "{page}");
     let (_, page) = staff_client.page("/admin/orders?status=refunded&email=REFUND").await;
     assert!(page.contains(&order_id[..8]));
     let (_, page) = staff_client.page("/admin/orders?status=paid").await;
@@ -856,4 +857,41 @@ async fn a_cancelled_checkout_reads_cancelled_and_figures_are_in_good_english(ap
     for figure in ["0</strong> orders awaiting payment", "0</strong> paid orders", "1</strong> coupon switched on"] {
         assert!(dashboard.contains(figure), "{figure}: {dashboard}");
     }
+}
+
+async fn the_audit_log_reads_as_before_and_after_and_filters(app: TestApp) {
+    let boss = app.with_new_client();
+    let boss_token = sign_in_as(&boss, "boss@example.org", Role::Admin).await;
+    let clerk = app.with_new_client();
+    let clerk_token = sign_in_as(&clerk, "clerk@example.org", Role::Staff).await;
+    let id = ftr_id(&app).await;
+    assert_eq!(
+        clerk.post_form(&format!("/admin/coupons/{id}/deactivate"), &[("csrf_token", &clerk_token)]).await.status(),
+        303
+    );
+    let fields = [("csrf_token", boss_token.as_str()), ("postal_address", "1 Union Sq\nChicago IL"), ("email", "")];
+    assert_eq!(boss.post_form("/admin/settings", &fields).await.status(), 303);
+
+    let (status, page) = boss.page("/admin/audit").await;
+    assert_eq!(status, 200);
+    // Names, not ids; only the fields that changed, before and after.
+    assert!(page.contains("<strong>coupon FTR 2016</strong>"), "{page}");
+    assert!(!page.contains(&id), "no raw id: {page}");
+    assert!(page.contains("<dt>active</dt><dd><del>yes</del> → <ins>no</ins></dd>"), "{page}");
+    assert!(!page.contains("<dt>code</dt>"), "unchanged fields are left out: {page}");
+    assert!(page.contains("changed a setting"), "{page}");
+
+    // By staff member, kind and day.
+    let (_, page) = boss.page("/admin/audit?staff=clerk%40example.org").await;
+    assert!(page.contains("FTR 2016") && !page.contains("changed a setting"), "{page}");
+    let (_, page) = boss.page("/admin/audit?kind=settings").await;
+    assert!(!page.contains("FTR 2016") && page.contains("changed a setting"), "{page}");
+    let today = clock::day(clock::now());
+    let (_, page) = boss.page(&format!("/admin/audit?from={today}&to={today}")).await;
+    assert!(page.contains("FTR 2016") && page.contains("changed a setting"), "{page}");
+    let (_, page) = boss.page("/admin/audit?to=2000-01-01").await;
+    assert!(page.contains("No change matches."), "{page}");
+    let (status, page) = boss.page("/admin/audit?from=yesterday").await;
+    assert_eq!(status, 422);
+    assert!(page.contains("A date is written like 2026-11-30."), "{page}");
 }

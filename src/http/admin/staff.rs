@@ -121,13 +121,39 @@ async fn require_two_factor(
     Ok(redirect::to("/admin/staff"))
 }
 
-async fn audit_log(State(state): State<AppState>, ctx: StaffContext) -> Result<Response, PageError> {
-    let entries: Vec<_> = audit::recent(&state.db, 500)
-        .await?
-        .into_iter()
-        .map(|e| (datetime(e.at), e.staff_email, e.action, e.entity, e.entity_id, e.before_json, e.after_json))
+/// The audit log, newest first: who changed what, the fields that changed (before and after), by
+/// staff member, kind of record and day.
+async fn audit_log(
+    State(state): State<AppState>,
+    ctx: StaffContext,
+    axum::extract::Query(filter): axum::extract::Query<audit::AuditFilter>,
+) -> Result<Response, PageError> {
+    let (entries, problems) = match audit::search(&state.db, &filter, 500).await {
+        Ok(entries) => (entries, vec![]),
+        Err(crate::error::Error::Fields(problems)) => (vec![], problems),
+        Err(error) => return Err(error.into()),
+    };
+    let rows: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "when": datetime(e.at), "who": e.staff_email, "what": e.what(), "record": e.record(),
+                "changes": e.changes(),
+            })
+        })
         .collect();
+    let (staff, kinds) = audit::filter_choices(&state.db).await?;
     let mut context = admin_context(&state, &ctx, "Audit log").await;
-    context.insert("entries", &entries);
-    Ok(render(&state, "admin/audit.html", &context)?.into_response())
+    context.insert("entries", &rows);
+    context.insert("filter", &filter);
+    context.insert("staff_choices", &staff);
+    context.insert("kind_choices", &kinds);
+    let errors: std::collections::HashMap<&str, &str> =
+        problems.iter().map(|p| (p.field, p.message.as_str())).collect();
+    context.insert("errors", &errors);
+    let mut response = render(&state, "admin/audit.html", &context)?.into_response();
+    if !problems.is_empty() {
+        *response.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(response)
 }
