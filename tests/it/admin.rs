@@ -13,6 +13,7 @@ use crate::{
 };
 
 on_both_databases!(
+    a_coupon_whose_window_is_over_is_saved_only_after_a_warning,
     the_audit_log_reads_as_before_and_after_and_filters,
     a_cancelled_checkout_reads_cancelled_and_figures_are_in_good_english,
     the_shops_postal_address_is_set_by_an_admin_and_printed_on_receipts,
@@ -894,4 +895,23 @@ async fn the_audit_log_reads_as_before_and_after_and_filters(app: TestApp) {
     let (status, page) = boss.page("/admin/audit?from=yesterday").await;
     assert_eq!(status, 422);
     assert!(page.contains("A date is written like 2026-11-30."), "{page}");
+}
+
+async fn a_coupon_whose_window_is_over_is_saved_only_after_a_warning(app: TestApp) {
+    let token = sign_in_as(&app, "staff@example.org", Role::Staff).await;
+    let past = [("starts_at", "2016-11-01T00:00"), ("ends_at", "2016-12-31T00:00")];
+    let response = app.post_form("/admin/coupons", &coupon_fields(&token, &past)).await;
+    assert_eq!(response.status(), 422);
+    let page = html_text(&response.text().await.expect("a page"));
+    assert!(page.contains("whole window is in the past") && page.contains("value=\"save_past\""), "{page}");
+    assert!(page.contains("value=\"WINTER 26\""), "what was typed stays: {page}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM coupons WHERE normalized_code = 'WINTER26'").await, 0);
+    // A window still open is saved at once; the past one after "Save anyway".
+    let mut anyway = past.to_vec();
+    anyway.push(("action", "save_past"));
+    let response = app.post_form("/admin/coupons", &coupon_fields(&token, &anyway)).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM coupons WHERE normalized_code = 'WINTER26'").await, 1);
+    let open = [("code", "SPRING 27"), ("ends_at", "2099-01-01T00:00")];
+    assert_eq!(app.post_form("/admin/coupons", &coupon_fields(&token, &open)).await.status(), 303);
 }

@@ -350,6 +350,9 @@ async fn create(
     if form.action == "preview" {
         return form_page(&state, &ctx, StatusCode::OK, &form, None, &[], Some(&coupon.unsaved())).await;
     }
+    if let Some(warning) = past_window(&coupon, &form) {
+        return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, &[warning], None).await;
+    }
     match coupons::create_coupon(&state.db, &coupon, Some(&ctx.actor()), clock::now()).await {
         Ok(saved) => {
             ctx.flash(format!("Coupon {} saved.", saved.code)).await;
@@ -360,6 +363,19 @@ async fn create(
         }
         Err(other) => Err(PageError(other)),
     }
+}
+
+/// A coupon whose whole window is over could never be used: most likely a mistyped year. It is
+/// saved only when staff press "Save anyway" after this warning.
+fn past_window(coupon: &NewCoupon, form: &CouponForm) -> Option<FieldError> {
+    let ended = coupon.ends_at.is_some_and(|end| end <= clock::now());
+    (ended && form.action != "save_past").then(|| {
+        FieldError::new(
+            "past_window",
+            "Its whole window is in the past, so no reader could use it. Check the dates (a mistyped year?), \
+             or save it anyway.",
+        )
+    })
 }
 
 /// A form refused for other mistakes also says when its code is taken, so staff fix all at once.
@@ -407,6 +423,10 @@ async fn update(
     };
     if form.action == "preview" {
         return form_page(&state, &ctx, StatusCode::OK, &form, Some(&current), &[], Some(&coupon.unsaved())).await;
+    }
+    if let Some(warning) = past_window(&coupon, &form) {
+        return form_page(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&current), &[warning], None)
+            .await;
     }
     match coupons::update_coupon(&state.db, &id, &coupon, &ctx.actor(), clock::now()).await {
         Ok(saved) => {
