@@ -226,6 +226,8 @@ async fn account_page(
     context.insert("attempt", &attempt);
     // What an address form shows when it is not the one sent back: every field empty.
     context.insert("blank", &every_address_field([]));
+    context.insert("countries", &crate::postage::country_choices(&state.db, &state.config.home_country).await?);
+    context.insert("home_country", &state.config.home_country);
     let mut response = render(state, "account/account.html", &context)?.into_response();
     *response.status_mut() = status;
     Ok(response)

@@ -42,6 +42,7 @@ async fn form_page(
     context.insert("lines", &lines);
     context.insert("products", &products);
     context.insert("methods", &staff_orders::PAYMENT_METHODS);
+    context.insert("countries", &crate::postage::country_choices(&state.db, &state.config.home_country).await?);
     let mut errors: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
     for p in problems {
         errors.entry(p.field).and_modify(|m| *m = format!("{m} {}", p.message)).or_insert_with(|| p.message.clone());
