@@ -166,3 +166,31 @@ pub async fn is_empty(db: &Db) -> anyhow::Result<bool> {
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM publications").fetch_one(&db.pool).await?;
     Ok(count == 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo archive reads like a real paper's: every headline its own, no placeholder
+    /// bylines, every sample marked, and each journal issue with an editorial, features and reviews.
+    #[test]
+    fn the_demo_archive_reads_like_a_real_papers() {
+        let catalog: CatalogFixture = serde_json::from_str(CATALOG_JSON).expect("the fixture parses");
+        let mut titles: Vec<&str> = catalog.issues.iter().map(|i| i.title.as_str()).collect();
+        titles.sort();
+        let count = titles.len();
+        titles.dedup();
+        assert_eq!(titles.len(), count, "a headline is repeated");
+        for issue in &catalog.issues {
+            let label = format!("{} {}-{}", issue.publication, issue.year, issue.month);
+            for article in &issue.articles {
+                assert!(!article.author.starts_with("Sample"), "{label}: a placeholder byline");
+            }
+            assert_eq!(issue.sample, issue.summary.starts_with("Sample content"), "{label}: samples say so");
+            if issue.publication == "isr" {
+                assert!(issue.articles.len() >= 4, "{label}: a journal issue has more to it");
+                assert!(issue.articles.iter().any(|a| a.section.as_deref() == Some("Reviews")), "{label}");
+            }
+        }
+    }
+}
