@@ -272,7 +272,7 @@ mod tests {
     fn only_the_fields_that_changed_are_shown_with_dates_and_names() {
         let e = entry(
             serde_json::json!({"code": "FTR 2016", "active": true, "ends_at": null, "redemptions_used": 3}),
-            serde_json::json!({"code": "FTR 2016", "active": false, "ends_at": 1_798_675_200, "redemptions_used": 3}),
+            serde_json::json!({"code": "FTR 2016", "active": false, "ends_at": 1_798_761_600, "redemptions_used": 3}),
         );
         assert_eq!(
             e.changes(),
