@@ -347,6 +347,17 @@ async fn orders_are_shown_only_to_the_session_that_placed_them(app: TestApp) {
         let page = response.text().await.expect("a page");
         assert!(!page.contains("mine@example.org") && !page.contains("International Socialist Review"), "{page}");
     }
+    // Pages with a cart, an order or a payment are never stored by a browser or proxy.
+    for path in [
+        "/cart".to_string(),
+        "/checkout".to_string(),
+        format!("/checkout/test-payment/{order_id}"),
+        format!("/checkout/success?order={order_id}"),
+        "/account".to_string(),
+    ] {
+        let response = app.get(&path).await;
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+    }
     // The return pages, opened elsewhere (another device, cookies cleared), say where the order is.
     for (path, title) in [
         (format!("/checkout/success?order={order_id}"), "<h1>Your order</h1>"),

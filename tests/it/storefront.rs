@@ -46,6 +46,14 @@ async fn forgiving_checkout(backend: Backend) {
     expect_path(page, "/checkout").await;
     assert_eq!(value(page, "#f-country").await, "US", "the shop's own country is chosen to start with");
 
+    // At a phone's width first: a mistaken submit focuses the summary there too.
+    page.set_window_size(390, 900).await.expect("a phone's width");
+    click(page, ".pay-row button").await;
+    expect_text(page, ".error-summary", "Enter an email address").await;
+    assert_eq!(script(page, "return document.activeElement.id").await, "error-summary", "at 390 px");
+    save_screenshot(page, &format!("checkout-errors-{name}-390")).await;
+    page.set_window_size(1280, 900).await.expect("a desktop's width");
+
     // A mistyped email, a name, and no address at all (not even a country).
     find(page, "#f-email").await.send_keys("ada.example.org").await.expect("typed");
     find(page, "#f-name").await.send_keys("Ada Lovelace").await.expect("typed");
@@ -228,5 +236,40 @@ async fn offer_journey(backend: Backend) {
             expect_text(page, "main", "Your cart is empty").await;
         }
     }
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_pages_are_a_click_away_from_every_page_sqlite() {
+    policy_pages_from_the_footer(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_pages_are_a_click_away_from_every_page_postgres() {
+    policy_pages_from_the_footer(Backend::Postgres).await;
+}
+
+async fn policy_pages_from_the_footer(backend: Backend) {
+    let Some(app) = TestApp::spawn_reachable(backend).await else { return };
+    let Some(browser) = Browser::start().await else { return };
+    let page = &browser.client;
+    let name = app.db.backend.name();
+    for (width, from, link, heading) in [
+        (390, "/subscribe", "/refunds", "Refunds and cancellations"),
+        (1280, "/issues/sw/2017/01", "/privacy", "Privacy"),
+    ] {
+        page.set_window_size(width, 900).await.expect("a width");
+        page.goto(&app.url(from)).await.expect("a page");
+        click(page, &format!(".site-footer a[href='{link}']")).await;
+        expect_path(page, link).await;
+        expect_text(page, "h1", heading).await;
+        save_screenshot(page, &format!("policy-{name}-{width}")).await;
+    }
+    // And from the checkout page, before paying.
+    page.goto(&app.url("/subscribe")).await.expect("subscribe");
+    click(page, "form:has(input[value='sw-digital-1y']) button").await;
+    click(page, "a[href='/checkout']").await;
+    click(page, ".checkout-side a[href='/terms']").await;
+    expect_text(page, "h1", "Terms of sale").await;
     browser.close().await;
 }
