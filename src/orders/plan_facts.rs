@@ -25,17 +25,23 @@ pub struct PlanFacts {
     pub saves_per_year: Option<Money>,
 }
 
-/// The issue a new subscription to this edition would start with if paid at `now`: the rule of
+/// The issue a new subscription to this edition would start with if paid at `now` (and how often
+/// the publication comes out): the rule of
 /// `terms::first_issue`, after the newest issue published and, for print, the newest closed
 /// mailing list (as settlement does).
-pub async fn first_issue_if_paid_now(db: &Db, publication: &str, edition: Edition, now: i64) -> Result<i64> {
+pub async fn first_issue_if_paid_now(
+    db: &Db,
+    publication: &str,
+    edition: Edition,
+    now: i64,
+) -> Result<(i64, crate::catalog::Frequency)> {
     let schedule = mailing_list::schedule(db, publication).await?;
     let mut latest = schedule.latest_published;
     if edition == Edition::Print {
         let mut conn = db.pool.acquire().await?;
         latest = latest.max(mailing_list::latest_closed(&mut conn, publication).await?);
     }
-    Ok(terms::first_issue(schedule.frequency, latest, terms::period_at(now), None))
+    Ok((terms::first_issue(schedule.frequency, latest, terms::period_at(now), None), schedule.frequency))
 }
 
 /// The facts of each plan, by SKU.
@@ -47,9 +53,7 @@ pub async fn plan_facts(db: &Db, plans: &[&Plan], now: i64) -> Result<HashMap<St
         let (first, frequency) = match starts.get(&key) {
             Some(known) => *known,
             None => {
-                let frequency = mailing_list::schedule(db, &plan.publication).await?.frequency;
-                let first = first_issue_if_paid_now(db, &plan.publication, plan.edition, now).await?;
-                *starts.entry(key).or_insert((first, frequency))
+                *starts.entry(key).or_insert(first_issue_if_paid_now(db, &plan.publication, plan.edition, now).await?)
             }
         };
         let shortest = plans
