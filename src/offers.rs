@@ -104,20 +104,29 @@ pub async fn published_offer(db: &Db, slug: &str) -> Result<Option<(Offer, Coupo
     Ok(coupons::find_coupon(db, &offer.coupon_id).await?.map(|coupon| (offer, coupon)))
 }
 
-/// The offer the home page shows: the most recently saved published offer that can be used now.
-pub async fn featured_offer(db: &Db, now: i64) -> Result<Option<(Offer, Coupon)>> {
-    let rows: Vec<OfferRow> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM offers WHERE published = 1 ORDER BY updated_at DESC"))
-            .fetch_all(&db.pool)
-            .await?;
-    for offer in rows.into_iter().map(from_row) {
-        if let Some(coupon) = coupons::find_coupon(db, &offer.coupon_id).await? {
-            if is_live(&coupon, now) {
-                return Ok(Some((offer, coupon)));
-            }
-        }
-    }
-    Ok(None)
+/// What the home page says of the offer it shows.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct FeaturedOffer {
+    pub slug: String,
+    pub headline: String,
+    pub code: String,
+    pub description: String,
+}
+
+/// The offer the home page shows: the most recently saved published offer whose coupon can be
+/// used now. One query, as the home page is read often: its conditions are `Coupon::status`'s
+/// "active", as the checkout's reservation also writes them in SQL.
+pub async fn featured_offer(db: &Db, now: i64) -> Result<Option<FeaturedOffer>> {
+    Ok(sqlx::query_as(
+        "SELECT o.slug, o.headline, c.code, c.description FROM offers o JOIN coupons c ON c.id = o.coupon_id \
+         WHERE o.published = 1 AND c.active = 1 AND (c.starts_at IS NULL OR c.starts_at <= $1) \
+         AND (c.ends_at IS NULL OR c.ends_at > $1) \
+         AND (c.max_redemptions IS NULL OR c.redemptions_used < c.max_redemptions) \
+         ORDER BY o.updated_at DESC LIMIT 1",
+    )
+    .bind(now)
+    .fetch_optional(&db.pool)
+    .await?)
 }
 
 /// The coupon can be used now (not ended, used up, switched off or yet to start).

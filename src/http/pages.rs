@@ -95,10 +95,7 @@ async fn offers(state: &AppState, with_latest_issue: bool) -> Result<Vec<Publica
 async fn home(State(state): State<AppState>, visitor: Visitor) -> Page {
     let mut context = visitor_context(&state, &visitor, "Home").await;
     context.insert("offers", &offers(&state, true).await?);
-    if let Some((offer, coupon)) = crate::offers::featured_offer(&state.db, crate::clock::now()).await? {
-        context.insert("featured", &offer);
-        context.insert("featured_coupon", &coupon.summary());
-    }
+    context.insert("featured", &crate::offers::featured_offer(&state.db, crate::clock::now()).await?);
     Ok(render(&state, "catalog/home.html", &context)?)
 }
 
