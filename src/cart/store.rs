@@ -292,7 +292,10 @@ async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<
                     .bind(&sku)
                     .execute(db.unflushed_write().await?.pool())
                     .await?;
-                notices.push(Notice::new("item_unavailable", format!("{sku} is no longer on sale and was removed.")));
+                notices.push(Notice::new(
+                    "item_unavailable",
+                    "An item in your cart is no longer on sale and was removed.",
+                ));
             }
         }
     }

@@ -203,15 +203,18 @@ pub async fn find_published_issue(db: &Db, issue: &IssueRef) -> Result<Option<Is
 }
 
 pub async fn find_published_issue_by_sku(db: &Db, sku: &str) -> Result<Option<Issue>> {
+    let Some(mut issue) = published_issue_without_contents(db, sku).await? else { return Ok(None) };
+    issue.articles = articles_of(db, sku).await?;
+    Ok(Some(issue))
+}
+
+/// A published issue without its table of contents (which pricing never reads).
+async fn published_issue_without_contents(db: &Db, sku: &str) -> Result<Option<Issue>> {
     let sql = "SELECT i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
      i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample, i.pdf_free \
      FROM issues i JOIN publications p ON p.slug = i.publication WHERE i.published = 1 AND i.sku = $1";
-    let Some(row) = sqlx::query_as::<_, IssueRow>(sql).bind(sku).fetch_optional(&db.pool).await? else {
-        return Ok(None);
-    };
-    let mut issue = issue_from_row(row)?;
-    issue.articles = articles_of(db, sku).await?;
-    Ok(Some(issue))
+    let row = sqlx::query_as::<_, IssueRow>(sql).bind(sku).fetch_optional(&db.pool).await?;
+    row.map(issue_from_row).transpose()
 }
 
 /// Every issue, published or not, newest first (for staff).
@@ -271,10 +274,12 @@ pub async fn products(db: &Db) -> Result<Vec<Product>> {
     Ok(products)
 }
 
-/// The product a SKU names, if it is on sale now.
+/// The product a SKU names, if it is on sale now (an issue without its contents: no caller prices them).
 pub async fn find_product(db: &Db, sku: &str) -> Result<Option<Product>> {
-    if let Some(plan) = find_plan(db, sku).await? {
-        return Ok(Some(Product::Plan(plan)));
+    // The SKU's shape says which table to ask: one query per cart line, not three.
+    if IssueRef::from_sku(sku).is_some() {
+        let issue = published_issue_without_contents(db, sku).await?;
+        return Ok(issue.filter(|i| i.price.is_some()).map(Product::Issue));
     }
-    Ok(find_published_issue_by_sku(db, sku).await?.filter(|i| i.price.is_some()).map(Product::Issue))
+    Ok(find_plan(db, sku).await?.map(Product::Plan))
 }
