@@ -53,7 +53,7 @@ async fn cart_page(
     context.insert("error", &failure.map(|e| e.public_message()));
     let products = super::checkout::cart_products(state, &view).await?;
     let items: Vec<_> = products.iter().map(|(product, quantity)| (product, *quantity)).collect();
-    context.insert("facts", &super::checkout::plan_facts_of(state, &products).await?);
+    context.insert("facts", &super::checkout::plan_facts_of(state, &view, &products).await?);
     context.insert("postage", &crate::postage::estimate(&state.db, &items, state.currency()).await?);
     context.insert("cart", &view);
     context.insert("coupon_attempt", &coupon);

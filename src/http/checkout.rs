@@ -79,7 +79,7 @@ async fn form_page(
     let items: Vec<_> = products.iter().map(|(product, quantity)| (product, *quantity)).collect();
     let needs_address = products.iter().any(|(product, _)| product.edition() == crate::catalog::Edition::Print);
     let mut context = visitor_context(state, visitor, "Checkout").await;
-    context.insert("facts", &plan_facts_of(state, &products).await?);
+    context.insert("facts", &plan_facts_of(state, &view, &products).await?);
     context.insert("postage", &crate::postage::estimate(&state.db, &items, state.currency()).await?);
     context.insert("cart", &view);
     context.insert("form", form);
@@ -293,9 +293,11 @@ fn summary_lines(order: &orders::Order, lines: &[orders::OrderLine]) -> Vec<(Str
     rows
 }
 
-/// The facts of the plans among these products (issues, price per issue, first issue), by SKU.
+/// The facts of the plans in the cart (issues, price per issue, first issue), by SKU; in a cart the
+/// price per issue is of what the line costs after its discount.
 pub(super) async fn plan_facts_of(
     state: &AppState,
+    view: &cart::CartView,
     products: &[(crate::catalog::Product, i64)],
 ) -> Result<std::collections::HashMap<String, crate::orders::plan_facts::PlanFacts>, Error> {
     let plans: Vec<&crate::catalog::Plan> = products
@@ -305,7 +307,15 @@ pub(super) async fn plan_facts_of(
             crate::catalog::Product::Issue(_) => None,
         })
         .collect();
-    crate::orders::plan_facts::plan_facts(&state.db, &plans, clock::now()).await
+    let mut facts = crate::orders::plan_facts::plan_facts(&state.db, &plans, clock::now()).await?;
+    for line in view.quote.lines.iter().filter(|l| l.discount.amount > 0) {
+        if let Some(f) = facts.get_mut(&line.sku) {
+            let charged =
+                crate::money::Money::new(line.line_total.amount - line.discount.amount, line.line_total.currency);
+            f.per_issue = charged.share_of(f.issues);
+        }
+    }
+    Ok(facts)
 }
 
 /// The products in the cart with their quantities (those still on sale).

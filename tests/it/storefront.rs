@@ -230,6 +230,8 @@ async fn offer_journey(backend: Backend) {
         expect_path(page, "/cart").await;
         expect_text(page, ".coupon", "FTR 2016").await;
         expect_text(page, ".grand-total", total).await;
+        // The price per issue is of what the reader pays: $14.50 for 4 issues, $49 for 16.
+        expect_text(page, ".line-facts", if width == 390 { "$3.63 an issue" } else { "$3.06 an issue" }).await;
         save_screenshot(page, &format!("offer-cart-{name}-{width}")).await;
         if width == 390 {
             click(page, &format!("form[action='/cart/items/{sku}/remove'] button")).await;
