@@ -1,5 +1,5 @@
-//! A postal address for print copies: the same six fields wherever one is kept (orders,
-//! subscriptions, the mailing list), and one way to print it.
+//! A postal address for print copies: the same six fields wherever one is typed (every address
+//! form) or kept (orders, subscriptions, the mailing list), and one way to print it.
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,41 @@ pub struct AddressInput {
     /// Two letters, such as US.
     #[serde(default)]
     pub country: String,
+}
+
+/// The six address fields of an HTML form, kept as typed to show them again after a mistake.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct AddressForm {
+    #[serde(default)]
+    pub line1: String,
+    #[serde(default)]
+    pub line2: String,
+    #[serde(default)]
+    pub city: String,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub postal_code: String,
+    #[serde(default)]
+    pub country: String,
+}
+
+impl AddressForm {
+    /// True when any required field was filled in (a form without an address leaves them all empty).
+    pub fn is_given(&self) -> bool {
+        [&self.line1, &self.city, &self.postal_code, &self.country].iter().any(|f| !f.trim().is_empty())
+    }
+
+    pub fn input(&self) -> AddressInput {
+        AddressInput {
+            line1: self.line1.clone(),
+            line2: Some(self.line2.clone()),
+            city: self.city.clone(),
+            region: Some(self.region.clone()),
+            postal_code: self.postal_code.clone(),
+            country: self.country.clone(),
+        }
+    }
 }
 
 /// Runs of spaces and line breaks typed into a field become one space.

@@ -4,6 +4,13 @@ pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// A moment's day as readers are told it: "30 November 2026" (UTC).
+pub fn long_date(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| format!("{} {} {}", t.day(), crate::catalog::month_name(t.month() as i64), t.year()))
+        .unwrap_or_default()
+}
+
 /// A day typed as yyyy-mm-dd (as a date field sends it): its first moment, UTC.
 pub fn day_start(text: &str) -> Option<i64> {
     let format = time::macros::format_description!("[year]-[month]-[day]");

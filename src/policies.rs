@@ -106,11 +106,19 @@ pub async fn page(db: &Db, policy: Policy) -> Result<PolicyPage> {
 }
 
 pub async fn pages(db: &Db) -> Result<Vec<PolicyPage>> {
-    let mut pages = Vec::new();
-    for policy in Policy::ALL {
-        pages.push(page(db, policy).await?);
-    }
-    Ok(pages)
+    let rows: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT slug, body, updated_at FROM policy_pages").fetch_all(&db.pool).await?;
+    Ok(Policy::ALL
+        .into_iter()
+        .map(|policy| {
+            let (markdown, updated_at) = rows
+                .iter()
+                .find(|(slug, _, _)| slug == policy.slug())
+                .map(|(_, body, at)| (body.clone(), *at))
+                .unwrap_or_default();
+            PolicyPage { slug: policy.slug(), title: policy.title(), markdown, updated_at }
+        })
+        .collect())
 }
 
 /// The pages that have text, in their order, on any connection (emails are written inside the

@@ -12,6 +12,6 @@ pub use digital::{pdf_access, stamp_line, stamp_pdf, PdfAccess};
 pub use erasure::{erase, warning as erasure_warning, Erased, ErasureWarning, ERASED_NAME};
 pub use export::{export, export_for_staff, ReaderData};
 pub use overview::{
-    can_renew, date, latest_order_of_cart, overview, overview_of_order, AccountOrder, AccountSubscription, Overview,
+    can_renew, latest_order_of_cart, overview, overview_of_order, AccountOrder, AccountSubscription, Overview,
 };
 pub use sign_in::{link_is_usable, request_link, sign_in, LINK_LIFETIME_SECS, SIGN_IN_LINKS};

@@ -88,13 +88,6 @@ fn issues_left(first: i64, last: i64, step: i64, current: i64) -> i64 {
     }
 }
 
-/// "30 November 2026".
-pub fn date(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .map(|t| format!("{} {} {}", t.day(), crate::catalog::month_name(t.month() as i64), t.year()))
-        .unwrap_or_default()
-}
-
 /// The reader's subscriptions and orders (failed checkouts left out), newest first.
 /// The plan "Renew" puts in the cart: the same term, or (for a term the shop does not sell, such
 /// as an imported three years) the shortest plan of the publication and edition.
@@ -235,7 +228,7 @@ async fn account_orders(db: &Db, rows: Vec<OrderRow>) -> Result<Vec<AccountOrder
         orders.push(AccountOrder {
             id: row.id,
             status: row.status,
-            placed: date(row.created_at),
+            placed: crate::clock::long_date(row.created_at),
             coupon_code: row.coupon_code,
             discount: Money::new(row.discount, row.currency),
             total: Money::new(row.total, row.currency),

@@ -267,8 +267,7 @@ impl CouponProblem {
 }
 
 /// "January 5, 2017" (UTC).
-/// "December 31, 2026", as readers are told dates.
-pub fn date(unix: i64) -> String {
+fn date(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .map(|t| format!("{} {}, {}", t.month(), t.day(), t.year()))
         .unwrap_or_else(|_| "an unknown date".into())

@@ -323,8 +323,8 @@ async fn receipt(
     context.insert("postage_label", &order.postage_label());
     context.insert("postage", &order.money(order.postage));
     context.insert("total", &order.money(order.total));
-    context.insert("placed", &accounts::date(order.created_at));
-    context.insert("paid", &order.paid_at.map(accounts::date));
+    context.insert("placed", &crate::clock::long_date(order.created_at));
+    context.insert("paid", &order.paid_at.map(crate::clock::long_date));
     context.insert("order", &order);
     context.insert("base_url", state.config.base());
     context.insert("shop", &crate::settings::shop_contact(&state.db).await?);

@@ -200,37 +200,5 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for FormBody<T> {
     }
 }
 
-/// The six address fields of an HTML form, kept as typed to show them again after a mistake.
-#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
-pub struct AddressForm {
-    #[serde(default)]
-    pub line1: String,
-    #[serde(default)]
-    pub line2: String,
-    #[serde(default)]
-    pub city: String,
-    #[serde(default)]
-    pub region: String,
-    #[serde(default)]
-    pub postal_code: String,
-    #[serde(default)]
-    pub country: String,
-}
-
-impl AddressForm {
-    /// True when any required field was filled in (a form without an address leaves them all empty).
-    pub fn is_given(&self) -> bool {
-        [&self.line1, &self.city, &self.postal_code, &self.country].iter().any(|f| !f.trim().is_empty())
-    }
-
-    pub fn input(&self) -> crate::address::AddressInput {
-        crate::address::AddressInput {
-            line1: self.line1.clone(),
-            line2: Some(self.line2.clone()),
-            city: self.city.clone(),
-            region: Some(self.region.clone()),
-            postal_code: self.postal_code.clone(),
-            country: self.country.clone(),
-        }
-    }
-}
+/// The address fields of every address form (checkout, the account, staff orders).
+pub use crate::address::AddressForm;

@@ -43,8 +43,8 @@ async fn offer_page(
     context.insert("live", &live);
     context.insert("new_subscribers_only", &coupon.new_subscribers_only);
     // The coupon ends at a moment; readers are told the last day it works.
-    context.insert("last_day", &coupon.ends_at.map(|t| crate::coupons::date(t - 1)));
-    context.insert("starts_on", &coupon.starts_at.filter(|&t| t > now).map(crate::coupons::date));
+    context.insert("last_day", &coupon.ends_at.map(|t| clock::long_date(t - 1)));
+    context.insert("starts_on", &coupon.starts_at.filter(|&t| t > now).map(clock::long_date));
     context.insert("plans", &offers::offer_plans(&state.db, &coupon, state.currency(), now).await?);
     if !live {
         // The regular plans instead, so the link still leads somewhere useful.

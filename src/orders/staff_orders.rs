@@ -11,7 +11,7 @@ use super::{
     find_order, Order, Outcome, PaymentMethod, Settled,
 };
 use crate::{
-    address::{Address, AddressInput},
+    address::Address,
     audit::Actor,
     cart::{self, CartView, PricingLine},
     catalog::{self, Edition, Product},
@@ -32,18 +32,8 @@ pub struct StaffOrderInput {
     pub email: String,
     #[serde(default)]
     pub name: String,
-    #[serde(default)]
-    pub line1: String,
-    #[serde(default)]
-    pub line2: String,
-    #[serde(default)]
-    pub city: String,
-    #[serde(default)]
-    pub region: String,
-    #[serde(default)]
-    pub postal_code: String,
-    #[serde(default)]
-    pub country: String,
+    #[serde(flatten)]
+    pub address: crate::address::AddressForm,
     /// SKU and quantity of each line row (`sku_1`, `quantity_1`, ...), gathered by the handler.
     #[serde(skip)]
     pub lines: Vec<(String, String)>,
@@ -139,15 +129,7 @@ pub async fn place_staff_order(
     }
     let needs_address = products.iter().any(|(p, _)| p.edition() == Edition::Print);
     let address = if needs_address {
-        let typed = AddressInput {
-            line1: input.line1.clone(),
-            line2: Some(input.line2.clone()),
-            city: input.city.clone(),
-            region: Some(input.region.clone()),
-            postal_code: input.postal_code.clone(),
-            country: input.country.clone(),
-        };
-        Address::parse(&typed).map_err(|mut p| problems.append(&mut p)).ok()
+        Address::parse(&input.address.input()).map_err(|mut p| problems.append(&mut p)).ok()
     } else {
         None
     };

@@ -98,7 +98,7 @@ async fn an_invoice_is_marked_paid_later_once(app: TestApp) {
     let page = visible_text(&page);
     assert!(page.contains("Total due $35.00"), "ISR $29 and $6 postage: {page}");
     assert!(
-        page.contains(&format!("Due {}", masthead::accounts::date(order.invoice_due.expect("a due date")))),
+        page.contains(&format!("Due {}", masthead::clock::long_date(order.invoice_due.expect("a due date")))),
         "{page}"
     );
 

@@ -117,7 +117,7 @@ async fn detail(
     context.insert("paid", &order.paid_at.map(datetime));
     context.insert("subtotal", &order.money(order.subtotal));
     context.insert("discount", &order.money(order.discount));
-    context.insert("invoice_due", &order.invoice_due.map(crate::accounts::date));
+    context.insert("invoice_due", &order.invoice_due.map(crate::clock::long_date));
     context.insert("postage_label", &order.postage_label());
     context.insert("postage", &order.money(order.postage));
     context.insert("total", &order.money(order.total));

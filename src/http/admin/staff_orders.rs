@@ -147,8 +147,8 @@ async fn invoice(
     );
     context.insert("total", &order.money(order.total));
     context.insert("address", &order.shipping_address().map(|a| a.lines()).unwrap_or_default());
-    context.insert("issued", &crate::accounts::date(order.created_at));
-    context.insert("due", &order.invoice_due.map(crate::accounts::date));
+    context.insert("issued", &crate::clock::long_date(order.created_at));
+    context.insert("due", &order.invoice_due.map(crate::clock::long_date));
     context.insert("order", &order);
     context.insert("shop", &crate::settings::shop_contact(&state.db).await?);
     Ok(render(&state, "admin/invoice.html", &context)?.into_response())
