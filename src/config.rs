@@ -40,6 +40,8 @@ pub struct Config {
     pub page_cache: bool,
     /// The shop's own country (ISO 3166 two letters): first in every country list.
     pub home_country: String,
+    /// The largest donation taken with an order (`MASTHEAD_MAX_DONATION`, major units, default 1000).
+    pub max_donation: crate::money::Money,
 }
 
 /// A setting that must never be logged.
@@ -87,6 +89,13 @@ impl Config {
             TrustedProxies::parse(var("MASTHEAD_TRUSTED_PROXIES").as_deref().unwrap_or("")).map_err(|why| {
                 anyhow::anyhow!("MASTHEAD_TRUSTED_PROXIES must be a comma-separated list of networks such as 10.0.0.0/8, 127.0.0.1: {why}")
             })?;
+        let max_donation = match var("MASTHEAD_MAX_DONATION") {
+            None => crate::money::Money::new(100_000, currency),
+            Some(text) => match crate::money::Money::parse(&text, currency) {
+                Ok(amount) if amount.amount >= crate::cart::MINIMUM_DONATION => amount,
+                _ => bail!("MASTHEAD_MAX_DONATION must be an amount of at least 1, such as 1000"),
+            },
+        };
         let shop_name = var("MASTHEAD_SHOP_NAME").unwrap_or_else(|| "Socialist Worker Subscriptions".into());
 
         let config = Config {
@@ -110,6 +119,7 @@ impl Config {
                 Some("off") => false,
                 Some(_) => bail!("MASTHEAD_PAGE_CACHE must be on or off"),
             },
+            max_donation,
             home_country: var("MASTHEAD_COUNTRY").unwrap_or_else(|| "US".into()).trim().to_ascii_uppercase(),
         };
         config.validate()?;

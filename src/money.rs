@@ -37,7 +37,7 @@ impl Currency {
         }
     }
 
-    fn symbol(self) -> &'static str {
+    pub fn symbol(self) -> &'static str {
         match self {
             Currency::Usd => "$",
             Currency::Cad => "CA$",

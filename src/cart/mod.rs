@@ -1,6 +1,7 @@
 //! The cart: lines keyed by SKU and at most one coupon, kept in the shop's own tables
 //! (the session holds only the cart's id), priced from the catalog every time.
 
+mod donation;
 mod pricing;
 mod store;
 
@@ -11,6 +12,7 @@ use crate::{
     error::Error,
 };
 
+pub use donation::{set_donation, Donation, MINIMUM as MINIMUM_DONATION, SUGGESTED as SUGGESTED_DONATIONS};
 pub use pricing::{price, PricedLine, PricingLine, Quote};
 pub use store::*;
 
@@ -44,7 +46,7 @@ pub struct CartView {
     pub item_count: i64,
     pub notices: Vec<Notice>,
     /// Changes whenever what the reader would pay for changes (a line, a quantity, a price, the
-    /// coupon): the checkout form sends back the one it showed, so an order is never placed for a
+    /// coupon, the donation): the checkout form sends back the one it showed, so an order is never placed for a
     /// cart that changed in another tab meanwhile.
     pub version: String,
 }
@@ -60,7 +62,10 @@ pub fn version_of(quote: &Quote, coupon_code: Option<&str>) -> String {
         );
         hasher.update(line.as_bytes());
     }
-    hasher.update(format!("coupon|{}|total|{}", coupon_code.unwrap_or(""), quote.total.amount).as_bytes());
+    hasher.update(
+        format!("coupon|{}|donation|{}|total|{}", coupon_code.unwrap_or(""), quote.donation.amount, quote.total.amount)
+            .as_bytes(),
+    );
     hex::encode(&hasher.finalize()[..8])
 }
 

@@ -69,7 +69,24 @@ pub struct Quote {
     pub lines: Vec<PricedLine>,
     pub subtotal: Money,
     pub discount: Money,
+    /// Given on top, never discounted (see `with_donation`).
+    pub donation: Money,
+    /// What the items cost after the discount, plus the donation (postage comes at checkout).
     pub total: Money,
+}
+
+impl Quote {
+    /// The quote with a donation on top: the total grows by it, the discount does not touch it.
+    pub fn with_donation(mut self, donation: Money) -> Quote {
+        self.donation = donation;
+        self.total = Money::new(self.items_total().amount + donation.amount, donation.currency);
+        self
+    }
+
+    /// The items' total after the discount, without the donation (the orders table's `total`).
+    pub fn items_total(&self) -> Money {
+        Money::new((self.subtotal.amount - self.discount.amount).max(0), self.subtotal.currency)
+    }
 }
 
 /// Prices the lines, with the coupon's discount when one is given. The caller has already
@@ -101,6 +118,7 @@ pub fn price(lines: &[PricingLine], coupon: Option<&Coupon>, currency: Currency)
             .collect(),
         subtotal: Money::new(subtotal, currency),
         discount: Money::new(discount, currency),
+        donation: Money::zero(currency),
         total: Money::new((subtotal - discount).max(0), currency),
     }
 }

@@ -8,7 +8,7 @@ use crate::{
     coupons::{self, CouponCode, CouponProblem},
     db::Db,
     error::Result,
-    money::Currency,
+    money::{Currency, Money},
 };
 
 // Carts are not money: their writes commit without waiting for the disk (`Db::unflushed_write`).
@@ -317,11 +317,12 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
         }
     };
     let Some(cart_id) = cart_id else { return Ok(empty()) };
-    let cart: Option<(Option<String>, i64)> = sqlx::query_as("SELECT coupon_id, updated_at FROM carts WHERE id = $1")
-        .bind(cart_id)
-        .fetch_optional(&db.pool)
-        .await?;
-    let Some((coupon_id, updated_at)) = cart else { return Ok(empty()) };
+    let cart: Option<(Option<String>, i64, i64)> =
+        sqlx::query_as("SELECT coupon_id, updated_at, donation FROM carts WHERE id = $1")
+            .bind(cart_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    let Some((coupon_id, updated_at, donation)) = cart else { return Ok(empty()) };
     if updated_at < now - CART_LIFETIME_SECS {
         sqlx::query("DELETE FROM carts WHERE id = $1 AND updated_at < $2")
             .bind(cart_id)
@@ -359,7 +360,7 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
             notices.push(Notice::new("coupon_confirmed_at_checkout", note));
         }
     }
-    let quote = price(&lines, coupon.as_ref(), currency);
+    let quote = price(&lines, coupon.as_ref(), currency).with_donation(Money::new(donation, currency));
     Ok(CartView {
         version: version_of(&quote, coupon.as_ref().map(|c| c.code.as_str())),
         item_count: quote.lines.iter().map(|l| l.quantity).sum(),

@@ -322,6 +322,7 @@ async fn receipt(
     context.insert("discount", &order.money(order.discount));
     context.insert("postage_label", &order.postage_label());
     context.insert("postage", &order.money(order.postage));
+    context.insert("donation", &order.donation_given());
     context.insert("total", &order.money(order.total));
     context.insert("placed", &crate::clock::long_date(order.created_at));
     context.insert("paid", &order.paid_at.map(crate::clock::long_date));

@@ -22,6 +22,7 @@ use crate::{
     cart::{self, Notice, Quantity, QuantityInput},
     clock,
     error::Error,
+    money::Money,
 };
 
 pub fn router() -> Router<AppState> {
@@ -32,18 +33,21 @@ pub fn router() -> Router<AppState> {
         .route("/cart/items/{sku}/remove", post(remove_item))
         .route("/cart/coupon", post(apply_coupon))
         .route("/cart/coupon/remove", post(remove_coupon))
+        .route("/cart/donation", post(set_donation))
+        .route("/cart/donation/remove", post(remove_donation))
         .layer(super::no_store())
 }
 
 /// Draws the cart with the messages to show; `failure` is an error the reader caused just now;
-/// `coupon` a code refused, shown again in its field with the reason beside it.
+/// `coupon` a code refused, shown again in its field with the reason beside it (and `donation` an
+/// amount refused).
 async fn cart_page(
     state: &AppState,
     visitor: &Visitor,
     status: StatusCode,
     messages: Vec<String>,
     failure: Option<&Error>,
-    coupon: Option<CouponAttempt>,
+    (coupon, donation): (Option<CouponAttempt>, Option<&str>),
 ) -> Result<Response, PageError> {
     let view = cart::view_cart(&state.db, visitor.cart_id.as_deref(), state.currency(), clock::now()).await?;
     let mut context = visitor_context(state, visitor, "Your cart").await;
@@ -57,6 +61,14 @@ async fn cart_page(
     context.insert("postage", &crate::postage::estimate(&state.db, &items, state.currency()).await?);
     context.insert("cart", &view);
     context.insert("coupon_attempt", &coupon);
+    let choices = DonationChoices::new(state, failure);
+    context.insert(
+        "donation",
+        &match donation {
+            Some(typed) => choices.typed(typed),
+            None => choices,
+        },
+    );
     let mut response = render(state, "cart/cart.html", &context)?.into_response();
     *response.status_mut() = status;
     if let Some(Error::TooManyRequests { retry_after_secs, .. }) = failure {
@@ -68,7 +80,7 @@ async fn cart_page(
 async fn show_cart(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
     let flash = visitor.take_flash().await;
     let coupon = visitor.take_coupon_attempt().await;
-    cart_page(&state, &visitor, StatusCode::OK, flash, None, coupon).await
+    cart_page(&state, &visitor, StatusCode::OK, flash, None, (coupon, None)).await
 }
 
 /// After a change: back to the cart with its messages; after a reader's mistake: the cart
@@ -84,7 +96,7 @@ async fn respond(
             Ok(redirect::to("/cart"))
         }
         Err(Error::Internal(cause)) => Err(PageError(Error::Internal(cause))),
-        Err(error) => cart_page(state, &visitor, status_of(&error), vec![], Some(&error), None).await,
+        Err(error) => cart_page(state, &visitor, status_of(&error), vec![], Some(&error), (None, None)).await,
     }
 }
 
@@ -166,7 +178,7 @@ async fn apply_coupon(
     match outcome {
         Err(error @ Error::TooManyRequests { retry_after_secs, .. }) => {
             let attempt = CouponAttempt { code: typed, message: error.public_message() };
-            let mut page = cart_page(&state, &visitor, status_of(&error), vec![], None, Some(attempt)).await?;
+            let mut page = cart_page(&state, &visitor, status_of(&error), vec![], None, (Some(attempt), None)).await?;
             page.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after_secs.into());
             Ok(page)
         }
@@ -176,6 +188,89 @@ async fn apply_coupon(
         }
         outcome => respond(&state, visitor, outcome).await,
     }
+}
+
+/// The donation box: the amounts offered with one press (those the shop's maximum allows), and a
+/// refused amount's message to show beside its field.
+#[derive(serde::Serialize)]
+pub(super) struct DonationChoices {
+    /// Each amount as its button sends it ("5") and as it reads.
+    suggested: Vec<(String, Money)>,
+    minimum: Money,
+    maximum: Money,
+    error: Option<String>,
+    /// A refused amount, shown again in its field.
+    typed: Option<String>,
+}
+
+impl DonationChoices {
+    pub(super) fn new(state: &AppState, failure: Option<&Error>) -> DonationChoices {
+        let maximum = state.config.max_donation;
+        let money = |amount| Money::new(amount, state.currency());
+        DonationChoices {
+            suggested: cart::SUGGESTED_DONATIONS
+                .iter()
+                .filter(|&&amount| amount <= maximum.amount)
+                .map(|&amount| (money(amount).to_decimal().normalize().to_string(), money(amount)))
+                .collect(),
+            minimum: money(cart::MINIMUM_DONATION),
+            maximum,
+            error: failure
+                .and_then(Error::fields)
+                .and_then(|fields| fields.iter().find(|f| f.field == "donation"))
+                .map(|f| f.message.clone()),
+            typed: None,
+        }
+    }
+
+    /// The same, with the amount the reader typed shown again.
+    pub(super) fn typed(self, typed: &str) -> DonationChoices {
+        DonationChoices { typed: Some(typed.chars().take(20).collect()), ..self }
+    }
+}
+
+/// A donation as the forms send it: one of the suggested amounts pressed, or another typed.
+#[derive(Default, Deserialize)]
+pub(super) struct DonationForm {
+    #[serde(default)]
+    pub preset: Option<String>,
+    #[serde(default)]
+    pub amount: Option<String>,
+}
+
+impl DonationForm {
+    pub(super) fn donation(&self, state: &AppState) -> Result<cart::Donation, Error> {
+        let typed = self.preset.as_deref().or(self.amount.as_deref()).unwrap_or("");
+        cart::Donation::parse(typed, state.currency(), state.config.max_donation)
+    }
+}
+
+async fn set_donation(
+    State(state): State<AppState>,
+    mut visitor: Visitor,
+    FormBody(form): FormBody<DonationForm>,
+) -> Result<Response, PageError> {
+    let outcome = async {
+        let donation = form.donation(&state)?;
+        let cart_id = visitor.cart_id_or_new().await?;
+        cart::set_donation(&state.db, &cart_id, Some(donation), clock::now()).await
+    }
+    .await;
+    match outcome {
+        Err(error @ Error::Fields(_)) => {
+            let typed = form.amount.as_deref().unwrap_or("");
+            cart_page(&state, &visitor, status_of(&error), vec![], Some(&error), (None, Some(typed))).await
+        }
+        outcome => respond(&state, visitor, outcome).await,
+    }
+}
+
+async fn remove_donation(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+    let outcome = match visitor.cart_id.as_deref() {
+        Some(cart_id) => cart::set_donation(&state.db, cart_id, None, clock::now()).await,
+        None => Ok(vec![]),
+    };
+    respond(&state, visitor, outcome).await
 }
 
 async fn remove_coupon(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {

@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/checkout", get(checkout_form).post(place_order))
         .route("/checkout/remove-coupon", post(remove_coupon))
+        .route("/checkout/donation", post(change_donation))
         .route("/checkout/success", get(success))
         .route("/checkout/cancel", get(cancel))
         .route("/checkout/test-payment/{order}", get(test_payment_page))
@@ -49,6 +50,13 @@ struct CheckoutForm {
     /// The cart's version when the page was drawn.
     #[serde(default)]
     cart_version: String,
+    /// The donation box's "another amount"; typed and sent (Enter in that field) it changes the
+    /// donation instead of placing the order.
+    #[serde(default)]
+    donation: String,
+    /// A suggested donation pressed, or "remove".
+    #[serde(default)]
+    preset: Option<String>,
 }
 
 impl CheckoutForm {
@@ -72,7 +80,7 @@ async fn form_page(
     notices: &[String],
 ) -> Result<Response, PageError> {
     let view = cart::view_cart(&state.db, visitor.cart_id.as_deref(), state.currency(), clock::now()).await?;
-    if view.quote.lines.is_empty() && error.is_none() {
+    if view.quote.lines.is_empty() && view.quote.donation.amount == 0 && error.is_none() {
         return Ok(redirect::to("/cart"));
     }
     let products = cart_products(state, &view).await?;
@@ -83,6 +91,9 @@ async fn form_page(
     context.insert("postage", &crate::postage::estimate(&state.db, &items, state.currency()).await?);
     context.insert("cart", &view);
     context.insert("form", form);
+    let donation = super::cart::DonationChoices::new(state, error);
+    let refused = error.and_then(Error::fields).is_some_and(|f| f.iter().any(|f| f.field == "donation"));
+    context.insert("donation", &if refused { donation.typed(&form.donation) } else { donation });
     context.insert("needs_address", &needs_address);
     context.insert("error", &error.map(|e| e.public_message()));
     context.insert("notices", notices);
@@ -129,11 +140,52 @@ async fn remove_coupon(
     form_page(&state, &visitor, StatusCode::OK, &form, None, &[], &notices).await
 }
 
+/// The checkout page's donation box: the donation changes and the page comes back with the new
+/// total and everything typed so far; a refused amount is shown beside its field.
+async fn change_donation(
+    State(state): State<AppState>,
+    mut visitor: Visitor,
+    FormBody(form): FormBody<CheckoutForm>,
+) -> Result<Response, PageError> {
+    let outcome = async {
+        let cart_id = visitor.cart_id_or_new().await?;
+        let donation = match form.preset.as_deref() {
+            Some("remove") => None,
+            preset => {
+                let choice = super::cart::DonationForm {
+                    preset: preset.map(str::to_string),
+                    amount: Some(form.donation.clone()),
+                };
+                Some(choice.donation(&state)?)
+            }
+        };
+        cart::set_donation(&state.db, &cart_id, donation, clock::now()).await
+    }
+    .await;
+    match outcome {
+        Ok(notices) => {
+            let notices: Vec<String> = notices.into_iter().map(|n| n.message).collect();
+            let form = CheckoutForm { donation: String::new(), preset: None, ..form };
+            form_page(&state, &visitor, StatusCode::OK, &form, None, &[], &notices).await
+        }
+        Err(Error::Internal(cause)) => Err(PageError(Error::Internal(cause))),
+        Err(error) => {
+            let problems = error.fields().unwrap_or_default().to_vec();
+            form_page(&state, &visitor, status_of(&error), &form, Some(&error), &problems, &[]).await
+        }
+    }
+}
+
 async fn place_order(
     State(state): State<AppState>,
     visitor: Visitor,
     FormBody(form): FormBody<CheckoutForm>,
 ) -> Result<Response, PageError> {
+    // Enter pressed in the donation's field sends the whole form: the amount typed is what the
+    // reader meant to change, and the order waits until they have seen the new total.
+    if !form.donation.trim().is_empty() {
+        return change_donation(State(state), visitor, FormBody(form)).await;
+    }
     let started = payments::start_checkout(
         &state.db,
         &state.payments,
@@ -285,11 +337,12 @@ async fn test_cancel(
 }
 
 /// The order's lines as the success and test payment pages list them: name, quantity, amount
-/// charged; postage last, as a line of its own.
+/// charged; postage and the donation last, as lines of their own.
 fn summary_lines(order: &orders::Order, lines: &[orders::OrderLine]) -> Vec<(String, i64, crate::money::Money)> {
     let mut rows: Vec<_> =
         lines.iter().map(|l| (l.name.clone(), l.quantity, order.money(l.line_total - l.discount))).collect();
     rows.extend(order.postage_label().map(|label| (label, 1, order.money(order.postage))));
+    rows.extend(order.donation_given().map(|d| (orders::DONATION_LABEL.to_string(), 1, d)));
     rows
 }
 

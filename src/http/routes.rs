@@ -3,7 +3,7 @@
 
 use axum::{
     handler::Handler,
-    routing::{delete, get, patch, post},
+    routing::{delete, get, patch, post, put},
     Router,
 };
 
@@ -42,4 +42,5 @@ impl RecordingRouter {
     recorded_method!(post, "POST");
     recorded_method!(patch, "PATCH");
     recorded_method!(delete, "DELETE");
+    recorded_method!(put, "PUT");
 }

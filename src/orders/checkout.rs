@@ -106,7 +106,7 @@ pub async fn place_order(
 ) -> Result<Order> {
     let view: CartView = cart::view_cart(db, cart_id, currency, now).await?;
     let cart_id = cart_id
-        .filter(|_| !view.quote.lines.is_empty())
+        .filter(|_| !view.quote.lines.is_empty() || view.quote.donation.amount > 0)
         .ok_or_else(|| Error::invalid("empty_cart", "Your cart is empty: add a subscription or an issue first."))?;
     if input.cart_version.as_deref().is_some_and(|seen| seen != view.version) {
         return Err(cart_changed());
@@ -205,16 +205,18 @@ pub(super) async fn save_order(
     // settlement) for one email take turns, so each sees what the other reserved.
     super::lock_reader(&mut tx, email_normalized, now).await?;
     // Then the cart's row. If another tab swapped or removed the coupon since the cart was priced,
-    // the order is not placed: its discount would not be the reserved coupon's.
+    // the order is not placed: its discount would not be the reserved coupon's; nor if the donation
+    // changed.
     // (An order taken by staff has no cart.)
     if let Some(cart_id) = cart_id {
-        let cart_coupon: Option<(Option<String>,)> =
-            sqlx::query_as("UPDATE carts SET updated_at = $2 WHERE id = $1 RETURNING coupon_id")
+        let cart: Option<(Option<String>, i64)> =
+            sqlx::query_as("UPDATE carts SET updated_at = $2 WHERE id = $1 RETURNING coupon_id, donation")
                 .bind(cart_id)
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
-        if cart_coupon.and_then(|(id,)| id).as_deref() != coupon.map(|c| c.id.as_str()) {
+        let Some((cart_coupon, donation)) = cart else { return Err(cart_changed()) };
+        if cart_coupon.as_deref() != coupon.map(|c| c.id.as_str()) || donation != view.quote.donation.amount {
             return Err(cart_changed());
         }
         // And its lines: a line added, removed or changed since the cart was priced is not ordered
@@ -297,9 +299,9 @@ pub(super) async fn save_order(
         "INSERT INTO orders (id, cart_id, email, email_normalized, name, ship_line1, ship_line2, ship_city, ship_region, \
          ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
          postage_per_copy, total, coupon_id, coupon_code, status, provider, expires_at, created_at, source, \
-         payment_method, invoice_due, complimentary_reason, notes, staff_request, postage_waived) \
+         payment_method, invoice_due, complimentary_reason, notes, staff_request, postage_waived, donation) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-         'pending', $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
+         'pending', $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)",
     )
     .bind(&id)
     .bind(cart_id)
@@ -314,8 +316,8 @@ pub(super) async fn save_order(
     .bind(postage.as_ref().map(|p| p.zone.clone()))
     .bind(postage.as_ref().map_or(0, |p| p.copies))
     .bind(postage.as_ref().map_or(0, |p| p.per_copy.amount))
-    // The column is the items' total; postage has its own (see `ORDER_COLUMNS`).
-    .bind(view.quote.total.amount)
+    // The column is the items' total; postage and the donation have their own (see `ORDER_COLUMNS`).
+    .bind(view.quote.items_total().amount)
     .bind(coupon.map(|c| c.id.clone()))
     .bind(coupon.map(|c| c.code.clone()))
     .bind(provider.as_str())
@@ -329,6 +331,7 @@ pub(super) async fn save_order(
     .bind(staff.as_ref().and_then(|s| s.notes.clone()))
     .bind(staff.as_ref().map(|s| s.request.clone()))
     .bind(waived_postage)
+    .bind(view.quote.donation.amount)
     .execute(&mut *tx)
     .await?;
     for (position, line) in lines.iter().enumerate() {

@@ -27,6 +27,9 @@ pub fn order_confirmation(
     if let Some(label) = order.postage_label() {
         body.push_str(&format!("{label}: {}\n", order.money(order.postage)));
     }
+    if let Some(donation) = order.donation_given() {
+        body.push_str(&format!("{}: {donation} (thank you!)\n", super::DONATION_LABEL));
+    }
     body.push_str(&format!("Total paid: {}\n", order.money(order.total)));
     if !subscriptions.is_empty() {
         body.push_str("\nYour subscriptions:\n");

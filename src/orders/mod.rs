@@ -163,7 +163,9 @@ pub struct Order {
     pub postage_zone: Option<String>,
     pub postage_copies: i64,
     pub postage_per_copy: i64,
-    /// What the reader pays: subtotal less discount, plus postage.
+    /// Given on top of the items, never discounted.
+    pub donation: i64,
+    /// What the reader pays: subtotal less discount, plus postage and the donation.
     pub total: i64,
     pub coupon_id: Option<String>,
     pub coupon_code: Option<String>,
@@ -187,6 +189,9 @@ pub struct Order {
     /// Postage a coupon covered (then `postage` is 0).
     pub postage_waived: i64,
 }
+
+/// How a donation line reads at Stripe, on the receipt and in the confirmation.
+pub const DONATION_LABEL: &str = "Donation to support the paper";
 
 /// Why an order failed when the reader left the payment page by its cancel link.
 pub const CANCELLED_BY_READER: &str = "cancelled by the reader";
@@ -231,6 +236,11 @@ impl Order {
                 self.coupon_code.as_deref().unwrap_or("")
             )),
         }
+    }
+
+    /// The donation given with the order, when there is one.
+    pub fn donation_given(&self) -> Option<Money> {
+        (self.donation > 0).then(|| self.money(self.donation))
     }
 
     /// An amount of this order, in its currency.
@@ -298,10 +308,10 @@ impl<'q> BindAddress for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArgumen
 }
 
 /// The columns an `Order` is read from. The `total` column is the items' total after discount;
-/// an `Order`'s `total` is what the reader pays: that plus postage.
+/// an `Order`'s `total` is what the reader pays: that plus postage plus the donation.
 pub const ORDER_COLUMNS: &str = "id, cart_id, email, name, ship_line1, ship_line2, ship_city, ship_region, \
      ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
-     postage_per_copy, total + postage AS total, coupon_id, coupon_code, status, provider, provider_session_id, payment_url, \
+     postage_per_copy, donation, total + postage + donation AS total, coupon_id, coupon_code, status, provider, provider_session_id, payment_url, \
      payment_reference, review_reason, failure_reason, expires_at, created_at, paid_at, source, payment_method, \
      invoice_due, complimentary_reason, notes, postage_waived";
 

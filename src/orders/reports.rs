@@ -1,6 +1,6 @@
 //! Circulation and accounting reports, each computed in SQL: active subscriptions by publication,
 //! edition and postage zone; terms ending within the next 1, 3 and 6 issues; renewals per month;
-//! and deferred revenue.
+//! deferred revenue; and donations received.
 //!
 //! Deferred revenue: a prepaid term is earned issue by issue as its issues come out (an issue of
 //! March is earned in March). After k of its n issues a term of R cents has earned R·k / n,
@@ -117,10 +117,12 @@ pub struct RevenueRow {
     pub earned: i64,
     /// Received and not yet earned at the end of the month: owed to subscribers.
     pub deferred: i64,
+    /// Donations received (orders paid) in the month: earned at once, never deferred.
+    pub donations: i64,
 }
 
-/// Received, earned through the month, and received by the month's end, in cents.
-async fn totals_through(db: &Db, period: i64) -> Result<(i64, i64)> {
+/// Subscription revenue received and earned through the month, and donations received, in cents.
+async fn totals_through(db: &Db, period: i64) -> Result<(i64, i64, i64)> {
     let end = terms::first_day(period + 1);
     let sql = format!(
         "SELECT CAST(COALESCE(SUM(r), 0) AS BIGINT), CAST(COALESCE(SUM(r * k / n), 0) AS BIGINT) FROM ( \
@@ -135,22 +137,30 @@ async fn totals_through(db: &Db, period: i64) -> Result<(i64, i64)> {
            JOIN publications p ON p.slug = s.publication \
            WHERE o.status = 'paid' AND o.paid_at < $2) terms"
     );
-    Ok(sqlx::query_as(&sql).bind(period).bind(end).fetch_one(&db.pool).await?)
+    let (received, earned): (i64, i64) = sqlx::query_as(&sql).bind(period).bind(end).fetch_one(&db.pool).await?;
+    let (donations,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(donation), 0) AS BIGINT) FROM orders WHERE status = 'paid' AND paid_at < $1",
+    )
+    .bind(end)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok((received, earned, donations))
 }
 
 /// Deferred revenue month by month from `from` to `to` (periods).
 pub async fn deferred_revenue(db: &Db, from: i64, to: i64) -> Result<Vec<RevenueRow>> {
-    let (mut received_before, mut earned_before) = totals_through(db, from - 1).await?;
+    let (mut received_before, mut earned_before, mut donated_before) = totals_through(db, from - 1).await?;
     let mut rows = Vec::new();
     for period in from..=to {
-        let (received, earned) = totals_through(db, period).await?;
+        let (received, earned, donated) = totals_through(db, period).await?;
         rows.push(RevenueRow {
             month: terms::describe(period),
             received: received - received_before,
             earned: earned - earned_before,
             deferred: received - earned,
+            donations: donated - donated_before,
         });
-        (received_before, earned_before) = (received, earned);
+        (received_before, earned_before, donated_before) = (received, earned, donated);
     }
     Ok(rows)
 }

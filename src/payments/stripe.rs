@@ -72,6 +72,16 @@ impl StripeGateway {
             item.quantity = Some(1);
             items.push(item);
         }
+        // A donation too: never discounted.
+        if let Some(donation) = order.donation_given() {
+            let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency.clone());
+            price.unit_amount = Some(donation.amount);
+            price.product_data = Some(ProductData::new(crate::orders::DONATION_LABEL));
+            let mut item = CreateCheckoutSessionLineItems::new();
+            item.price_data = Some(price);
+            item.quantity = Some(1);
+            items.push(item);
+        }
         let metadata = HashMap::from([("order_id".to_string(), order.id.clone())]);
         let session = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Payment)

@@ -11,6 +11,7 @@ mod cart;
 mod catalog;
 mod checkout;
 mod digital;
+mod donations;
 mod email;
 mod erasure;
 mod faults;

@@ -120,6 +120,7 @@ async fn detail(
     context.insert("invoice_due", &order.invoice_due.map(crate::clock::long_date));
     context.insert("postage_label", &order.postage_label());
     context.insert("postage", &order.money(order.postage));
+    context.insert("donation", &order.donation_given());
     context.insert("total", &order.money(order.total));
     context.insert("email_query", &super::url_escape(&order.email));
     context.insert("order", &order);

@@ -38,7 +38,7 @@ async fn reports_page(State(state): State<AppState>, ctx: StaffContext) -> Resul
     let revenue: Vec<_> = reports::deferred_revenue(&state.db, revenue.0, revenue.1)
         .await?
         .into_iter()
-        .map(|r| (r.month, money(r.received), money(r.earned), money(r.deferred)))
+        .map(|r| (r.month, money(r.received), money(r.earned), money(r.deferred), money(r.donations)))
         .collect();
     context.insert("revenue", &revenue);
     context.insert("this_month", &terms::describe(now));
@@ -98,9 +98,15 @@ async fn report_csv(
             }
             "deferred-revenue.csv" => {
                 let rows = reports::deferred_revenue(&state.db, revenue.0, revenue.1).await?;
-                std::iter::once(writer.write_record(["month", "received", "earned", "deferred"]))
+                std::iter::once(writer.write_record(["month", "received", "earned", "deferred", "donations"]))
                     .chain(rows.iter().map(|r| {
-                        writer.write_record([r.month.clone(), amount(r.received), amount(r.earned), amount(r.deferred)])
+                        writer.write_record([
+                            r.month.clone(),
+                            amount(r.received),
+                            amount(r.earned),
+                            amount(r.deferred),
+                            amount(r.donations),
+                        ])
                     }))
                     .collect()
             }

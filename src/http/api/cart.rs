@@ -57,6 +57,10 @@ pub struct CartJson {
     pub subtotal: Money,
     #[schema(value_type = MoneyJson)]
     pub discount: Money,
+    /// Given on top, never discounted; zero when none.
+    #[schema(value_type = MoneyJson)]
+    pub donation: Money,
+    /// What the items cost after the discount, plus the donation (postage is added at checkout).
     #[schema(value_type = MoneyJson)]
     pub total: Money,
     /// Copies and subscriptions in the cart.
@@ -89,6 +93,7 @@ fn cart_json(view: CartView, mut notices: Vec<Notice>) -> CartJson {
         coupon: view.coupon.map(|CouponSummary { code, description, .. }| CouponJson { code, description }),
         subtotal: view.quote.subtotal,
         discount: view.quote.discount,
+        donation: view.quote.donation,
         total: view.quote.total,
         item_count: view.item_count,
         notices: notices.into_iter().map(|n| NoticeJson { code: n.code.into(), message: n.message }).collect(),
@@ -216,6 +221,50 @@ pub async fn remove_coupon(
     refuse_non_json_body(&headers)?;
     let notices = match visitor.cart_id.as_deref() {
         Some(cart_id) => cart::remove_coupon(&state.db, cart_id, clock::now()).await?,
+        None => vec![],
+    };
+    answer(&state, &visitor, notices).await
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DonationBody {
+    /// In the currency's major units, as a number or a string: `10`, `"12.50"`. From 1 to the
+    /// shop's maximum, in whole cents.
+    #[schema(value_type = String, example = "10")]
+    pub amount: serde_json::Value,
+}
+
+/// Sets the cart's donation (replacing any donation it had).
+#[utoipa::path(put, path = "/api/v1/cart/donation", tag = "cart", request_body = DonationBody,
+    responses((status = 200, body = CartJson), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_donation(
+    State(state): State<AppState>,
+    mut visitor: Visitor,
+    JsonBody(body): JsonBody<DonationBody>,
+) -> Result<Json<CartJson>, ApiError> {
+    let typed = match &body.amount {
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(text) => text.clone(),
+        _ => String::new(),
+    };
+    let donation = cart::Donation::parse(&typed, state.currency(), state.config.max_donation)?;
+    let cart_id = visitor.cart_id_or_new().await?;
+    let notices = cart::set_donation(&state.db, &cart_id, Some(donation), clock::now()).await?;
+    answer(&state, &visitor, notices).await
+}
+
+/// Takes the donation off the cart.
+#[utoipa::path(delete, path = "/api/v1/cart/donation", tag = "cart",
+    responses((status = 200, body = CartJson), (status = 415, body = ErrorBody)))]
+pub async fn remove_donation(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+) -> Result<Json<CartJson>, ApiError> {
+    refuse_non_json_body(&headers)?;
+    let notices = match visitor.cart_id.as_deref() {
+        Some(cart_id) => cart::set_donation(&state.db, cart_id, None, clock::now()).await?,
         None => vec![],
     };
     answer(&state, &visitor, notices).await

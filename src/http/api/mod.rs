@@ -24,13 +24,14 @@ use super::{error::api_not_found, routes::RecordingRouter, AppState};
     paths(
         catalog::list_products, catalog::list_issues, catalog::get_issue,
         cart::get_cart, cart::add_item, cart::update_item, cart::remove_item, cart::apply_coupon, cart::remove_coupon,
+        cart::set_donation, cart::remove_donation,
         checkout::checkout,
         account::get_account,
         openapi_json
     ),
     tags(
         (name = "catalog", description = "Publications, plans and issues"),
-        (name = "cart", description = "The visitor's cart (kept by a session cookie) and its coupon"),
+        (name = "cart", description = "The visitor's cart (kept by a session cookie), its coupon and donation"),
         (name = "checkout", description = "Turning the cart into an order and paying for it"),
         (name = "account", description = "The signed-in reader's subscriptions and orders"),
         (name = "meta")
@@ -61,6 +62,8 @@ pub fn api_router() -> RecordingRouter {
         .delete("/cart/items/{sku}", cart::remove_item)
         .post("/cart/coupon", cart::apply_coupon)
         .delete("/cart/coupon", cart::remove_coupon)
+        .put("/cart/donation", cart::set_donation)
+        .delete("/cart/donation", cart::remove_donation)
         .post("/checkout", checkout::checkout)
         .get("/account", account::get_account)
 }

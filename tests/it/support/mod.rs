@@ -122,6 +122,7 @@ pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
         // Tests change the catalog with SQL behind the admin's back; tests/it/page_cache.rs turns it on.
         page_cache: false,
         home_country: "US".into(),
+        max_donation: masthead::money::Money::new(100_000, masthead::money::Currency::Usd),
     }
 }
 
@@ -213,6 +214,18 @@ impl TestApp {
                 .cookie_store(true)
                 .build()
                 .expect("a client"),
+            db: self.db.clone(),
+            config: self.config.clone(),
+            shutdown: None,
+            server: None,
+        }
+    }
+
+    /// Another tab of the same browser: the same cookies (so the same session and cart).
+    pub fn clone_session(&self) -> TestApp {
+        TestApp {
+            address: self.address.clone(),
+            client: self.client.clone(),
             db: self.db.clone(),
             config: self.config.clone(),
             shutdown: None,
