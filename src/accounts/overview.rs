@@ -223,7 +223,7 @@ async fn account_orders(db: &Db, rows: Vec<OrderRow>) -> Result<Vec<AccountOrder
         let lines = crate::orders::order_lines(db, &row.id)
             .await?
             .into_iter()
-            .map(|l| (l.name, l.quantity, Money::new(l.line_total - l.discount, row.currency)))
+            .map(|l| (l.title(), l.quantity, Money::new(l.line_total - l.discount, row.currency)))
             .collect();
         orders.push(AccountOrder {
             id: row.id,

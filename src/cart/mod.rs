@@ -57,8 +57,14 @@ pub fn version_of(quote: &Quote, coupon_code: Option<&str>) -> String {
     let mut hasher = Sha256::new();
     for l in &quote.lines {
         let line = format!(
-            "{}|{}|{}|{}|{}|{}\n",
-            l.sku, l.quantity, l.is_renewal, l.unit_price.amount, l.line_total.amount, l.discount.amount
+            "{}|{}|{}|{}|{}|{}|{}\n",
+            l.sku,
+            l.quantity,
+            l.is_renewal,
+            l.rate.as_str(),
+            l.unit_price.amount,
+            l.line_total.amount,
+            l.discount.amount
         );
         hasher.update(line.as_bytes());
     }

@@ -11,6 +11,7 @@ use rust_decimal::{prelude::ToPrimitive, Decimal, RoundingStrategy};
 use serde::Serialize;
 
 use crate::{
+    catalog::{rates::Rate, Product},
     coupons::{Coupon, CouponValue, LineFacts},
     money::{Currency, Money},
 };
@@ -26,19 +27,32 @@ pub struct PricingLine {
     pub quantity: i64,
     /// Renews the reader's running term (put in the cart from their account).
     pub is_renewal: bool,
+    /// The rate a plan is at (single issues: standard).
+    pub rate: Rate,
 }
 
 impl PricingLine {
     /// A line of `quantity` of a product at its catalog price; `None` for a product not on sale.
-    pub fn for_product(product: &crate::catalog::Product, quantity: i64) -> Option<PricingLine> {
+    pub fn for_product(product: &Product, quantity: i64) -> Option<PricingLine> {
+        PricingLine::for_product_at(product, quantity, Rate::Standard, None)
+    }
+
+    /// The same at a rate (a sustainer's chosen `amount`); `None` when the plan has no such rate.
+    pub fn for_product_at(product: &Product, quantity: i64, rate: Rate, amount: Option<i64>) -> Option<PricingLine> {
+        let unit_price = match (product, rate) {
+            (Product::Plan(plan), rate) => plan.price_at(rate, amount)?,
+            (Product::Issue(_), Rate::Standard) => product.price()?,
+            (Product::Issue(_), _) => return None,
+        };
         Some(PricingLine {
             sku: product.sku().to_string(),
             name: product.name(),
             publication: product.publication().to_string(),
             is_subscription: product.term_years().is_some(),
-            unit_price: product.price()?,
+            unit_price,
             quantity,
             is_renewal: false,
+            rate,
         })
     }
 
@@ -48,6 +62,7 @@ impl PricingLine {
             publication: &self.publication,
             is_subscription: self.is_subscription,
             is_renewal: self.is_renewal,
+            rate: self.rate,
         }
     }
 }
@@ -59,6 +74,9 @@ pub struct PricedLine {
     pub quantity: i64,
     pub is_subscription: bool,
     pub is_renewal: bool,
+    pub rate: Rate,
+    /// "reduced rate", "sustainer rate"; none for the standard price.
+    pub rate_label: Option<&'static str>,
     pub unit_price: Money,
     pub line_total: Money,
     pub discount: Money,
@@ -108,6 +126,8 @@ pub fn price(lines: &[PricingLine], coupon: Option<&Coupon>, currency: Currency)
             .map(|(line, (&total, &discount))| PricedLine {
                 sku: line.sku.clone(),
                 is_renewal: line.is_renewal,
+                rate: line.rate,
+                rate_label: line.rate.label(),
                 name: line.name.clone(),
                 quantity: line.quantity,
                 is_subscription: line.is_subscription,
@@ -194,6 +214,7 @@ mod tests {
             unit_price: usd(cents),
             quantity,
             is_renewal: false,
+            rate: Rate::Standard,
         }
     }
 

@@ -4,7 +4,11 @@
 use super::*;
 use crate::{
     attempts,
-    catalog::{self, is_well_formed_sku, Product},
+    catalog::{
+        self, is_well_formed_sku,
+        rates::{Rate, RateChoice},
+        Product,
+    },
     coupons::{self, CouponCode, CouponProblem},
     db::Db,
     error::Result,
@@ -32,6 +36,23 @@ pub async fn product_for_sku(db: &Db, sku: &str) -> Result<Product> {
     })
 }
 
+/// The rate a reader chose for a SKU (`None`: the standard price), checked against the catalog;
+/// a price a client sends is never read, only a sustainer's own amount.
+pub async fn rate_choice_for(db: &Db, sku: &str, rate: Option<&str>, amount: Option<&str>) -> Result<RateChoice> {
+    let product = product_for_sku(db, sku).await?;
+    match &product {
+        Product::Plan(plan) => RateChoice::parse(plan, rate, amount),
+        Product::Issue(_) if rate.is_none_or(|r| r.trim().is_empty() || r.trim() == "standard") => {
+            Ok(RateChoice::STANDARD)
+        }
+        Product::Issue(_) => Err(Error::Fields(vec![crate::error::FieldError::with_code(
+            "rate",
+            "rate_not_offered",
+            "A single issue has one price: it has no other rates.",
+        )])),
+    }
+}
+
 fn plan_slot(product: &Product) -> Option<String> {
     match product {
         Product::Plan(plan) => Some(format!("{}-{}", plan.publication, plan.edition.as_str())),
@@ -43,9 +64,22 @@ fn one_subscription_only() -> Error {
     Error::invalid("quantity_too_high", "A subscription comes one to a cart: its quantity can only be 1.")
 }
 
-/// Adds a product. A copy of an issue already in the cart gets more copies; a subscription
-/// already in the cart stays as it is; a second term of the same publication and edition is refused.
+/// Adds a product at its standard price (see `add_item_at`).
 pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: Quantity, now: i64) -> Result<Vec<Notice>> {
+    add_item_at(db, cart_id, sku, quantity, RateChoice::STANDARD, now).await
+}
+
+/// Adds a product, a plan at the rate chosen (checked by `RateChoice::parse`). A copy of an issue
+/// already in the cart gets more copies; a subscription already in the cart takes the rate chosen;
+/// a second term of the same publication and edition is refused.
+pub async fn add_item_at(
+    db: &Db,
+    cart_id: &str,
+    sku: &str,
+    quantity: Quantity,
+    choice: RateChoice,
+    now: i64,
+) -> Result<Vec<Notice>> {
     let product = product_for_sku(db, sku).await?;
     let quantity = quantity.get();
     if product.term_years().is_some() && quantity != 1 {
@@ -59,17 +93,33 @@ pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: Quantity, now
         .bind(now)
         .execute(&mut *tx)
         .await?;
+    // Only for the message: a plan already in the cart at another rate is moved to this one.
+    let earlier: Option<(Rate,)> = match &slot {
+        Some(_) => {
+            sqlx::query_as("SELECT rate FROM cart_items WHERE cart_id = $1 AND sku = $2")
+                .bind(cart_id)
+                .bind(sku)
+                .fetch_optional(&mut *tx)
+                .await?
+        }
+        None => None,
+    };
+    let amount = choice.amount.map(|m| m.amount);
     let inserted =
         match &slot {
             Some(_) => {
                 sqlx::query(
-                    "INSERT INTO cart_items (cart_id, sku, quantity, plan_slot, added_at) VALUES ($1, $2, 1, $3, $4) \
-                 ON CONFLICT (cart_id, sku) DO NOTHING",
+                    "INSERT INTO cart_items (cart_id, sku, quantity, plan_slot, added_at, rate, rate_amount) \
+                     VALUES ($1, $2, 1, $3, $4, $5, $6) \
+                     ON CONFLICT (cart_id, sku) DO UPDATE SET rate = excluded.rate, rate_amount = excluded.rate_amount \
+                     WHERE cart_items.rate <> excluded.rate OR cart_items.rate_amount IS DISTINCT FROM excluded.rate_amount",
                 )
                 .bind(cart_id)
                 .bind(sku)
                 .bind(&slot)
                 .bind(now)
+                .bind(choice.rate.as_str())
+                .bind(amount)
                 .execute(&mut *tx)
                 .await
             }
@@ -96,10 +146,19 @@ pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: Quantity, now
     };
     tx.commit().await?;
     let name = product.name();
-    match (rows, &slot) {
-        (0, Some(_)) => Ok(vec![Notice::new("already_in_cart", format!("{name} is already in your cart."))]),
-        (0, None) => Err(super::too_many_copies()),
-        _ => Ok(vec![Notice::new("added", format!("Added {name} to your cart."))]),
+    let at = match (choice.rate.label(), choice.amount) {
+        (Some(label), Some(amount)) => format!(" at the {label} ({amount})"),
+        (Some(label), None) => format!(" at the {label}"),
+        (None, _) => String::new(),
+    };
+    match (rows, &slot, earlier) {
+        (0, Some(_), _) => Ok(vec![Notice::new("already_in_cart", format!("{name} is already in your cart{at}."))]),
+        (0, None, _) => Err(super::too_many_copies()),
+        (_, Some(_), Some(_)) => Ok(vec![Notice::new(
+            "rate_changed",
+            format!("{name} is now{}.", if at.is_empty() { " at the standard price".to_string() } else { at }),
+        )]),
+        _ => Ok(vec![Notice::new("added", format!("Added {name} to your cart{at}."))]),
     }
 }
 
@@ -273,19 +332,49 @@ pub async fn remove_coupon(db: &Db, cart_id: &str, now: i64) -> Result<Vec<Notic
 /// The cart's lines priced from the catalog now; lines whose product is no longer on sale are
 /// dropped (and named in the notices).
 async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<Notice>)> {
-    let rows: Vec<(String, i64, i64)> =
-        sqlx::query_as("SELECT sku, quantity, renewal FROM cart_items WHERE cart_id = $1 ORDER BY added_at, sku")
-            .bind(cart_id)
-            .fetch_all(&db.pool)
-            .await?;
+    let rows: Vec<(String, i64, i64, Rate, Option<i64>)> = sqlx::query_as(
+        "SELECT sku, quantity, renewal, rate, rate_amount FROM cart_items WHERE cart_id = $1 ORDER BY added_at, sku",
+    )
+    .bind(cart_id)
+    .fetch_all(&db.pool)
+    .await?;
     let mut lines = Vec::new();
     let mut notices = Vec::new();
-    for (sku, quantity, renewal) in rows {
+    for (sku, quantity, renewal, rate, amount) in rows {
         match catalog::find_product(db, &sku).await? {
-            Some(product) => lines.extend(
-                PricingLine::for_product(&product, quantity)
-                    .map(|line| PricingLine { is_renewal: renewal != 0 && line.is_subscription, ..line }),
-            ),
+            Some(product) => {
+                let line = match PricingLine::for_product_at(&product, quantity, rate, amount) {
+                    Some(line) => Some(line),
+                    // The plan no longer has the rate chosen: the standard price, and the reader is told.
+                    None => {
+                        set_line_rate(db, cart_id, &sku, (rate, amount), (Rate::Standard, None)).await?;
+                        notices.push(Notice::new(
+                            "rate_withdrawn",
+                            format!(
+                                "{} is no longer offered at the {}: it is now at the standard price.",
+                                product.name(),
+                                rate.label().unwrap_or("rate chosen")
+                            ),
+                        ));
+                        PricingLine::for_product(&product, quantity)
+                    }
+                };
+                if let (Some(line), Rate::Sustainer, Some(chosen)) = (&line, rate, amount) {
+                    if line.rate == Rate::Sustainer && line.unit_price.amount != chosen {
+                        let now_at = (Rate::Sustainer, Some(line.unit_price.amount));
+                        set_line_rate(db, cart_id, &sku, (rate, amount), now_at).await?;
+                        notices.push(Notice::new(
+                            "sustainer_amount_changed",
+                            format!(
+                                "The sustainer rate of {} is now {}: your line was changed to it.",
+                                product.name(),
+                                line.unit_price
+                            ),
+                        ));
+                    }
+                }
+                lines.extend(line.map(|line| PricingLine { is_renewal: renewal != 0 && line.is_subscription, ..line }))
+            }
             None => {
                 sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
                     .bind(cart_id)
@@ -300,6 +389,30 @@ async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<
         }
     }
     Ok((lines, notices))
+}
+
+/// Moves a line whose rate the catalog changed to what it is priced at now, only if it is still
+/// at the rate it was read at (a conditional update: a rate chosen meanwhile in another tab stays).
+async fn set_line_rate(
+    db: &Db,
+    cart_id: &str,
+    sku: &str,
+    (was, was_amount): (Rate, Option<i64>),
+    (rate, amount): (Rate, Option<i64>),
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE cart_items SET rate = $3, rate_amount = $4 WHERE cart_id = $1 AND sku = $2 AND rate = $5 \
+         AND rate_amount IS NOT DISTINCT FROM $6",
+    )
+    .bind(cart_id)
+    .bind(sku)
+    .bind(rate.as_str())
+    .bind(amount)
+    .bind(was.as_str())
+    .bind(was_amount)
+    .execute(db.unflushed_write().await?.pool())
+    .await?;
+    Ok(())
 }
 
 /// The cart as it stands, priced now. A coupon that no longer applies is taken off (only if it is

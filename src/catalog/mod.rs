@@ -4,6 +4,7 @@
 //! a single back issue is `{publication}-{yyyy}-{mm}` (`sw-2017-01`).
 
 pub mod editing;
+pub mod rates;
 mod seed;
 mod store;
 
@@ -83,6 +84,8 @@ pub struct Plan {
     pub term_years: i64,
     pub price: Money,
     pub price_per_year: Money,
+    /// Rates beside the standard price, when the publisher offers them.
+    pub rates: rates::PlanRates,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -36,6 +36,11 @@ struct PlanFixture {
     edition: String,
     term_years: i64,
     price: String,
+    /// The demo's rates beside the standard price: `[price, wording]` and `[minimum, suggested]`.
+    #[serde(default)]
+    reduced: Option<(String, String)>,
+    #[serde(default)]
+    sustainer: Option<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -91,9 +96,14 @@ pub async fn seed_demo_catalog(db: &Db, currency: Currency) -> anyhow::Result<u6
         for plan in &p.plans {
             let edition = Edition::parse(&plan.edition).ok_or_else(|| anyhow!("edition {:?}", plan.edition))?;
             let price = Money::parse(&plan.price, currency)?;
+            let amount = |text: Option<&String>| text.map(|t| Money::parse(t, currency).map(|m| m.amount)).transpose();
+            let reduced = amount(plan.reduced.as_ref().map(|r| &r.0))?;
+            let (minimum, suggested) =
+                (amount(plan.sustainer.as_ref().map(|s| &s.0))?, amount(plan.sustainer.as_ref().map(|s| &s.1))?);
             sqlx::query(
-                "INSERT INTO plans (sku, publication, edition, term_years, price_amount, currency) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sku) DO NOTHING",
+                "INSERT INTO plans (sku, publication, edition, term_years, price_amount, currency, reduced_price, \
+                 reduced_wording, sustainer_minimum, sustainer_suggested) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (sku) DO NOTHING",
             )
             .bind(plan_sku(&p.slug, edition, plan.term_years))
             .bind(&p.slug)
@@ -101,6 +111,10 @@ pub async fn seed_demo_catalog(db: &Db, currency: Currency) -> anyhow::Result<u6
             .bind(plan.term_years)
             .bind(price.amount)
             .bind(currency.code())
+            .bind(reduced)
+            .bind(plan.reduced.as_ref().map(|r| r.1.clone()))
+            .bind(minimum)
+            .bind(suggested)
             .execute(&mut *tx)
             .await
             .with_context(|| format!("plan {} {} {}y", p.slug, plan.edition, plan.term_years))?;

@@ -29,7 +29,14 @@ struct PlanRow {
     term_years: i64,
     price_amount: i64,
     currency: String,
+    reduced_price: Option<i64>,
+    reduced_wording: Option<String>,
+    sustainer_minimum: Option<i64>,
+    sustainer_suggested: Option<i64>,
 }
+
+const PLAN_COLUMNS: &str = "pl.sku, pl.publication, p.name AS publication_name, pl.edition, pl.term_years, \
+     pl.price_amount, pl.currency, pl.reduced_price, pl.reduced_wording, pl.sustainer_minimum, pl.sustainer_suggested";
 
 #[derive(FromRow)]
 struct IssueRow {
@@ -100,6 +107,13 @@ fn plan_from_row(row: PlanRow) -> Result<Plan> {
         term_years: row.term_years,
         price,
         price_per_year: price.per_year(row.term_years),
+        rates: super::rates::PlanRates::from_columns(
+            price.currency,
+            row.reduced_price,
+            row.reduced_wording,
+            row.sustainer_minimum,
+            row.sustainer_suggested,
+        ),
     })
 }
 
@@ -166,14 +180,11 @@ pub async fn find_publication(db: &Db, slug: &str) -> Result<Option<Publication>
 
 /// Every plan on sale, by publication, print before digital, shortest term first.
 pub async fn plans(db: &Db) -> Result<Vec<Plan>> {
-    let rows: Vec<PlanRow> = sqlx::query_as(
-        "SELECT pl.sku, pl.publication, p.name AS publication_name, pl.edition, pl.term_years, pl.price_amount, \
-         pl.currency FROM plans pl JOIN publications p ON p.slug = pl.publication \
-         WHERE pl.active = 1 \
-         ORDER BY p.position, pl.publication, CASE pl.edition WHEN 'print' THEN 0 ELSE 1 END, pl.term_years",
-    )
-    .fetch_all(&db.pool)
-    .await?;
+    let sql = format!(
+        "SELECT {PLAN_COLUMNS} FROM plans pl JOIN publications p ON p.slug = pl.publication WHERE pl.active = 1 \
+         ORDER BY p.position, pl.publication, CASE pl.edition WHEN 'print' THEN 0 ELSE 1 END, pl.term_years"
+    );
+    let rows: Vec<PlanRow> = sqlx::query_as(&sql).fetch_all(&db.pool).await?;
     rows.into_iter().map(plan_from_row).collect()
 }
 
@@ -256,14 +267,11 @@ async fn articles_of(db: &Db, sku: &str) -> Result<Vec<Article>> {
 }
 
 pub async fn find_plan(db: &Db, sku: &str) -> Result<Option<Plan>> {
-    let row: Option<PlanRow> = sqlx::query_as(
-        "SELECT pl.sku, pl.publication, p.name AS publication_name, pl.edition, pl.term_years, pl.price_amount, \
-         pl.currency FROM plans pl JOIN publications p ON p.slug = pl.publication \
-         WHERE pl.sku = $1 AND pl.active = 1",
-    )
-    .bind(sku)
-    .fetch_optional(&db.pool)
-    .await?;
+    let sql = format!(
+        "SELECT {PLAN_COLUMNS} FROM plans pl JOIN publications p ON p.slug = pl.publication \
+         WHERE pl.sku = $1 AND pl.active = 1"
+    );
+    let row: Option<PlanRow> = sqlx::query_as(&sql).bind(sku).fetch_optional(&db.pool).await?;
     row.map(plan_from_row).transpose()
 }
 

@@ -8,7 +8,7 @@ mod store;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::money::Money;
+use crate::{catalog::rates::Rate, money::Money};
 
 pub use new_coupon::NewCoupon;
 pub use seed::seed_demo_coupons;
@@ -177,6 +177,10 @@ pub struct Coupon {
     pub new_subscribers_only: bool,
     /// Orders it is used on pay no postage.
     pub covers_postage: bool,
+    /// Also discounts lines at the reduced rate (by default only the standard rate).
+    pub applies_to_reduced: bool,
+    /// Also discounts lines at the sustainer rate.
+    pub applies_to_sustainer: bool,
     /// Unix seconds.
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
@@ -196,6 +200,8 @@ pub struct LineFacts<'a> {
     pub is_subscription: bool,
     /// A renewal of the reader's running term, which a new-subscribers-only coupon never covers.
     pub is_renewal: bool,
+    /// The rate the line is at: coupons cover the standard rate unless they say otherwise.
+    pub rate: crate::catalog::rates::Rate,
 }
 
 /// Why a coupon cannot be used on this cart now; each has its own code and a sentence for the reader.
@@ -276,6 +282,14 @@ fn date(unix: i64) -> String {
 impl Coupon {
     pub fn applies_to_line(&self, line: LineFacts<'_>) -> bool {
         if self.new_subscribers_only && line.is_renewal {
+            return false;
+        }
+        let rate_covered = match line.rate {
+            Rate::Standard => true,
+            Rate::Reduced => self.applies_to_reduced,
+            Rate::Sustainer => self.applies_to_sustainer,
+        };
+        if !rate_covered {
             return false;
         }
         match &self.applies_to {
@@ -359,7 +373,8 @@ impl Coupon {
         serde_json::json!({
             "code": self.code, "description": self.description, "value": self.value.describe(),
             "applies_to": self.applies_to.kind(), "targets": self.applies_to.targets(),
-            "new_subscribers_only": self.new_subscribers_only, "covers_postage": self.covers_postage, "starts_at": self.starts_at, "ends_at": self.ends_at,
+            "new_subscribers_only": self.new_subscribers_only, "covers_postage": self.covers_postage,
+            "applies_to_reduced": self.applies_to_reduced, "applies_to_sustainer": self.applies_to_sustainer, "starts_at": self.starts_at, "ends_at": self.ends_at,
             "max_redemptions": self.max_redemptions, "redemptions_used": self.redemptions_used,
             "per_customer_limit": self.per_customer_limit, "min_subtotal": self.min_subtotal.map(|m| m.amount),
             "active": self.active,
@@ -385,6 +400,8 @@ impl Coupon {
             applies_to,
             new_subscribers_only: false,
             covers_postage: false,
+            applies_to_reduced: false,
+            applies_to_sustainer: false,
             starts_at: None,
             ends_at: None,
             max_redemptions: None,
@@ -417,14 +434,26 @@ mod tests {
         Coupon {
             new_subscribers_only: true,
             covers_postage: false,
+            applies_to_reduced: false,
+            applies_to_sustainer: false,
             ..Coupon::example("FTR 2016", CouponValue::Percent(Percent(5000)), AppliesTo::Subscriptions)
         }
     }
 
-    const PLAN: LineFacts<'static> =
-        LineFacts { sku: "isr-print-1y", publication: "isr", is_subscription: true, is_renewal: false };
-    const ISSUE: LineFacts<'static> =
-        LineFacts { sku: "sw-2017-01", publication: "sw", is_subscription: false, is_renewal: false };
+    const PLAN: LineFacts<'static> = LineFacts {
+        sku: "isr-print-1y",
+        publication: "isr",
+        is_subscription: true,
+        is_renewal: false,
+        rate: Rate::Standard,
+    };
+    const ISSUE: LineFacts<'static> = LineFacts {
+        sku: "sw-2017-01",
+        publication: "sw",
+        is_subscription: false,
+        is_renewal: false,
+        rate: Rate::Standard,
+    };
 
     #[test]
     fn codes_normalize_ignoring_case_spaces_and_hyphens() {

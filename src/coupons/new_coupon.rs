@@ -18,6 +18,9 @@ pub struct NewCoupon {
     pub new_subscribers_only: bool,
     /// Orders it is used on pay no postage.
     pub covers_postage: bool,
+    /// Also discounts the reduced and the sustainer rate (by default the standard rate only).
+    pub applies_to_reduced: bool,
+    pub applies_to_sustainer: bool,
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
     pub max_redemptions: Option<i64>,
@@ -43,6 +46,8 @@ impl NewCoupon {
             applies_to: self.applies_to.clone(),
             new_subscribers_only: self.new_subscribers_only,
             covers_postage: self.covers_postage,
+            applies_to_reduced: self.applies_to_reduced,
+            applies_to_sustainer: self.applies_to_sustainer,
             starts_at: self.starts_at,
             ends_at: self.ends_at,
             max_redemptions: self.max_redemptions,

@@ -39,6 +39,8 @@ pub async fn seed_demo_coupons(db: &Db, currency: Currency, now: i64) -> anyhow:
             applies_to,
             new_subscribers_only: f.new_subscribers_only,
             covers_postage: false,
+            applies_to_reduced: false,
+            applies_to_sustainer: false,
             starts_at: None,
             ends_at: None,
             max_redemptions: None,

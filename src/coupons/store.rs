@@ -46,8 +46,8 @@ pub async fn create_coupon(db: &Db, coupon: &NewCoupon, actor: Option<&Actor>, n
     let insert = sqlx::query(
         "INSERT INTO coupons (id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
          applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, per_customer_limit, min_subtotal, \
-         active, covers_postage, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         active, covers_postage, applies_to_reduced, applies_to_sustainer, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
          ON CONFLICT (normalized_code) DO NOTHING",
     )
     .bind(&id);
@@ -76,7 +76,7 @@ pub async fn create_coupon(db: &Db, coupon: &NewCoupon, actor: Option<&Actor>, n
     Ok(created)
 }
 
-/// Binds a coupon's stored fields as `$2` to `$16`, in the order both the INSERT and the UPDATE name them.
+/// Binds a coupon's stored fields as `$2` to `$19`, in the order both the INSERT and the UPDATE name them.
 fn bind_fields<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     coupon: &'q NewCoupon,
@@ -102,6 +102,8 @@ fn bind_fields<'q>(
         .bind(coupon.min_subtotal.map(|m| m.amount))
         .bind(coupon.active as i64)
         .bind(coupon.covers_postage as i64)
+        .bind(coupon.applies_to_reduced as i64)
+        .bind(coupon.applies_to_sustainer as i64)
 }
 
 fn code_in_use(normalized: &str) -> FieldError {
@@ -156,7 +158,8 @@ pub async fn update_coupon(db: &Db, id: &str, coupon: &NewCoupon, actor: &Actor,
     let update = sqlx::query(
         "UPDATE coupons SET code = $2, normalized_code = $3, description = $4, kind = $5, percent_bp = $6, \
          amount_off = $7, currency = $8, applies_to = $9, new_subscribers_only = $10, starts_at = $11, ends_at = $12, \
-         max_redemptions = $13, per_customer_limit = $14, min_subtotal = $15, active = $16, covers_postage = $17 WHERE id = $1",
+         max_redemptions = $13, per_customer_limit = $14, min_subtotal = $15, active = $16, covers_postage = $17, \
+         applies_to_reduced = $18, applies_to_sustainer = $19 WHERE id = $1",
     )
     .bind(id);
     bind_fields(update, coupon).execute(&mut *tx).await.on_constraint(|violated| {
@@ -261,7 +264,7 @@ pub async fn delete_coupon(db: &Db, id: &str, actor: &Actor, now: i64) -> Result
 pub async fn list_coupons(db: &Db) -> Result<Vec<Coupon>> {
     let sql = "SELECT id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
      applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, redemptions_used, per_customer_limit, \
-     min_subtotal, active, covers_postage FROM coupons ORDER BY created_at DESC, code";
+     min_subtotal, active, covers_postage, applies_to_reduced, applies_to_sustainer FROM coupons ORDER BY created_at DESC, code";
     let rows: Vec<CouponRow> = sqlx::query_as(sql).fetch_all(&db.pool).await?;
     let mut coupons = Vec::new();
     for row in rows {
@@ -309,6 +312,8 @@ struct CouponRow {
     min_subtotal: Option<i64>,
     active: i64,
     covers_postage: i64,
+    applies_to_reduced: i64,
+    applies_to_sustainer: i64,
 }
 
 async fn coupon_from_row(db: &Db, row: CouponRow) -> Result<Coupon> {
@@ -333,6 +338,8 @@ async fn coupon_from_row(db: &Db, row: CouponRow) -> Result<Coupon> {
         applies_to,
         new_subscribers_only: flag(row.new_subscribers_only),
         covers_postage: flag(row.covers_postage),
+        applies_to_reduced: flag(row.applies_to_reduced),
+        applies_to_sustainer: flag(row.applies_to_sustainer),
         starts_at: row.starts_at,
         ends_at: row.ends_at,
         max_redemptions: row.max_redemptions,
@@ -350,7 +357,7 @@ async fn coupon_from_row(db: &Db, row: CouponRow) -> Result<Coupon> {
 pub async fn find_coupon(db: &Db, id: &str) -> Result<Option<Coupon>> {
     let sql = "SELECT id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
      applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, redemptions_used, per_customer_limit, \
-     min_subtotal, active, covers_postage FROM coupons WHERE id = $1";
+     min_subtotal, active, covers_postage, applies_to_reduced, applies_to_sustainer FROM coupons WHERE id = $1";
     let row: Option<CouponRow> = sqlx::query_as(sql).bind(id).fetch_optional(&db.pool).await?;
     match row {
         Some(row) => Ok(Some(coupon_from_row(db, row).await?)),
@@ -362,7 +369,7 @@ pub async fn find_coupon(db: &Db, id: &str) -> Result<Option<Coupon>> {
 pub async fn find_coupon_by_code(db: &Db, code: &CouponCode) -> Result<Option<Coupon>> {
     let sql = "SELECT id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
      applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, redemptions_used, per_customer_limit, \
-     min_subtotal, active, covers_postage FROM coupons WHERE normalized_code = $1";
+     min_subtotal, active, covers_postage, applies_to_reduced, applies_to_sustainer FROM coupons WHERE normalized_code = $1";
     let row: Option<CouponRow> = sqlx::query_as(sql).bind(code.normalized()).fetch_optional(&db.pool).await?;
     match row {
         Some(row) => Ok(Some(coupon_from_row(db, row).await?)),

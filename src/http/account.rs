@@ -308,7 +308,7 @@ async fn receipt(
             .iter()
             .map(|l| {
                 (
-                    l.name.clone(),
+                    l.title(),
                     l.quantity,
                     order.money(l.unit_price),
                     order.money(l.discount),

@@ -105,6 +105,9 @@ struct AddForm {
     #[serde(default)]
     sku: String,
     quantity: Option<String>,
+    /// A plan's rate, and a sustainer's amount (from the subscribe page).
+    rate: Option<String>,
+    amount: Option<String>,
 }
 
 async fn add_item(
@@ -114,12 +117,23 @@ async fn add_item(
 ) -> Result<Response, PageError> {
     let outcome = async {
         let quantity = Quantity::parse(QuantityInput::Text(form.quantity.as_deref().unwrap_or("1")))?;
-        cart::product_for_sku(&state.db, &form.sku).await?;
+        let choice = cart::rate_choice_for(&state.db, &form.sku, form.rate.as_deref(), form.amount.as_deref()).await?;
         let cart_id = visitor.cart_id_or_new().await?;
-        cart::add_item(&state.db, &cart_id, &form.sku, quantity, clock::now()).await
+        cart::add_item_at(&state.db, &cart_id, &form.sku, quantity, choice, clock::now()).await
     }
     .await;
-    respond(&state, visitor, outcome).await
+    match outcome {
+        // A rate refused is shown beside its field on the subscribe page it was chosen on.
+        Err(error @ Error::Fields(_)) if form.rate.is_some() => {
+            let typed = super::pages::RateAttempt {
+                sku: form.sku.clone(),
+                message: error.public_message(),
+                amount: form.amount.unwrap_or_default().chars().take(20).collect(),
+            };
+            super::pages::subscribe_page(&state, &visitor, status_of(&error), Some(typed)).await
+        }
+        outcome => respond(&state, visitor, outcome).await,
+    }
 }
 
 #[derive(Deserialize)]

@@ -340,7 +340,7 @@ async fn test_cancel(
 /// charged; postage and the donation last, as lines of their own.
 fn summary_lines(order: &orders::Order, lines: &[orders::OrderLine]) -> Vec<(String, i64, crate::money::Money)> {
     let mut rows: Vec<_> =
-        lines.iter().map(|l| (l.name.clone(), l.quantity, order.money(l.line_total - l.discount))).collect();
+        lines.iter().map(|l| (l.title(), l.quantity, order.money(l.line_total - l.discount))).collect();
     rows.extend(order.postage_label().map(|label| (label, 1, order.money(order.postage))));
     rows.extend(order.donation_given().map(|d| (orders::DONATION_LABEL.to_string(), 1, d)));
     rows

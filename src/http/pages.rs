@@ -2,7 +2,8 @@
 
 use axum::{
     extract::{Path, State},
-    response::Html,
+    http::StatusCode,
+    response::{Html, IntoResponse, Response},
     routing::get,
     Router,
 };
@@ -108,18 +109,38 @@ async fn facts_of(
     crate::orders::plan_facts::plan_facts(&state.db, &plans, crate::clock::now()).await
 }
 
-async fn subscribe(State(state): State<AppState>, visitor: Visitor) -> Page {
-    let mut context = visitor_context(&state, &visitor, "Subscribe").await;
-    let offers = offers(&state, false).await?;
+async fn subscribe(State(state): State<AppState>, visitor: Visitor) -> Result<Response, PageError> {
+    subscribe_page(&state, &visitor, StatusCode::OK, None).await
+}
+
+/// A rate the subscribe page refused (a sustainer's amount), to show beside its plan's field.
+#[derive(Serialize)]
+pub(super) struct RateAttempt {
+    pub sku: String,
+    pub message: String,
+    pub amount: String,
+}
+
+pub(super) async fn subscribe_page(
+    state: &AppState,
+    visitor: &Visitor,
+    status: StatusCode,
+    refused: Option<RateAttempt>,
+) -> Result<Response, PageError> {
+    let mut context = visitor_context(state, visitor, "Subscribe").await;
+    let offers = offers(state, false).await?;
     let editions: Vec<&EditionPlans> = offers.iter().flat_map(|o| o.editions.iter()).collect();
-    context.insert("facts", &facts_of(&state, &editions).await?);
+    context.insert("facts", &facts_of(state, &editions).await?);
     context.insert("offers", &offers);
     context.insert("postage_zones", &crate::postage::zones(&state.db, state.currency()).await?);
     context.insert(
         "description",
         "Prepaid subscriptions for 1, 2 or 4 years, in print or digital, with the price per year and where print is mailed.",
     );
-    Ok(render(&state, "catalog/subscribe.html", &context)?)
+    context.insert("refused", &refused);
+    let mut response = render(state, "catalog/subscribe.html", &context)?.into_response();
+    *response.status_mut() = status;
+    Ok(response)
 }
 
 #[derive(Serialize)]

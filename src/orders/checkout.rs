@@ -10,7 +10,7 @@ use super::{
 use crate::{
     address::Address,
     cart::{self, CartView},
-    catalog::{self, Edition, Product},
+    catalog::{self, rates::Rate, Edition, Product},
     coupons::Coupon,
     db::Db,
     email::EmailAddress,
@@ -89,8 +89,25 @@ impl CheckoutInput {
 pub(super) struct LineFacts {
     pub product: Product,
     pub quantity: i64,
+    /// As priced: a plan's price at its rate.
+    pub unit_price: i64,
+    pub rate: Rate,
     pub line_total: i64,
     pub discount: i64,
+}
+
+impl LineFacts {
+    /// A line of the order as the quote priced it.
+    pub fn priced(product: Product, priced: &cart::PricedLine) -> LineFacts {
+        LineFacts {
+            product,
+            quantity: priced.quantity,
+            unit_price: priced.unit_price.amount,
+            rate: priced.rate,
+            line_total: priced.line_total.amount,
+            discount: priced.discount.amount,
+        }
+    }
 }
 
 /// Places an order from the cart, or says why not. Nothing is written unless it all succeeds.
@@ -122,12 +139,7 @@ pub async fn place_order(
         let product = catalog::find_product(db, &priced.sku)
             .await?
             .ok_or_else(|| Error::invalid("item_unavailable", format!("{} is no longer on sale.", priced.name)))?;
-        lines.push(LineFacts {
-            product,
-            quantity: priced.quantity,
-            line_total: priced.line_total.amount,
-            discount: priced.discount.amount,
-        });
+        lines.push(LineFacts::priced(product, priced));
     }
     let needs_address = lines.iter().any(|l| l.product.edition() == Edition::Print);
     let details = input.check(needs_address).map_err(Error::Fields)?;
@@ -221,13 +233,22 @@ pub(super) async fn save_order(
         }
         // And its lines: a line added, removed or changed since the cart was priced is not ordered
         // unseen.
-        let items: Vec<(String, i64)> =
-            sqlx::query_as("SELECT sku, quantity FROM cart_items WHERE cart_id = $1 ORDER BY sku")
+        let mut items: Vec<(String, i64, Rate, Option<i64>)> =
+            sqlx::query_as("SELECT sku, quantity, rate, rate_amount FROM cart_items WHERE cart_id = $1 ORDER BY sku")
                 .bind(cart_id)
                 .fetch_all(&mut *tx)
                 .await?;
-        let mut priced: Vec<(String, i64)> = view.quote.lines.iter().map(|l| (l.sku.clone(), l.quantity)).collect();
-        priced.sort();
+        let mut priced: Vec<(String, i64, Rate, Option<i64>)> = view
+            .quote
+            .lines
+            .iter()
+            .map(|l| {
+                let amount = (l.rate == Rate::Sustainer).then_some(l.unit_price.amount);
+                (l.sku.clone(), l.quantity, l.rate, amount)
+            })
+            .collect();
+        priced.sort_by(|a, b| a.0.cmp(&b.0));
+        items.sort_by(|a, b| a.0.cmp(&b.0));
         if items != priced {
             return Err(cart_changed());
         }
@@ -337,7 +358,7 @@ pub(super) async fn save_order(
     for (position, line) in lines.iter().enumerate() {
         sqlx::query(
             "INSERT INTO order_lines (order_id, position, sku, name, kind, publication, edition, term_years, quantity, \
-             unit_price, line_total, discount) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             unit_price, line_total, discount, rate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&id)
         .bind(position as i64)
@@ -348,9 +369,10 @@ pub(super) async fn save_order(
         .bind(line.product.edition().as_str())
         .bind(line.product.term_years())
         .bind(line.quantity)
-        .bind(line.product.price().map(|p| p.amount).unwrap_or(0))
+        .bind(line.unit_price)
         .bind(line.line_total)
         .bind(line.discount)
+        .bind(line.rate.as_str())
         .execute(&mut *tx)
         .await?;
     }

@@ -13,7 +13,7 @@ pub fn order_confirmation(
 ) -> EmailMessage {
     let mut body = format!("Dear {},\n\nThank you for your order {}.\n\n", order.name, order.id);
     for line in lines {
-        body.push_str(&format!("  {} x {}  {}", line.quantity, line.name, order.money(line.line_total)));
+        body.push_str(&format!("  {} x {}  {}", line.quantity, line.title(), order.money(line.line_total)));
         if line.discount > 0 {
             body.push_str(&format!("  (less {})", order.money(line.discount)));
         }

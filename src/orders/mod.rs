@@ -262,6 +262,17 @@ pub struct OrderLine {
     pub unit_price: i64,
     pub line_total: i64,
     pub discount: i64,
+    pub rate: crate::catalog::rates::Rate,
+}
+
+impl OrderLine {
+    /// How the line reads on receipts: its name, and its rate when not the standard one.
+    pub fn title(&self) -> String {
+        match self.rate.label() {
+            Some(rate) => format!("{} ({rate})", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, FromRow)]
@@ -323,7 +334,7 @@ pub async fn find_order(db: &Db, id: &str) -> Result<Option<Order>> {
 pub async fn order_lines(db: &Db, order_id: &str) -> Result<Vec<OrderLine>> {
     Ok(sqlx::query_as(
         "SELECT position, sku, name, kind, publication, edition, term_years, quantity, unit_price, line_total, \
-         discount FROM order_lines WHERE order_id = $1 ORDER BY position",
+         discount, rate FROM order_lines WHERE order_id = $1 ORDER BY position",
     )
     .bind(order_id)
     .fetch_all(&db.pool)

@@ -180,12 +180,7 @@ pub async fn place_staff_order(
     let lines = products
         .into_iter()
         .zip(&quote.lines)
-        .map(|((product, quantity), priced)| LineFacts {
-            product,
-            quantity,
-            line_total: priced.line_total.amount,
-            discount: priced.discount.amount,
-        })
+        .map(|((product, _), priced)| LineFacts::priced(product, priced))
         .collect();
     let view = CartView {
         quote,

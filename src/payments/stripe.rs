@@ -49,7 +49,7 @@ impl StripeGateway {
         let mut items = Vec::new();
         for line in lines {
             let (unit_amount, quantity) = charged_unit(line);
-            let mut product = ProductData::new(line.name.clone());
+            let mut product = ProductData::new(line.title());
             if line.discount > 0 {
                 product.description =
                     Some(format!("Coupon {} applied", order.coupon_code.as_deref().unwrap_or("discount")));

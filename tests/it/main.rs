@@ -24,6 +24,7 @@ mod policies;
 mod postage;
 mod print_run;
 mod races;
+mod rates;
 mod reminders;
 mod reports;
 mod staff_orders;

@@ -1,6 +1,7 @@
 //! Coupons in the admin: the list, the form (with a preview of every price after the coupon,
 //! from the cart's own pricing), redemptions, deactivation and deletion.
 
+use crate::catalog::rates::Rate;
 use crate::http::redirect;
 use axum::{
     extract::{Path, Query, State},
@@ -106,6 +107,10 @@ struct CouponForm {
     #[serde(default)]
     covers_postage: Option<String>,
     #[serde(default)]
+    applies_to_reduced: Option<String>,
+    #[serde(default)]
+    applies_to_sustainer: Option<String>,
+    #[serde(default)]
     starts_at: String,
     #[serde(default)]
     ends_at: String,
@@ -137,6 +142,8 @@ impl CouponForm {
             targets: c.applies_to.targets().join(", "),
             new_subscribers_only: c.new_subscribers_only.then(|| "on".into()),
             covers_postage: c.covers_postage.then(|| "on".into()),
+            applies_to_reduced: c.applies_to_reduced.then(|| "on".into()),
+            applies_to_sustainer: c.applies_to_sustainer.then(|| "on".into()),
             starts_at: c.starts_at.map(datetime_local).unwrap_or_default(),
             ends_at: c.ends_at.map(datetime_local).unwrap_or_default(),
             max_redemptions: c.max_redemptions.map(|n| n.to_string()).unwrap_or_default(),
@@ -227,6 +234,8 @@ impl CouponForm {
             applies_to,
             new_subscribers_only: self.new_subscribers_only.is_some(),
             covers_postage: self.covers_postage.is_some(),
+            applies_to_reduced: self.applies_to_reduced.is_some(),
+            applies_to_sustainer: self.applies_to_sustainer.is_some(),
             starts_at,
             ends_at,
             max_redemptions,
@@ -260,18 +269,36 @@ impl CouponForm {
 struct PreviewRow {
     sku: String,
     name: String,
+    /// "reduced rate", "sustainer rate (suggested)"; none for the standard price.
+    rate: Option<&'static str>,
     price: Money,
     after: Money,
 }
 
-/// Every plan and single issue, priced with the coupon by the cart's own pricing.
+/// Every plan at each of its rates (a sustainer at the suggested amount) and every single issue,
+/// priced with the coupon by the cart's own pricing.
 async fn preview(state: &AppState, coupon: &Coupon) -> Result<Vec<PreviewRow>, Error> {
     let mut rows = Vec::new();
     for product in catalog::products(&state.db).await? {
-        let Some(line) = PricingLine::for_product(&product, 1) else { continue };
-        let regular = line.unit_price;
-        let quote = price(&[line], Some(coupon), regular.currency);
-        rows.push(PreviewRow { sku: product.sku().into(), name: product.name(), price: regular, after: quote.total });
+        let rates: &[Rate] = match &product {
+            catalog::Product::Plan(_) => &[Rate::Standard, Rate::Reduced, Rate::Sustainer],
+            catalog::Product::Issue(_) => &[Rate::Standard],
+        };
+        for &rate in rates {
+            let Some(line) = PricingLine::for_product_at(&product, 1, rate, None) else { continue };
+            let regular = line.unit_price;
+            let quote = price(&[line], Some(coupon), regular.currency);
+            rows.push(PreviewRow {
+                sku: product.sku().into(),
+                name: product.name(),
+                rate: match rate {
+                    Rate::Sustainer => Some("sustainer rate (suggested)"),
+                    other => other.label(),
+                },
+                price: regular,
+                after: quote.total,
+            });
+        }
     }
     Ok(rows)
 }

@@ -7,6 +7,7 @@ mod import;
 pub mod issues;
 mod orders;
 pub use import::IMPORT_ROUTE;
+mod plans;
 mod policies;
 mod postage;
 mod print_run;
@@ -144,6 +145,7 @@ pub fn admin_routes() -> RecordingRouter {
     let routes = orders::routes(routes);
     let routes = import::routes(routes);
     let routes = policies::routes(routes);
+    let routes = plans::routes(routes);
     let routes = postage::routes(routes);
     let routes = print_run::routes(routes);
     let routes = reports::routes(routes);

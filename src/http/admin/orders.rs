@@ -99,7 +99,7 @@ async fn detail(
         .into_iter()
         .map(|l| {
             (
-                l.name,
+                l.title(),
                 l.quantity,
                 order.money(l.unit_price),
                 order.money(l.discount),

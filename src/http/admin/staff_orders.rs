@@ -141,7 +141,7 @@ async fn invoice(
         "lines",
         &lines
             .iter()
-            .map(|l| (l.name.clone(), l.quantity, order.money(l.line_total - l.discount)))
+            .map(|l| (l.title(), l.quantity, order.money(l.line_total - l.discount)))
             .chain(order.postage_label().map(|label| (label, 1, order.money(order.postage))))
             .collect::<Vec<_>>(),
     );

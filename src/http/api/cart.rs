@@ -33,6 +33,9 @@ pub struct CartItemJson {
     /// The coupon's share of this line.
     #[schema(value_type = MoneyJson)]
     pub discount: Money,
+    /// `standard`, `reduced` or `sustainer`.
+    #[schema(example = "standard")]
+    pub rate: &'static str,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -88,6 +91,7 @@ fn cart_json(view: CartView, mut notices: Vec<Notice>) -> CartJson {
                 unit_price: l.unit_price,
                 line_total: l.line_total,
                 discount: l.discount,
+                rate: l.rate.as_str(),
             })
             .collect(),
         coupon: view.coupon.map(|CouponSummary { code, description, .. }| CouponJson { code, description }),
@@ -119,6 +123,16 @@ pub struct AddItemBody {
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 99, example = 1)]
     #[serde(default, deserialize_with = "present")]
     pub quantity: Option<serde_json::Value>,
+    /// A subscription's rate: `standard` (the default), `reduced` or `sustainer`, when the plan
+    /// offers it. Adding a plan already in the cart moves it to this rate.
+    #[schema(example = "sustainer")]
+    #[serde(default)]
+    pub rate: Option<String>,
+    /// The sustainer's amount in major units (`75`, `"75.50"`): at least the plan's minimum;
+    /// left out, the suggested amount. Any other price sent is ignored: prices come from the catalog.
+    #[schema(value_type = Option<String>, example = "75")]
+    #[serde(default)]
+    pub amount: Option<serde_json::Value>,
 }
 
 /// A field that is there, even as `null` (which is not a number, so 422), as opposed to a field
@@ -141,9 +155,13 @@ pub async fn add_item(
         Some(value) => Quantity::parse(QuantityInput::Json(value))?,
         None => Quantity::ONE,
     };
-    cart::product_for_sku(&state.db, &body.sku).await?;
+    let amount = body.amount.as_ref().map(|a| match a {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    });
+    let choice = cart::rate_choice_for(&state.db, &body.sku, body.rate.as_deref(), amount.as_deref()).await?;
     let cart_id = visitor.cart_id_or_new().await?;
-    let notices = cart::add_item(&state.db, &cart_id, &body.sku, quantity, clock::now()).await?;
+    let notices = cart::add_item_at(&state.db, &cart_id, &body.sku, quantity, choice, clock::now()).await?;
     answer(&state, &visitor, notices).await
 }
 

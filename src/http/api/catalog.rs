@@ -31,8 +31,23 @@ pub struct ProductJson {
     /// The term of a subscription; null for a single issue.
     #[schema(example = 4)]
     pub term_years: Option<i64>,
+    /// The standard price.
     #[schema(value_type = MoneyJson)]
     pub price: Money,
+    /// A subscription's other rates, when offered: add the plan with `rate` (and a sustainer's
+    /// `amount`) to choose one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rates: Option<RatesJson>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RatesJson {
+    /// `{"price", "wording"}`: on the honour system, for those the wording names.
+    #[schema(value_type = Option<Object>)]
+    pub reduced: Option<crate::catalog::rates::ReducedRate>,
+    /// `{"minimum", "suggested"}`: the reader pays any amount from the minimum up.
+    #[schema(value_type = Option<Object>)]
+    pub sustainer: Option<crate::catalog::rates::SustainerRate>,
 }
 
 impl ProductJson {
@@ -45,6 +60,12 @@ impl ProductJson {
             edition: product.edition().as_str(),
             term_years: product.term_years(),
             price: product.price()?,
+            rates: match product {
+                Product::Plan(plan) if !plan.rates.is_empty() => {
+                    Some(RatesJson { reduced: plan.rates.reduced.clone(), sustainer: plan.rates.sustainer.clone() })
+                }
+                _ => None,
+            },
         })
     }
 }

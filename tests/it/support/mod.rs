@@ -324,6 +324,8 @@ pub fn test_coupon(code: &str) -> masthead::coupons::NewCoupon {
         applies_to: AppliesTo::Everything,
         new_subscribers_only: false,
         covers_postage: false,
+        applies_to_reduced: false,
+        applies_to_sustainer: false,
         starts_at: None,
         ends_at: None,
         max_redemptions: None,
