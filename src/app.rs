@@ -35,7 +35,7 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Db> {
         db.migrate().await?;
         db.migrate_sessions().await?;
         settings::fix_currency(&db, config.currency).await?;
-        settings::record_base_url(&db, config.base()).await?;
+        settings::record_base_url(&db, config.base(), &config.shop_name).await?;
         policies::seed_starting_texts(&db).await?;
         if catalog::catalog_is_empty(&db).await? {
             let added = catalog::seed_demo_catalog(&db, config.currency).await?;

@@ -81,16 +81,26 @@ async fn write_settings(
     Ok(())
 }
 
-/// Records the shop's public address, for what is written where no request is at hand (the
-/// confirmation email written at settlement, by a webhook or the reconciliation job).
-pub async fn record_base_url(db: &Db, base_url: &str) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO settings (name, value) VALUES ('base_url', $1) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-    )
-    .bind(base_url.trim_end_matches('/'))
-    .execute(&db.pool)
-    .await?;
+/// Records the shop's public address and name, for what is written where no request is at hand
+/// (the confirmation email written at settlement, by a webhook or the reconciliation job).
+pub async fn record_base_url(db: &Db, base_url: &str, shop_name: &str) -> anyhow::Result<()> {
+    for (name, value) in [("base_url", base_url.trim_end_matches('/')), ("shop_name", shop_name)] {
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&db.pool)
+        .await?;
+    }
     Ok(())
+}
+
+/// The shop's name, as the last instance to start recorded it.
+pub async fn shop_name(conn: &mut sqlx::AnyConnection) -> crate::error::Result<String> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT value FROM settings WHERE name = 'shop_name'").fetch_optional(&mut *conn).await?;
+    Ok(row.map_or_else(|| "The subscriptions team".to_string(), |(name,)| name))
 }
 
 /// The shop's public address, as the last instance to start recorded it.

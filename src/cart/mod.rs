@@ -2,6 +2,7 @@
 //! (the session holds only the cart's id), priced from the catalog every time.
 
 mod donation;
+mod gifts;
 mod pricing;
 mod store;
 
@@ -13,6 +14,9 @@ use crate::{
 };
 
 pub use donation::{set_donation, Donation, MINIMUM as MINIMUM_DONATION, SUGGESTED as SUGGESTED_DONATIONS};
+pub use gifts::{
+    add_gift, cart_gifts, find_cart_gift, gift_not_in_cart, remove_gift, update_gift, CartGift, MAX_GIFTS,
+};
 pub use pricing::{price, PricedLine, PricingLine, Quote};
 pub use store::*;
 
@@ -56,6 +60,9 @@ pub fn version_of(quote: &Quote, coupon_code: Option<&str>) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     for l in &quote.lines {
+        if let Some(gift) = &l.gift {
+            hasher.update(format!("gift|{}|{}\n", gift.id, serde_json::to_string(&gift.gift).unwrap_or_default()));
+        }
         let line = format!(
             "{}|{}|{}|{}|{}|{}|{}\n",
             l.sku,

@@ -29,6 +29,8 @@ pub struct PricingLine {
     pub is_renewal: bool,
     /// The rate a plan is at (single issues: standard).
     pub rate: Rate,
+    /// A gift for someone else (its own row in the cart).
+    pub gift: Option<super::CartGift>,
 }
 
 impl PricingLine {
@@ -53,6 +55,7 @@ impl PricingLine {
             quantity,
             is_renewal: false,
             rate,
+            gift: None,
         })
     }
 
@@ -77,6 +80,7 @@ pub struct PricedLine {
     pub rate: Rate,
     /// "reduced rate", "sustainer rate"; none for the standard price.
     pub rate_label: Option<&'static str>,
+    pub gift: Option<super::CartGift>,
     pub unit_price: Money,
     pub line_total: Money,
     pub discount: Money,
@@ -128,6 +132,7 @@ pub fn price(lines: &[PricingLine], coupon: Option<&Coupon>, currency: Currency)
                 is_renewal: line.is_renewal,
                 rate: line.rate,
                 rate_label: line.rate.label(),
+                gift: line.gift.clone(),
                 name: line.name.clone(),
                 quantity: line.quantity,
                 is_subscription: line.is_subscription,
@@ -215,6 +220,7 @@ mod tests {
             quantity,
             is_renewal: false,
             rate: Rate::Standard,
+            gift: None,
         }
     }
 

@@ -388,6 +388,25 @@ async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<
             }
         }
     }
+    // Then the gifts, each priced like a plan of its own.
+    let gifts = super::cart_gifts(&mut *db.pool.acquire().await?, cart_id).await?;
+    for cart_gift in gifts {
+        let product = catalog::find_product(db, &cart_gift.sku).await?;
+        let line = product.as_ref().and_then(|p| {
+            PricingLine::for_product_at(p, 1, cart_gift.rate, cart_gift.rate_amount)
+                .or_else(|| PricingLine::for_product(p, 1))
+        });
+        match line {
+            Some(line) => lines.push(PricingLine { gift: Some(cart_gift), ..line }),
+            None => {
+                super::remove_gift(db, cart_id, &cart_gift.id).await.ok();
+                notices.push(Notice::new(
+                    "item_unavailable",
+                    format!("The gift for {} is no longer on sale and was removed.", cart_gift.gift.recipient_name),
+                ));
+            }
+        }
+    }
     Ok((lines, notices))
 }
 

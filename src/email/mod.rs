@@ -34,10 +34,23 @@ pub async fn enqueue(
     message: &EmailMessage,
     now: i64,
 ) -> Result<()> {
+    enqueue_at(conn, order_id, kind, recipient, message, now, now).await
+}
+
+/// The same, not sent before `send_at` (a gift's notice on the day the buyer chose).
+pub async fn enqueue_at(
+    conn: &mut AnyConnection,
+    order_id: Option<&str>,
+    kind: &str,
+    recipient: &str,
+    message: &EmailMessage,
+    now: i64,
+    send_at: i64,
+) -> Result<()> {
     let body = format!("{}{}", message.body, footer(conn).await?);
     sqlx::query(
         "INSERT INTO email_outbox (id, order_id, kind, recipient, subject, body, status, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7) ON CONFLICT (order_id, kind) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $8, $7) ON CONFLICT (order_id, kind) DO NOTHING",
     )
     .bind(uuid::Uuid::new_v4().simple().to_string())
     .bind(order_id)
@@ -46,6 +59,7 @@ pub async fn enqueue(
     .bind(&message.subject)
     .bind(&body)
     .bind(now)
+    .bind(send_at)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/sign-in/{token}", get(sign_in_page).post(sign_in))
         .route("/account/logout", post(sign_out))
         .route("/account/orders/{id}", get(receipt))
+        .route("/account/gifts/{id}/card.pdf", get(gift_card))
         .route("/account/data.json", get(data_export))
         .route("/account/renew", post(renew))
         .route("/account/subscriptions/{id}/address", post(change_address))
@@ -220,6 +221,22 @@ async fn account_page(
         return Ok(redirect::to("/account/login"));
     };
     let mut context = visitor_context(state, visitor, "Your account").await;
+    let gifts = match awaiting_payment {
+        true => vec![],
+        false => crate::orders::gifts::gifts_given(&state.db, &overview.email).await?,
+    };
+    let gifts: Vec<serde_json::Value> = gifts
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "title": g.title, "recipient": g.recipient,
+                "first_issue": crate::terms::describe(g.first_period),
+                "last_issue": crate::terms::describe(g.last_period),
+                "card_url": format!("/account/gifts/{}/card.pdf", g.subscription_id),
+            })
+        })
+        .collect();
+    context.insert("gifts_given", &gifts);
     context.insert("account", &overview);
     context.insert("awaiting_payment", &awaiting_payment);
     context.insert("flash", &visitor.take_flash().await);
@@ -301,6 +318,7 @@ async fn receipt(
         return Err(PageError(not_found()));
     }
     let lines = crate::orders::order_lines(&state.db, &id).await?;
+    let gifts = crate::orders::gifts::gifts_of_order(&state.db, &id).await?;
     let mut context = visitor_context(&state, &visitor, "Receipt").await;
     context.insert(
         "lines",
@@ -308,7 +326,7 @@ async fn receipt(
             .iter()
             .map(|l| {
                 (
-                    l.title(),
+                    crate::orders::gifts::line_title(l, &gifts),
                     l.quantity,
                     order.money(l.unit_price),
                     order.money(l.discount),
@@ -320,9 +338,7 @@ async fn receipt(
     context.insert("address", &order.shipping_address().map(|a| a.lines()).unwrap_or_default());
     context.insert("subtotal", &order.money(order.subtotal));
     context.insert("discount", &order.money(order.discount));
-    context.insert("postage_label", &order.postage_label());
-    context.insert("postage", &order.money(order.postage));
-    context.insert("donation", &order.donation_given());
+    context.insert("extras", &order.extra_charges_with_zones(&gifts));
     context.insert("total", &order.money(order.total));
     context.insert("placed", &crate::clock::long_date(order.created_at));
     context.insert("paid", &order.paid_at.map(crate::clock::long_date));
@@ -330,6 +346,23 @@ async fn receipt(
     context.insert("base_url", state.config.base());
     context.insert("shop", &crate::settings::shop_contact(&state.db).await?);
     Ok(render(&state, "account/receipt.html", &context)?.into_response())
+}
+
+/// The printable card of a gift the signed-in reader gave; anyone else's is not found.
+async fn gift_card(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let Some(email) = visitor.reader().await? else {
+        return Ok(redirect::to("/account/login"));
+    };
+    let not_found = || Error::not_found("gift_not_found", "There is no such gift in your account.");
+    let given = crate::orders::gifts::gifts_given(&state.db, &email).await?;
+    let gift = given.iter().find(|g| g.subscription_id == id).ok_or_else(not_found)?;
+    let order = crate::orders::find_order(&state.db, &gift.order_id).await?.ok_or_else(not_found)?;
+    let pdf = crate::orders::gifts::gift_card(&state.db, &order, gift.order_position).await?.ok_or_else(not_found)?;
+    Ok(super::pdf_download(pdf, "gift-card.pdf"))
 }
 
 /// "Your data": everything the shop holds about the signed-in reader, as a JSON download.

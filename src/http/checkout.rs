@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/checkout", get(checkout_form).post(place_order))
         .route("/checkout/remove-coupon", post(remove_coupon))
         .route("/checkout/donation", post(change_donation))
+        .route("/checkout/gift-card", get(gift_card))
         .route("/checkout/success", get(success))
         .route("/checkout/cancel", get(cancel))
         .route("/checkout/test-payment/{order}", get(test_payment_page))
@@ -205,6 +206,27 @@ async fn place_order(
     }
 }
 
+#[derive(Deserialize)]
+struct GiftCardQuery {
+    #[serde(default)]
+    order: String,
+    #[serde(default)]
+    position: i64,
+}
+
+/// The printable card of a gift in this browser's paid order.
+async fn gift_card(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<GiftCardQuery>,
+) -> Result<Response, PageError> {
+    let order = own_order(&state, &visitor, &query.order).await?;
+    let pdf = orders::gifts::gift_card(&state.db, &order, query.position)
+        .await?
+        .ok_or_else(|| Error::not_found("gift_not_found", "There is no such gift in a paid order of yours."))?;
+    Ok(super::pdf_download(pdf, "gift-card.pdf"))
+}
+
 /// The visitor's own order; anyone else's is "not found".
 async fn own_order(state: &AppState, visitor: &Visitor, order_id: &str) -> Result<Order, Error> {
     let not_found = || Error::not_found("order_not_found", "We can't find that order in this browser's session.");
@@ -242,16 +264,23 @@ async fn success(
     }
     let lines = orders::order_lines(&state.db, &order.id).await?;
     let subscriptions = orders::subscriptions_of_order(&state.db, &order.id).await?;
+    let gifts = orders::gifts::gifts_of_order(&state.db, &order.id).await?;
     let mut context = visitor_context(&state, &visitor, "Your order").await;
     context.insert("order", &order);
     context.insert("total", &order.money(order.total));
     context.insert("discount", &order.money(order.discount));
-    context.insert("lines", &summary_lines(&order, &lines));
+    context.insert("lines", &summary_lines(&order, &lines, &gifts));
+    let own: Vec<_> = subscriptions
+        .iter()
+        .filter(|s| gifts.iter().all(|g| g.position != s.order_position))
+        .map(|s| (s.title.clone(), s.first_issue(), s.last_issue()))
+        .collect();
+    context.insert("subscriptions", &own);
+    context.insert("given", &given_gifts(&order, &subscriptions, &gifts));
     context.insert(
-        "subscriptions",
-        &subscriptions.iter().map(|s| (s.title.clone(), s.first_issue(), s.last_issue())).collect::<Vec<_>>(),
+        "digital",
+        &subscriptions.iter().any(|s| s.edition == "digital" && gifts.iter().all(|g| g.position != s.order_position)),
     );
-    context.insert("digital", &subscriptions.iter().any(|s| s.edition == "digital"));
     Ok(render(&state, "checkout/success.html", &context)?.into_response())
 }
 
@@ -310,10 +339,11 @@ async fn test_payment_page(
         return Ok(redirect::to(&format!("/checkout/success?order={}", order.id)));
     }
     let lines = orders::order_lines(&state.db, &order.id).await?;
+    let gifts = orders::gifts::gifts_of_order(&state.db, &order.id).await?;
     let mut context = visitor_context(&state, &visitor, "Test payment").await;
     context.insert("order", &order);
     context.insert("total", &order.money(order.total));
-    context.insert("lines", &summary_lines(&order, &lines));
+    context.insert("lines", &summary_lines(&order, &lines, &gifts));
     Ok(render(&state, "checkout/test_payment.html", &context)?.into_response())
 }
 
@@ -336,13 +366,58 @@ async fn test_cancel(
     cancel_and_return(&state, &visitor, &order_id).await
 }
 
+/// A gift as the success page and the account list it.
+#[derive(Serialize)]
+pub(super) struct GivenGift {
+    pub title: String,
+    pub recipient: String,
+    pub first_issue: String,
+    pub last_issue: String,
+    /// How the recipient hears of it.
+    pub told: String,
+    pub card_url: String,
+}
+
+pub(super) fn given_gifts(
+    order: &Order,
+    subscriptions: &[orders::Subscription],
+    gifts: &[orders::gifts::OrderGift],
+) -> Vec<GivenGift> {
+    subscriptions
+        .iter()
+        .filter_map(|s| {
+            let g = gifts.iter().find(|g| g.position == s.order_position)?;
+            let told = match (g.gift.notify, &g.gift.recipient_email) {
+                (crate::gifts::Notify::Now, Some(email)) => format!("We email {email} now."),
+                (crate::gifts::Notify::Date(day), Some(email)) => {
+                    format!("We email {email} on {}.", clock::long_date(day))
+                }
+                _ => "Print the gift card and hand it over.".to_string(),
+            };
+            Some(GivenGift {
+                title: s.title.clone(),
+                recipient: g.gift.recipient_name.clone(),
+                first_issue: s.first_issue(),
+                last_issue: s.last_issue(),
+                told,
+                card_url: format!("/checkout/gift-card?order={}&position={}", order.id, g.position),
+            })
+        })
+        .collect()
+}
+
 /// The order's lines as the success and test payment pages list them: name, quantity, amount
 /// charged; postage and the donation last, as lines of their own.
-fn summary_lines(order: &orders::Order, lines: &[orders::OrderLine]) -> Vec<(String, i64, crate::money::Money)> {
-    let mut rows: Vec<_> =
-        lines.iter().map(|l| (l.title(), l.quantity, order.money(l.line_total - l.discount))).collect();
-    rows.extend(order.postage_label().map(|label| (label, 1, order.money(order.postage))));
-    rows.extend(order.donation_given().map(|d| (orders::DONATION_LABEL.to_string(), 1, d)));
+fn summary_lines(
+    order: &orders::Order,
+    lines: &[orders::OrderLine],
+    gifts: &[orders::gifts::OrderGift],
+) -> Vec<(String, i64, crate::money::Money)> {
+    let mut rows: Vec<_> = lines
+        .iter()
+        .map(|l| (orders::gifts::line_title(l, gifts), l.quantity, order.money(l.line_total - l.discount)))
+        .collect();
+    rows.extend(order.extra_charges(gifts).into_iter().map(|(label, amount)| (label, 1, amount)));
     rows
 }
 

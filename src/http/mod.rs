@@ -9,6 +9,7 @@ mod covers;
 pub mod error;
 pub mod extract;
 mod feed;
+mod gifts;
 pub mod media;
 mod offers;
 mod ops;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .merge(pages::router())
         .merge(offers::router())
+        .merge(gifts::router())
         .merge(account::router())
         .merge(cart::router())
         .merge(checkout::router())
@@ -196,4 +198,18 @@ fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// A PDF made for this request, as a download that no cache keeps.
+pub(crate) fn pdf_download(pdf: Vec<u8>, file_name: &str) -> axum::response::Response {
+    use axum::{http::header, response::IntoResponse};
+    (
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file_name}\"")),
+        ],
+        pdf,
+    )
+        .into_response()
 }

@@ -94,9 +94,21 @@ pub(super) struct LineFacts {
     pub rate: Rate,
     pub line_total: i64,
     pub discount: i64,
+    /// A gift: the recipient, and postage to their country for print.
+    pub gift: Option<cart::CartGift>,
+    pub gift_postage: Option<Postage>,
 }
 
 impl LineFacts {
+    /// Whose new subscription the line is: the gift's recipient (`None` when they gave no email),
+    /// or the buyer.
+    fn beneficiary(&self, buyer: &str) -> Option<String> {
+        match &self.gift {
+            Some(gift) => gift.gift.beneficiary(),
+            None => Some(buyer.to_string()),
+        }
+    }
+
     /// A line of the order as the quote priced it.
     pub fn priced(product: Product, priced: &cart::PricedLine) -> LineFacts {
         LineFacts {
@@ -106,6 +118,8 @@ impl LineFacts {
             rate: priced.rate,
             line_total: priced.line_total.amount,
             discount: priced.discount.amount,
+            gift: priced.gift.clone(),
+            gift_postage: None,
         }
     }
 }
@@ -141,20 +155,40 @@ pub async fn place_order(
             .ok_or_else(|| Error::invalid("item_unavailable", format!("{} is no longer on sale.", priced.name)))?;
         lines.push(LineFacts::priced(product, priced));
     }
-    let needs_address = lines.iter().any(|l| l.product.edition() == Edition::Print);
+    // Print gifts go to their recipients: the buyer's address is asked for their own print only.
+    let needs_address = lines.iter().any(|l| l.product.edition() == Edition::Print && l.gift.is_none());
     let details = input.check(needs_address).map_err(Error::Fields)?;
     // Postage from the country typed: a country no zone covers is refused here, before any write.
     let postage = match &details.address {
         Some(address) => {
-            let items: Vec<(&Product, i64)> = lines.iter().map(|l| (&l.product, l.quantity)).collect();
+            let items: Vec<(&Product, i64)> =
+                lines.iter().filter(|l| l.gift.is_none()).map(|l| (&l.product, l.quantity)).collect();
             crate::postage::postage_for(db, &items, &address.country, currency).await?
         }
         None => None,
     };
-    // A coupon that covers postage waives it (the order keeps what was waived).
+    // A coupon that covers postage waives it (the order keeps what was waived), a gift's too.
     let waive_postage = view.applied_coupon.as_ref().is_some_and(|c| c.covers_postage);
+    for line in &mut lines {
+        let country = line.gift.as_ref().and_then(|g| g.gift.address.as_ref()).map(|a| a.country.clone());
+        if let (Some(country), false) = (country, waive_postage) {
+            line.gift_postage = crate::postage::postage_for(db, &[(&line.product, 1)], &country, currency)
+                .await
+                .map_err(|_| {
+                    Error::invalid(
+                        "gift_country_not_mailed",
+                        format!(
+                            "We can't mail print copies to {}, where the gift for {} should go: change the gift's address.",
+                            crate::postage::country_name(&country),
+                            line.gift.as_ref().map_or("", |g| g.gift.recipient_name.as_str())
+                        ),
+                    )
+                })?;
+        }
+    }
+    let gifts_postage: i64 = lines.iter().filter_map(|l| l.gift_postage.as_ref()).map(|p| p.amount.amount).sum();
     let charged_postage = if waive_postage { 0 } else { postage.as_ref().map_or(0, |p| p.amount.amount) };
-    let total = view.quote.total.amount + charged_postage;
+    let total = view.quote.total.amount + charged_postage + gifts_postage;
     if (1..MINIMUM_CHARGE).contains(&total) {
         return Err(Error::invalid(
             "total_below_minimum",
@@ -213,9 +247,11 @@ pub(super) async fn save_order(
     let id = uuid::Uuid::new_v4().simple().to_string();
     let email_normalized = details.email.normalized();
     let mut tx = db.begin_write().await?;
-    // The reader's row first: on PostgreSQL its lock makes two checkouts (or a checkout and a
-    // settlement) for one email take turns, so each sees what the other reserved.
-    super::lock_reader(&mut tx, email_normalized, now).await?;
+    // The readers' rows first (the buyer's and each gift recipient's): on PostgreSQL their locks
+    // make two checkouts (or a checkout and a settlement) for one reader take turns, so each sees
+    // what the other reserved.
+    let readers: Vec<String> = lines.iter().filter_map(|l| l.beneficiary(email_normalized)).collect();
+    super::lock_readers(&mut tx, email_normalized, &readers, now).await?;
     // Then the cart's row. If another tab swapped or removed the coupon since the cart was priced,
     // the order is not placed: its discount would not be the reserved coupon's; nor if the donation
     // changed.
@@ -242,6 +278,7 @@ pub(super) async fn save_order(
             .quote
             .lines
             .iter()
+            .filter(|l| l.gift.is_none())
             .map(|l| {
                 let amount = (l.rate == Rate::Sustainer).then_some(l.unit_price.amount);
                 (l.sku.clone(), l.quantity, l.rate, amount)
@@ -250,6 +287,12 @@ pub(super) async fn save_order(
         priced.sort_by(|a, b| a.0.cmp(&b.0));
         items.sort_by(|a, b| a.0.cmp(&b.0));
         if items != priced {
+            return Err(cart_changed());
+        }
+        // And its gifts, recipient and all.
+        let gifts = cart::cart_gifts(&mut tx, cart_id).await?;
+        let priced_gifts: Vec<&cart::CartGift> = lines.iter().filter_map(|l| l.gift.as_ref()).collect();
+        if gifts.iter().collect::<Vec<_>>() != priced_gifts {
             return Err(cart_changed());
         }
     }
@@ -294,20 +337,31 @@ pub(super) async fn save_order(
             }
         }
         if coupon.new_subscribers_only {
-            let mut publications: Vec<&str> =
-                lines.iter().filter(|l| l.discount > 0).map(|l| l.product.publication()).collect();
-            publications.dedup();
-            for publication in publications {
-                if super::new_subscriber_discount_used(&mut tx, email_normalized, publication, None, PaidOrPending)
-                    .await?
-                {
+            // Judged by whose subscription each discounted line is: the buyer's, or a recipient's
+            // (one without an email cannot be looked up, and counts as new).
+            let mut judged: Vec<(String, &str, Option<&str>)> = lines
+                .iter()
+                .filter(|l| l.discount > 0)
+                .filter_map(|l| {
+                    let recipient = l.gift.as_ref().map(|g| g.gift.recipient_name.as_str());
+                    l.beneficiary(email_normalized).map(|b| (b, l.product.publication(), recipient))
+                })
+                .collect();
+            judged.sort();
+            judged.dedup();
+            for (beneficiary, publication, recipient) in judged {
+                if super::new_subscriber_discount_used(&mut tx, &beneficiary, publication, None, PaidOrPending).await? {
+                    let who = match recipient {
+                        Some(name) => format!("{name}, to whom you are giving a subscription,"),
+                        None => details.email.to_string(),
+                    };
                     return Err(Error::invalid(
                         "coupon_new_subscribers_only",
                         format!(
-                            "The coupon {} is for new subscribers, and {} already has a subscription with us \
+                            "The coupon {} is for new subscribers, and {who} already has a subscription with us \
                              (or an order waiting for payment with a new-subscriber discount). \
-                             Remove the coupon to renew at the regular price.",
-                            coupon.code, details.email
+                             Remove the coupon to pay the regular price.",
+                            coupon.code
                         ),
                     ));
                 }
@@ -320,9 +374,10 @@ pub(super) async fn save_order(
         "INSERT INTO orders (id, cart_id, email, email_normalized, name, ship_line1, ship_line2, ship_city, ship_region, \
          ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
          postage_per_copy, total, coupon_id, coupon_code, status, provider, expires_at, created_at, source, \
-         payment_method, invoice_due, complimentary_reason, notes, staff_request, postage_waived, donation) \
+         payment_method, invoice_due, complimentary_reason, notes, staff_request, postage_waived, donation, \
+         gift_postage) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-         'pending', $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)",
+         'pending', $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)",
     )
     .bind(&id)
     .bind(cart_id)
@@ -353,12 +408,14 @@ pub(super) async fn save_order(
     .bind(staff.as_ref().map(|s| s.request.clone()))
     .bind(waived_postage)
     .bind(view.quote.donation.amount)
+    .bind(lines.iter().filter_map(|l| l.gift_postage.as_ref()).map(|p| p.amount.amount).sum::<i64>())
     .execute(&mut *tx)
     .await?;
     for (position, line) in lines.iter().enumerate() {
         sqlx::query(
             "INSERT INTO order_lines (order_id, position, sku, name, kind, publication, edition, term_years, quantity, \
-             unit_price, line_total, discount, rate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             unit_price, line_total, discount, rate, beneficiary) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&id)
         .bind(position as i64)
@@ -373,8 +430,12 @@ pub(super) async fn save_order(
         .bind(line.line_total)
         .bind(line.discount)
         .bind(line.rate.as_str())
+        .bind(line.beneficiary(email_normalized))
         .execute(&mut *tx)
         .await?;
+        if let Some(gift) = &line.gift {
+            super::gifts::save_gift(&mut tx, &id, position as i64, gift, line.gift_postage.as_ref()).await?;
+        }
     }
     if let Some(coupon) = coupon {
         sqlx::query(

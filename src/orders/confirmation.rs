@@ -1,7 +1,8 @@
 //! The confirmation a reader gets by email when an order is paid.
 
-use super::{Order, OrderLine, Subscription};
+use super::{gifts::OrderGift, Order, OrderLine, Subscription};
 use crate::email::EmailMessage;
+use crate::gifts::Notify;
 
 /// The confirmation a reader gets when an order is paid: lines, totals, and each subscription's
 /// first and last issue.
@@ -9,6 +10,7 @@ pub fn order_confirmation(
     order: &Order,
     lines: &[OrderLine],
     subscriptions: &[Subscription],
+    gifts: &[OrderGift],
     base_url: Option<&str>,
 ) -> EmailMessage {
     let mut body = format!("Dear {},\n\nThank you for your order {}.\n\n", order.name, order.id);
@@ -24,16 +26,15 @@ pub fn order_confirmation(
         let code = order.coupon_code.as_deref().unwrap_or("coupon");
         body.push_str(&format!("Discount ({code}): -{}\n", order.money(order.discount)));
     }
-    if let Some(label) = order.postage_label() {
-        body.push_str(&format!("{label}: {}\n", order.money(order.postage)));
-    }
-    if let Some(donation) = order.donation_given() {
-        body.push_str(&format!("{}: {donation} (thank you!)\n", super::DONATION_LABEL));
+    for (label, amount) in order.extra_charges(gifts) {
+        body.push_str(&format!("{label}: {amount}\n"));
     }
     body.push_str(&format!("Total paid: {}\n", order.money(order.total)));
-    if !subscriptions.is_empty() {
+    let gift_of = |s: &Subscription| gifts.iter().find(|g| g.position == s.order_position);
+    let own: Vec<&Subscription> = subscriptions.iter().filter(|s| gift_of(s).is_none()).collect();
+    if !own.is_empty() {
         body.push_str("\nYour subscriptions:\n");
-        for s in subscriptions {
+        for s in &own {
             body.push_str(&format!(
                 "  {}: from the {} issue to the {} issue\n",
                 s.title,
@@ -42,7 +43,28 @@ pub fn order_confirmation(
             ));
         }
     }
-    if subscriptions.iter().any(|s| s.edition == "digital") {
+    let given: Vec<(&Subscription, &OrderGift)> =
+        subscriptions.iter().filter_map(|s| gift_of(s).map(|g| (s, g))).collect();
+    if !given.is_empty() {
+        body.push_str("\nYour gifts:\n");
+        for (s, g) in &given {
+            let told = match (g.gift.notify, &g.gift.recipient_email) {
+                (Notify::Now, Some(email)) => format!("we have emailed {email}"),
+                (Notify::Date(day), Some(email)) => {
+                    format!("we email {email} on {}", crate::clock::long_date(day))
+                }
+                _ => "print the gift card from your account and hand it over".to_string(),
+            };
+            body.push_str(&format!(
+                "  {} for {}: from the {} issue to the {} issue; {told}\n",
+                s.title,
+                g.gift.recipient_name,
+                s.first_issue(),
+                s.last_issue()
+            ));
+        }
+    }
+    if own.iter().any(|s| s.edition == "digital") {
         let sign_in = match base_url {
             Some(base) => format!("{base}/account/login"),
             None => "your account on our website".to_string(),

@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::mailing_list::MailingEntry;
 
-/// The font every label is set in (its licence is beside it).
-const FONT: &[u8] = include_bytes!("../../static/fonts/DejaVuSans.ttf");
+/// The font every label is set in.
+const FONT: &[u8] = crate::fonts::DEJAVU_SANS;
 const LARGEST_PT: f32 = 10.0;
 const SMALLEST_PT: f32 = 5.0;
 const LINE_SPACING: f32 = 1.2;

@@ -4,6 +4,7 @@
 mod addresses;
 mod checkout;
 mod confirmation;
+pub mod gifts;
 pub mod import;
 pub mod labels;
 pub mod mailing_list;
@@ -14,7 +15,7 @@ pub mod reports;
 mod settle;
 pub mod staff;
 pub mod staff_orders;
-pub mod terms;
+pub use crate::terms;
 
 use serde::Serialize;
 use sqlx::{AnyConnection, FromRow};
@@ -165,6 +166,8 @@ pub struct Order {
     pub postage_per_copy: i64,
     /// Given on top of the items, never discounted.
     pub donation: i64,
+    /// Postage of print gifts, each to its recipient's country (see `gifts::OrderGift`).
+    pub gift_postage: i64,
     /// What the reader pays: subtotal less discount, plus postage and the donation.
     pub total: i64,
     pub coupon_id: Option<String>,
@@ -238,6 +241,36 @@ impl Order {
         }
     }
 
+    /// What the order charges besides its lines, each a line of its own (at Stripe, on the receipt,
+    /// in the confirmation): postage (with a covered one's note), each gift's postage, the donation.
+    pub fn extra_charges(&self, gifts: &[gifts::OrderGift]) -> Vec<(String, Money)> {
+        self.charges(gifts, false)
+    }
+
+    /// The same as receipts show them: each postage line names its zone.
+    pub fn extra_charges_with_zones(&self, gifts: &[gifts::OrderGift]) -> Vec<(String, Money)> {
+        self.charges(gifts, true)
+    }
+
+    fn charges(&self, gifts: &[gifts::OrderGift], with_zones: bool) -> Vec<(String, Money)> {
+        let zoned = |label: String, zone: &Option<String>| match (with_zones, zone) {
+            (true, Some(zone)) => format!("{label} ({zone})"),
+            _ => label,
+        };
+        let mut charges: Vec<(String, Money)> = self
+            .postage_label()
+            .map(|label| (zoned(label, &self.postage_zone), self.money(self.postage)))
+            .into_iter()
+            .collect();
+        charges.extend(
+            gifts.iter().filter_map(|g| {
+                g.postage_label(self).map(|label| (zoned(label, &g.postage_zone), self.money(g.postage)))
+            }),
+        );
+        charges.extend(self.donation_given().map(|d| (DONATION_LABEL.to_string(), d)));
+        charges
+    }
+
     /// The donation given with the order, when there is one.
     pub fn donation_given(&self) -> Option<Money> {
         (self.donation > 0).then(|| self.money(self.donation))
@@ -263,6 +296,8 @@ pub struct OrderLine {
     pub line_total: i64,
     pub discount: i64,
     pub rate: crate::catalog::rates::Rate,
+    /// Whose new subscription it is (the buyer's or a gift recipient's normalised email).
+    pub beneficiary: Option<String>,
 }
 
 impl OrderLine {
@@ -281,6 +316,8 @@ pub struct Subscription {
     /// What was bought: "International Socialist Review, print edition, 4 years".
     pub title: String,
     pub order_id: String,
+    /// The order line it came from (a gift's details are kept by position).
+    pub order_position: i64,
     pub email: String,
     pub name: String,
     pub publication: String,
@@ -319,10 +356,11 @@ impl<'q> BindAddress for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArgumen
 }
 
 /// The columns an `Order` is read from. The `total` column is the items' total after discount;
-/// an `Order`'s `total` is what the reader pays: that plus postage plus the donation.
+/// an `Order`'s `total` is what the reader pays: that plus postage (the buyer's and the gifts') plus
+/// the donation.
 pub const ORDER_COLUMNS: &str = "id, cart_id, email, name, ship_line1, ship_line2, ship_city, ship_region, \
      ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
-     postage_per_copy, donation, total + postage + donation AS total, coupon_id, coupon_code, status, provider, provider_session_id, payment_url, \
+     postage_per_copy, donation, gift_postage, total + postage + gift_postage + donation AS total, coupon_id, coupon_code, status, provider, provider_session_id, payment_url, \
      payment_reference, review_reason, failure_reason, expires_at, created_at, paid_at, source, payment_method, \
      invoice_due, complimentary_reason, notes, postage_waived";
 
@@ -334,7 +372,7 @@ pub async fn find_order(db: &Db, id: &str) -> Result<Option<Order>> {
 pub async fn order_lines(db: &Db, order_id: &str) -> Result<Vec<OrderLine>> {
     Ok(sqlx::query_as(
         "SELECT position, sku, name, kind, publication, edition, term_years, quantity, unit_price, line_total, \
-         discount, rate FROM order_lines WHERE order_id = $1 ORDER BY position",
+         discount, rate, beneficiary FROM order_lines WHERE order_id = $1 ORDER BY position",
     )
     .bind(order_id)
     .fetch_all(&db.pool)
@@ -343,7 +381,7 @@ pub async fn order_lines(db: &Db, order_id: &str) -> Result<Vec<OrderLine>> {
 
 pub async fn subscriptions_of_order(db: &Db, order_id: &str) -> Result<Vec<Subscription>> {
     Ok(sqlx::query_as(
-        "SELECT s.id, l.name AS title, s.order_id, s.email, s.name, s.publication, s.edition, s.term_years, \
+        "SELECT s.id, l.name AS title, s.order_id, s.order_position, s.email, s.name, s.publication, s.edition, s.term_years, \
          s.first_period, s.last_period, s.status FROM subscriptions s \
          JOIN order_lines l ON l.order_id = s.order_id AND l.position = s.order_position \
          WHERE s.order_id = $1 ORDER BY s.order_position",
@@ -365,6 +403,18 @@ pub(crate) async fn lock_reader(conn: &mut AnyConnection, email_normalized: &str
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Takes the locks of a buyer and of everyone else an order is for (gift recipients), in one
+/// order (sorted), so two orders naming the same readers never wait on each other in a circle.
+pub(crate) async fn lock_readers(conn: &mut AnyConnection, buyer: &str, others: &[String], now: i64) -> Result<()> {
+    let mut readers: Vec<&str> = others.iter().map(String::as_str).chain([buyer]).collect();
+    readers.sort_unstable();
+    readers.dedup();
+    for reader in readers {
+        lock_reader(conn, reader, now).await?;
+    }
     Ok(())
 }
 
@@ -401,11 +451,12 @@ async fn new_subscriber_discount_used(
     .bind(except)
     .fetch_one(&mut *conn)
     .await?;
+    // A discounted line counts for its beneficiary: the buyer, or the recipient of a gift.
     let (discounts,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM coupon_redemptions r JOIN coupons c ON c.id = r.coupon_id \
-         WHERE r.email_normalized = $1 AND r.status IN ('final', $4) AND c.new_subscribers_only = 1 \
-         AND r.order_id <> $3 AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = r.order_id \
-         AND l.publication = $2 AND l.discount > 0)",
+        "SELECT COUNT(*) FROM order_lines l JOIN coupon_redemptions r ON r.order_id = l.order_id \
+         JOIN coupons c ON c.id = r.coupon_id \
+         WHERE l.beneficiary = $1 AND l.publication = $2 AND l.discount > 0 AND l.order_id <> $3 \
+         AND r.status IN ('final', $4) AND c.new_subscribers_only = 1",
     )
     .bind(email_normalized)
     .bind(publication)

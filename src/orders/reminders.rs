@@ -24,6 +24,10 @@ struct Due {
     publication_name: String,
     edition: String,
     last_period: i64,
+    /// A gift: the buyer, who is reminded (and the recipient too when the buyer asked).
+    gift_from_email: Option<String>,
+    gift_from_name: Option<String>,
+    gift_remind_recipient: i64,
 }
 
 /// Which reminder is due `days_left` days before the last issue, if any.
@@ -42,10 +46,12 @@ pub async fn send_due_reminders(db: &Db, shop_name: &str, account_url: &str, now
     // Active terms whose last issue falls within 30 days, of readers without a later term of the
     // same publication and edition (a renewal).
     let candidates: Vec<Due> = sqlx::query_as(
-        "SELECT s.id, s.email, s.name, p.name AS publication_name, s.edition, s.last_period \
+        "SELECT s.id, s.email, s.name, p.name AS publication_name, s.edition, s.last_period, s.gift_from_email, \
+         s.gift_from_name, s.gift_remind_recipient \
          FROM subscriptions s JOIN publications p ON p.slug = s.publication \
          WHERE s.status = 'active' AND s.last_period >= $1 AND s.last_period <= $2 \
          AND NOT EXISTS (SELECT 1 FROM subscriptions r WHERE r.email_normalized = s.email_normalized \
+             AND s.email_normalized <> '' \
              AND r.publication = s.publication AND r.edition = s.edition AND r.status = 'active' \
              AND r.first_period > s.last_period) \
          ORDER BY s.last_period, s.id LIMIT 500",
@@ -75,16 +81,40 @@ pub async fn send_due_reminders(db: &Db, shop_name: &str, account_url: &str, now
         }
         let days = (last_issue_date - now + DAY - 1) / DAY;
         let last_issue = terms::describe(due.last_period);
-        let message = EmailMessage {
-            subject: format!("Your {} subscription ends with the {last_issue} issue", due.publication_name),
-            body: format!(
-                "Dear {},\n\nYour subscription to {}, {} edition, ends with the {last_issue} issue, in about {days} \
-                 days. Nothing renews by itself: to keep reading, renew from your account:\n\n  {account_url}\n\n\
-                 (Sign in there with this email address; we send you a link.)\n\nThank you for reading,\n{shop_name}\n",
-                due.name, due.publication_name, due.edition
-            ),
-        };
-        email::enqueue(&mut tx, None, &format!("renewal_reminder_{kind}"), &due.email, &message, now).await?;
+        let kind_name = format!("renewal_reminder_{kind}");
+        let for_recipient = due.gift_from_email.is_none() || due.gift_remind_recipient != 0;
+        if for_recipient && !due.email.is_empty() {
+            let message = EmailMessage {
+                subject: format!("Your {} subscription ends with the {last_issue} issue", due.publication_name),
+                body: format!(
+                    "Dear {},\n\nYour subscription to {}, {} edition, ends with the {last_issue} issue, in about \
+                     {days} days. Nothing renews by itself: to keep reading, renew from your account:\n\n  \
+                     {account_url}\n\n(Sign in there with this email address; we send you a link.)\n\nThank you \
+                     for reading,\n{shop_name}\n",
+                    due.name, due.publication_name, due.edition
+                ),
+            };
+            email::enqueue(&mut tx, None, &kind_name, &due.email, &message, now).await?;
+        }
+        if let Some(buyer) = &due.gift_from_email {
+            let subscribe_url = account_url.replace("/account", "/subscribe");
+            let message = EmailMessage {
+                subject: format!(
+                    "The {} subscription you gave {} ends with the {last_issue} issue",
+                    due.publication_name, due.name
+                ),
+                body: format!(
+                    "Dear {},\n\nThe subscription to {}, {} edition, that you gave {} ends with the {last_issue} \
+                     issue, in about {days} days. Nothing renews by itself: to give it again, choose \"Give as a \
+                     gift\" beside a plan:\n\n  {subscribe_url}\n\nThank you for supporting the paper,\n{shop_name}\n",
+                    due.gift_from_name.as_deref().unwrap_or("reader"),
+                    due.publication_name,
+                    due.edition,
+                    due.name
+                ),
+            };
+            email::enqueue(&mut tx, None, &format!("{kind_name}_gift"), buyer, &message, now).await?;
+        }
         tx.commit().await?;
         sent += 1;
     }

@@ -58,15 +58,19 @@ async fn fulfil(
         .await?
         .ok_or_else(|| Error::not_found("order_not_found", "There is no such order."))?;
     let lines = super::order_lines(db, order_id).await?;
+    let gifts = super::gifts::gifts_of_order(db, order_id).await?;
     let mut facts = Vec::new();
     for line in lines.iter().filter(|l| l.kind == LineKind::Subscription) {
         facts.push(super::mailing_list::schedule(db, &line.publication).await?);
     }
 
     let mut tx = db.begin_write().await?;
-    // The reader's lock: two of their payments settled at once read each other's terms and
-    // discounts (PostgreSQL would otherwise let both extend the same running term).
-    super::lock_reader(&mut tx, &EmailAddress::normalize(&order.email), now).await?;
+    // The readers' locks (the buyer's, each gift recipient's): two of their payments settled at
+    // once read each other's terms and discounts (PostgreSQL would otherwise let both extend the
+    // same running term).
+    let buyer = EmailAddress::normalize(&order.email);
+    let readers: Vec<String> = lines.iter().filter_map(|l| l.beneficiary.clone()).collect();
+    super::lock_readers(&mut tx, &buyer, &readers, now).await?;
     if amount != order.total || !currency.eq_ignore_ascii_case(order.currency.code()) {
         let reason = format!(
             "the payment provider reported {amount} {currency} for an order of {} {}",
@@ -100,8 +104,13 @@ async fn fulfil(
     for line in &lines {
         if line.kind == LineKind::Subscription {
             let facts = facts.next().ok_or_else(|| Error::Internal(anyhow::anyhow!("term facts missing")))?;
-            subscriptions
-                .push(create_subscription(&mut tx, db.backend, &order, line, &facts, payment_period, now).await?);
+            let gift = gifts.iter().find(|g| g.position == line.position);
+            let term = Term { facts: &facts, payment_period, gift };
+            let subscription = create_subscription(&mut tx, db.backend, &order, line, term, now).await?;
+            if let Some(gift) = gift {
+                super::gifts::schedule_notice(&mut tx, &order, gift, &subscription, now).await?;
+            }
+            subscriptions.push(subscription);
         } else {
             sqlx::query(
                 "INSERT INTO order_items (order_id, order_position, issue_sku, quantity, action, created_at) \
@@ -125,13 +134,25 @@ async fn fulfil(
     .execute(&mut *tx)
     .await?;
     if let Some(cart_id) = &order.cart_id {
-        // Only what was bought leaves the cart: a line added in another tab meanwhile stays.
+        // Only what was bought leaves the cart: a line added in another tab meanwhile stays, and
+        // a gift leaves by its own row (the buyer's own line of the same plan stays).
         for line in &lines {
-            sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
-                .bind(cart_id)
-                .bind(&line.sku)
-                .execute(&mut *tx)
-                .await?;
+            match gifts.iter().find(|g| g.position == line.position) {
+                Some(gift) => {
+                    sqlx::query("DELETE FROM cart_gifts WHERE cart_id = $1 AND id = $2")
+                        .bind(cart_id)
+                        .bind(&gift.cart_gift_id)
+                        .execute(&mut *tx)
+                        .await?
+                }
+                None => {
+                    sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
+                        .bind(cart_id)
+                        .bind(&line.sku)
+                        .execute(&mut *tx)
+                        .await?
+                }
+            };
         }
         sqlx::query("UPDATE carts SET coupon_id = NULL WHERE id = $1 AND coupon_id = $2")
             .bind(cart_id)
@@ -140,7 +161,7 @@ async fn fulfil(
             .await?;
     }
     let base_url = crate::settings::base_url(&mut tx).await?;
-    let message = super::confirmation::order_confirmation(&order, &lines, &subscriptions, base_url.as_deref());
+    let message = super::confirmation::order_confirmation(&order, &lines, &subscriptions, &gifts, base_url.as_deref());
     email::enqueue(&mut tx, Some(order_id), "order_confirmation", &order.email, &message, now).await?;
     tx.commit().await?;
     tracing::info!(order_id, total = order.total, "order paid and fulfilled");
@@ -189,13 +210,18 @@ async fn discount_not_due(conn: &mut AnyConnection, order: &Order, lines: &[Orde
     if new_subscribers_only == 0 {
         return Ok(None);
     }
-    let email = EmailAddress::normalize(&order.email);
-    let mut publications: Vec<&str> = lines.iter().filter(|l| l.discount > 0).map(|l| l.publication.as_str()).collect();
-    publications.dedup();
-    for publication in publications {
+    // Each discounted line is judged by its beneficiary (the buyer, or a gift's recipient).
+    let mut judged: Vec<(&str, &str)> = lines
+        .iter()
+        .filter(|l| l.discount > 0)
+        .filter_map(|l| l.beneficiary.as_deref().map(|b| (b, l.publication.as_str())))
+        .collect();
+    judged.sort_unstable();
+    judged.dedup();
+    for (beneficiary, publication) in judged {
         if super::new_subscriber_discount_used(
             conn,
-            &email,
+            beneficiary,
             publication,
             Some(&order.id),
             super::DiscountsCounted::Paid,
@@ -203,7 +229,7 @@ async fn discount_not_due(conn: &mut AnyConnection, order: &Order, lines: &[Orde
         .await?
         {
             return Ok(Some(format!(
-                "paid with the new-subscriber coupon {}, which this reader had already used for {publication}",
+                "paid with the new-subscriber coupon {}, which {beneficiary} had already had for {publication}",
                 order.coupon_code.as_deref().unwrap_or(coupon_id)
             )));
         }
@@ -211,28 +237,46 @@ async fn discount_not_due(conn: &mut AnyConnection, order: &Order, lines: &[Orde
     Ok(None)
 }
 
+/// What a new term starts from: the publication's schedule, the month paid, and for a gift its
+/// recipient and chosen first issue.
+struct Term<'a> {
+    facts: &'a super::mailing_list::PublicationSchedule,
+    payment_period: i64,
+    gift: Option<&'a super::gifts::OrderGift>,
+}
+
 async fn create_subscription(
     conn: &mut AnyConnection,
     backend: Backend,
     order: &Order,
     line: &OrderLine,
-    facts: &super::mailing_list::PublicationSchedule,
-    payment_period: i64,
+    term: Term<'_>,
     now: i64,
 ) -> Result<super::Subscription> {
-    let email_normalized = EmailAddress::normalize(&order.email);
-    // The reader's running subscription to this edition, read in the transaction that extends it.
-    let running = sqlx::query(
-        "SELECT MAX(last_period) AS last FROM subscriptions WHERE email_normalized = $1 AND publication = $2 \
-         AND edition = $3 AND status = 'active' AND last_period >= $4",
-    )
-    .bind(&email_normalized)
-    .bind(&line.publication)
-    .bind(&line.edition)
-    .bind(payment_period)
-    .fetch_one(&mut *conn)
-    .await?;
-    let current_last: Option<i64> = running.try_get("last")?;
+    let Term { facts, payment_period, gift } = term;
+    // Whose subscription it is: the buyer's, or the gift's recipient's (who may have no email).
+    let (email, name) = match gift {
+        Some(g) => (g.gift.recipient_email.clone().unwrap_or_default(), g.gift.recipient_name.clone()),
+        None => (order.email.clone(), order.name.clone()),
+    };
+    let email_normalized = if email.is_empty() { String::new() } else { EmailAddress::normalize(&email) };
+    // The reader's running subscription to this edition, read in the transaction that extends it
+    // (a recipient without an email has none we can find).
+    let current_last: Option<i64> = if email_normalized.is_empty() {
+        None
+    } else {
+        let running = sqlx::query(
+            "SELECT MAX(last_period) AS last FROM subscriptions WHERE email_normalized = $1 AND publication = $2 \
+             AND edition = $3 AND status = 'active' AND last_period >= $4",
+        )
+        .bind(&email_normalized)
+        .bind(&line.publication)
+        .bind(&line.edition)
+        .bind(payment_period)
+        .fetch_one(&mut *conn)
+        .await?;
+        running.try_get("last")?
+    };
     let years = line.term_years.unwrap_or(1);
     let print = line.edition == "print";
     // A print term starts after the newest issue whose mailing list is closed: that list is fixed.
@@ -241,42 +285,51 @@ async fn create_subscription(
         super::mailing_list::hold_lists_open(conn, backend, &line.publication).await?;
         latest = latest.max(super::mailing_list::latest_closed(conn, &line.publication).await?);
     }
-    let first = terms::first_issue(facts.frequency, latest, payment_period, current_last);
+    // A gift starts with the issue chosen, unless that issue is already out (paid late).
+    let next = terms::first_issue(facts.frequency, latest, payment_period, current_last);
+    let first = gift.and_then(|g| g.gift.first_period).map_or(next, |chosen| chosen.max(next));
     let last = terms::last_issue(facts.frequency, first, years);
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let field = |value: &Option<String>| if print { value.clone() } else { None };
+    let address = match gift {
+        Some(g) => g.gift.address.clone(),
+        None => order.shipping_address(),
+    };
+    let address = address.filter(|_| print);
+    use super::BindAddress;
     sqlx::query(
         "INSERT INTO subscriptions (id, order_id, order_position, email, email_normalized, name, publication, edition, \
          term_years, first_period, last_period, ship_line1, ship_line2, ship_city, ship_region, ship_postal_code, \
-         ship_country, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'active', $18)",
+         ship_country, status, created_at, gift_from_email, gift_from_email_normalized, gift_from_name, \
+         gift_remind_recipient) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 'active', $18, $19, $20, \
+         $21, $22)",
     )
     .bind(&id)
     .bind(&order.id)
     .bind(line.position)
-    .bind(&order.email)
+    .bind(&email)
     .bind(&email_normalized)
-    .bind(&order.name)
+    .bind(&name)
     .bind(&line.publication)
     .bind(&line.edition)
     .bind(years)
     .bind(first)
     .bind(last)
-    .bind(field(&order.ship_line1))
-    .bind(field(&order.ship_line2))
-    .bind(field(&order.ship_city))
-    .bind(field(&order.ship_region))
-    .bind(field(&order.ship_postal_code))
-    .bind(field(&order.ship_country))
+    .bind_address(address.as_ref())
     .bind(now)
+    .bind(gift.map(|_| order.email.clone()))
+    .bind(gift.map(|_| EmailAddress::normalize(&order.email)))
+    .bind(gift.map(|_| order.name.clone()))
+    .bind(gift.is_some_and(|g| g.gift.remind_recipient) as i64)
     .execute(&mut *conn)
     .await?;
     Ok(super::Subscription {
         id,
         title: line.name.clone(),
         order_id: order.id.clone(),
-        email: order.email.clone(),
-        name: order.name.clone(),
+        order_position: line.position,
+        email,
+        name,
         publication: line.publication.clone(),
         edition: line.edition.clone(),
         term_years: years,

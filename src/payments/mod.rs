@@ -116,7 +116,8 @@ pub async fn start_checkout(
         PaymentProvider::TestMode => Ok(test_mode::session(&order, base_url)),
         PaymentProvider::Stripe(gateway) => {
             let lines = orders::order_lines(db, &order.id).await?;
-            gateway.create_session(&order, &lines, base_url, order.expires_at).await
+            let gifts = orders::gifts::gifts_of_order(db, &order.id).await?;
+            gateway.create_session(&order, &lines, &gifts, base_url, order.expires_at).await
         }
     };
     match session {

@@ -37,6 +37,7 @@ impl StripeGateway {
         &self,
         order: &Order,
         lines: &[OrderLine],
+        gifts: &[crate::orders::gifts::OrderGift],
         base_url: &str,
         expires_at: i64,
     ) -> anyhow::Result<PaymentSession> {
@@ -62,21 +63,11 @@ impl StripeGateway {
             item.quantity = Some(quantity as u64);
             items.push(item);
         }
-        // Postage is its own line, never discounted.
-        if let Some(label) = order.postage_label().filter(|_| order.postage > 0) {
+        // Postage (the buyer's, each gift's) and the donation are lines of their own, never discounted.
+        for (label, amount) in order.extra_charges(gifts) {
             let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency.clone());
-            price.unit_amount = Some(order.postage);
+            price.unit_amount = Some(amount.amount);
             price.product_data = Some(ProductData::new(label));
-            let mut item = CreateCheckoutSessionLineItems::new();
-            item.price_data = Some(price);
-            item.quantity = Some(1);
-            items.push(item);
-        }
-        // A donation too: never discounted.
-        if let Some(donation) = order.donation_given() {
-            let mut price = CreateCheckoutSessionLineItemsPriceData::new(currency.clone());
-            price.unit_amount = Some(donation.amount);
-            price.product_data = Some(ProductData::new(crate::orders::DONATION_LABEL));
             let mut item = CreateCheckoutSessionLineItems::new();
             item.price_data = Some(price);
             item.quantity = Some(1);

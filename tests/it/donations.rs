@@ -102,7 +102,7 @@ async fn a_donation_is_its_own_line_at_stripe_on_the_receipt_and_in_the_reports(
     let staff = app.with_new_client();
     sign_in_as(&staff, "boss@example.org", Role::Staff).await;
     let (_, order_page) = staff.page(&format!("/admin/orders/{order_id}")).await;
-    assert!(visible_text(&order_page).contains("Donation $10.00"), "{order_page}");
+    assert!(visible_text(&order_page).contains("Donation to support the paper $10.00"), "{order_page}");
     let csv = staff.get("/admin/reports/deferred-revenue.csv").await.text().await.expect("the CSV");
     assert!(csv.lines().next().is_some_and(|header| header.ends_with(",donations")), "{csv}");
     assert!(csv.lines().any(|row| row.ends_with(",10.00")), "this month's donations: {csv}");

@@ -94,12 +94,13 @@ async fn detail(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let order = find(&state, &id).await?;
+    let gifts = orders::gifts::gifts_of_order(&state.db, &id).await?;
     let lines: Vec<_> = orders::order_lines(&state.db, &id)
         .await?
         .into_iter()
         .map(|l| {
             (
-                l.title(),
+                orders::gifts::line_title(&l, &gifts),
                 l.quantity,
                 order.money(l.unit_price),
                 order.money(l.discount),
@@ -110,7 +111,10 @@ async fn detail(
     let subscriptions: Vec<_> = orders::subscriptions_of_order(&state.db, &id)
         .await?
         .into_iter()
-        .map(|s| (s.first_issue(), s.last_issue(), s.status.clone(), s.title))
+        .map(|s| {
+            let who = if s.email.is_empty() { s.name.clone() } else { format!("{} <{}>", s.name, s.email) };
+            (s.first_issue(), s.last_issue(), s.status.clone(), format!("{} for {who}", s.title))
+        })
         .collect();
     let mut context = admin_context(&state, &ctx, &format!("Order {}", &order.id[..8.min(order.id.len())])).await;
     context.insert("created", &datetime(order.created_at));
@@ -118,9 +122,7 @@ async fn detail(
     context.insert("subtotal", &order.money(order.subtotal));
     context.insert("discount", &order.money(order.discount));
     context.insert("invoice_due", &order.invoice_due.map(crate::clock::long_date));
-    context.insert("postage_label", &order.postage_label());
-    context.insert("postage", &order.money(order.postage));
-    context.insert("donation", &order.donation_given());
+    context.insert("extras", &order.extra_charges_with_zones(&gifts));
     context.insert("total", &order.money(order.total));
     context.insert("email_query", &super::url_escape(&order.email));
     context.insert("order", &order);
