@@ -512,11 +512,13 @@ pub async fn cart_coupon_id(db: &Db, cart_id: &str) -> Result<Option<String>> {
 
 /// How many items the cart holds, for the header (one cheap query).
 pub async fn item_count(db: &Db, cart_id: &str) -> Result<i64> {
-    let (count,): (i64,) =
-        sqlx::query_as("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM cart_items WHERE cart_id = $1")
-            .bind(cart_id)
-            .fetch_one(&db.pool)
-            .await?;
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(quantity), 0) + (SELECT COUNT(*) FROM cart_gifts WHERE cart_id = $1) AS BIGINT) \
+             FROM cart_items WHERE cart_id = $1",
+    )
+    .bind(cart_id)
+    .fetch_one(&db.pool)
+    .await?;
     Ok(count)
 }
 

@@ -73,6 +73,7 @@ async fn every_page_passes_axe_at_both_widths() {
         "/privacy",
         "/terms",
         "/cart",
+        "/gifts/new?sku=sw-print-1y",
         "/account/login",
         "/no-such-page",
         "/checkout/success?order=elsewhere",
@@ -88,6 +89,19 @@ async fn every_page_passes_axe_at_both_widths() {
     click(page, ".coupon-form button").await;
     expect_text(page, "#coupon-error", "know the coupon code").await;
     check(page, &axe, "/cart (a refused code)", &mut found).await;
+    // A gift beside it: the form with its mistakes, then in the cart; a donation refused.
+    page.goto(&app.url("/gifts/new?sku=sw-digital-1y")).await.expect("the gift form");
+    click(page, ".gift-form .pay-row button").await;
+    expect_text(page, ".error-summary", "Enter the name of the person").await;
+    check(page, &axe, "/gifts/new (errors)", &mut found).await;
+    find(page, "#f-recipient_name").await.send_keys("Bo").await.expect("typed");
+    find(page, "#f-recipient_email").await.send_keys("bo@example.org").await.expect("typed");
+    click(page, ".gift-form .pay-row button").await;
+    expect_path(page, "/cart").await;
+    find(page, "#f-donation").await.send_keys("0").await.expect("typed");
+    click(page, ".donation-form .field .field-row button").await;
+    expect_text(page, "#e-donation", "at least").await;
+    check(page, &axe, "/cart (a gift, a refused donation)", &mut found).await;
     click(page, "a[href='/checkout']").await;
     check(page, &axe, "/checkout", &mut found).await;
     click(page, ".pay-row button").await;
@@ -123,6 +137,8 @@ async fn every_page_passes_axe_at_both_widths() {
     for path in [
         "/admin".to_string(),
         "/admin/coupons".into(),
+        "/admin/plans".into(),
+        "/admin/plans?edit=isr-print-1y".into(),
         "/admin/coupons/new".into(),
         format!("/admin/coupons/{coupon}"),
         format!("/admin/coupons/{coupon}/offer"),

@@ -15,6 +15,7 @@ mod donations;
 mod email;
 mod erasure;
 mod faults;
+mod gifts;
 mod import;
 mod journey;
 mod offers;

@@ -36,6 +36,17 @@ pub struct CartItemJson {
     /// `standard`, `reduced` or `sustainer`.
     #[schema(example = "standard")]
     pub rate: &'static str,
+    /// A gift for someone else (put in the cart with the gift form): its recipient, in words.
+    pub gift: Option<GiftJson>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GiftJson {
+    pub id: String,
+    #[schema(example = "Bo Reader")]
+    pub recipient_name: String,
+    #[schema(example = "Gift for Bo Reader, from the next issue; we email them when you have paid")]
+    pub description: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -92,6 +103,11 @@ fn cart_json(view: CartView, mut notices: Vec<Notice>) -> CartJson {
                 line_total: l.line_total,
                 discount: l.discount,
                 rate: l.rate.as_str(),
+                gift: l.gift.map(|g| GiftJson {
+                    id: g.id,
+                    recipient_name: g.gift.recipient_name,
+                    description: g.description,
+                }),
             })
             .collect(),
         coupon: view.coupon.map(|CouponSummary { code, description, .. }| CouponJson { code, description }),
