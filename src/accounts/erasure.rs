@@ -108,6 +108,35 @@ pub async fn erase(db: &Db, email_normalized: &str, actor: &Actor, now: i64) -> 
     .execute(&mut *tx)
     .await?
     .rows_affected();
+    // Gifts: those the reader gave no longer name them; those given to them no longer hold their
+    // name, address or message in the giver's order (or in anyone's cart).
+    sqlx::query(
+        "UPDATE subscriptions SET gift_from_email = $2, gift_from_email_normalized = $2, gift_from_name = $3 \
+         WHERE gift_from_email_normalized = $1",
+    )
+    .bind(email_normalized)
+    .bind(&pseudonym)
+    .bind(ERASED_NAME)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE order_gifts SET recipient_name = $2, recipient_email = NULL, ship_line1 = NULL, ship_line2 = NULL, \
+         ship_city = NULL, ship_region = NULL, ship_postal_code = NULL, ship_country = NULL, message = NULL \
+         WHERE lower(recipient_email) = $1",
+    )
+    .bind(email_normalized)
+    .bind(ERASED_NAME)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM cart_gifts WHERE lower(recipient_email) = $1")
+        .bind(email_normalized)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE order_lines SET beneficiary = $2 WHERE beneficiary = $1")
+        .bind(email_normalized)
+        .bind(&pseudonym)
+        .execute(&mut *tx)
+        .await?;
     // Delivered mail keeps its subject and date (that it was sent); waiting mail is not sent.
     const READERS_MAIL: &str =
         "(lower(recipient) = $1 OR order_id IN (SELECT id FROM orders WHERE email_normalized = $1))";

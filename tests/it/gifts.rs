@@ -467,3 +467,23 @@ async fn a_gift_ending_reminds_the_buyer_and_the_recipient_only_when_asked(app: 
     assert_eq!(to, ["giver@example.org", "giver@example.org", "told@example.org"], "{mails:?}");
     assert!(mails[0].1.contains("you gave Bo Recipient"), "{mails:?}");
 }
+
+on_both_databases!(erasing_a_giver_or_a_recipient_leaves_no_trace_of_them_in_the_gift);
+
+async fn erasing_a_giver_or_a_recipient_leaves_no_trace_of_them_in_the_gift(app: TestApp) {
+    let buyer = app.with_new_client();
+    buyer.post_form("/cart/gifts", &gift_fields("sw-print-1y", &[])).await;
+    let (_, answer) =
+        buyer.send_json("POST", "/api/v1/checkout", json!({"email": "giver@example.org", "name": "Ada Giver"})).await;
+    pay(&buyer, answer["order_id"].as_str().expect("an order")).await;
+    let actor = masthead::audit::Actor::command_line();
+    masthead::accounts::erase(&app.db, "bo@example.org", &actor, clock::now()).await.expect("the recipient erased");
+    let held = "SELECT COUNT(*) FROM order_gifts WHERE recipient_name = 'Bo Recipient' OR message IS NOT NULL \
+                OR ship_city IS NOT NULL OR recipient_email IS NOT NULL";
+    assert_eq!(count(&app, held).await, 0, "the giver's order keeps nothing of the recipient");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM order_lines WHERE beneficiary = 'bo@example.org'").await, 0);
+    masthead::accounts::erase(&app.db, "giver@example.org", &actor, clock::now()).await.expect("the giver erased");
+    let named = "SELECT COUNT(*) FROM subscriptions WHERE gift_from_email_normalized = 'giver@example.org' \
+                 OR gift_from_name = 'Ada Giver'";
+    assert_eq!(count(&app, named).await, 0, "the gift no longer names its giver");
+}
