@@ -390,12 +390,35 @@ async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<
     }
     // Then the gifts, each priced like a plan of its own.
     let gifts = super::cart_gifts(&mut *db.pool.acquire().await?, cart_id).await?;
-    for cart_gift in gifts {
+    for mut cart_gift in gifts {
         let product = catalog::find_product(db, &cart_gift.sku).await?;
-        let line = product.as_ref().and_then(|p| {
-            PricingLine::for_product_at(p, 1, cart_gift.rate, cart_gift.rate_amount)
-                .or_else(|| PricingLine::for_product(p, 1))
-        });
+        let at_rate =
+            product.as_ref().and_then(|p| PricingLine::for_product_at(p, 1, cart_gift.rate, cart_gift.rate_amount));
+        let line = match (at_rate, &product) {
+            (Some(line), _) => Some(line),
+            // The plan no longer has the gift's rate: the standard price, and the buyer is told.
+            (None, Some(p)) => {
+                sqlx::query(
+                    "UPDATE cart_gifts SET rate = 'standard', rate_amount = NULL WHERE cart_id = $1 AND id = $2",
+                )
+                .bind(cart_id)
+                .bind(&cart_gift.id)
+                .execute(db.unflushed_write().await?.pool())
+                .await?;
+                let was = std::mem::take(&mut cart_gift.rate);
+                cart_gift.rate_amount = None;
+                notices.push(Notice::new(
+                    "rate_withdrawn",
+                    format!(
+                        "{} is no longer offered at the {}: the gift is now at the standard price.",
+                        p.name(),
+                        was.label().unwrap_or("rate chosen")
+                    ),
+                ));
+                PricingLine::for_product(p, 1)
+            }
+            (None, None) => None,
+        };
         match line {
             Some(line) => lines.push(PricingLine { gift: Some(cart_gift), ..line }),
             None => {

@@ -172,6 +172,14 @@ async fn a_gift_a_sustainer_term_and_a_donation_in_one_checkout(app: TestApp) {
     let receipt = visible_text(&receipt);
     assert!(receipt.contains("Socialist Worker, print edition, 1 year (gift for Bo Recipient)"), "{receipt}");
     assert!(receipt.contains("Donation to support the paper $10.00"), "{receipt}");
+    // The subscription is the recipient's: they sign in with their email and find it, with their address.
+    let recipient = app.with_new_client();
+    let link = crate::account::ask_for_link(&recipient, "bo@example.org").await.expect("a link for the recipient");
+    recipient.post_form(&link, &[]).await;
+    let (_, theirs) = recipient.page("/account").await;
+    let theirs = visible_text(&theirs);
+    assert!(theirs.contains("Socialist Worker, print edition") && theirs.contains("9 Elm Road"), "{theirs}");
+    assert!(!theirs.contains("Gifts you gave"), "{theirs}");
     // Nobody else gets the card.
     let stranger = app.with_new_client();
     let response = stranger.get(&format!("/checkout/gift-card?order={order_id}&position=0")).await;
@@ -486,4 +494,34 @@ async fn erasing_a_giver_or_a_recipient_leaves_no_trace_of_them_in_the_gift(app:
     let named = "SELECT COUNT(*) FROM subscriptions WHERE gift_from_email_normalized = 'giver@example.org' \
                  OR gift_from_name = 'Ada Giver'";
     assert_eq!(count(&app, named).await, 0, "the gift no longer names its giver");
+}
+
+on_both_databases!(a_line_made_a_gift_keeps_its_rate_until_the_rate_is_withdrawn);
+
+async fn a_line_made_a_gift_keeps_its_rate_until_the_rate_is_withdrawn(app: TestApp) {
+    let buyer = app.with_new_client();
+    buyer.send_json("POST", "/api/v1/cart/items", json!({"sku": "isr-print-1y", "rate": "reduced"})).await;
+    let mut fields = gift_fields("isr-print-1y", &[]);
+    fields.push(("from_cart", "1"));
+    assert_eq!(buyer.post_form("/cart/gifts", &fields).await.status(), 303);
+    let cart = buyer.cart().await;
+    let line = &cart["items"][0];
+    assert_eq!((line["rate"].as_str(), line["unit_price"]["amount"].as_i64()), (Some("reduced"), Some(1900)), "{cart}");
+    assert!(line["gift"]["recipient_name"] == "Bo Recipient", "{cart}");
+
+    let staff = app.with_new_client();
+    let token = crate::admin::sign_in_as(&staff, "admin@example.org", masthead::staff::accounts::Role::Admin).await;
+    let response = staff
+        .post_form(
+            "/admin/plans/isr-print-1y",
+            &[("csrf_token", token.as_str()), ("sustainer_minimum", "40"), ("sustainer_suggested", "50")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let (_, cart) = buyer.json("/api/v1/cart").await;
+    assert_eq!(cart["notices"][0]["code"], "rate_withdrawn", "{cart}");
+    assert_eq!(cart["total"]["amount"], 2900);
+    let body = json!({"cart_version": cart["version"], "email": "ada@example.org", "name": "Ada"});
+    let (status, answer) = buyer.send_json("POST", "/api/v1/checkout", body).await;
+    assert_eq!(status, 201, "the cart as shown after the notice is ordered: {answer}");
 }
