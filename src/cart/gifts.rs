@@ -5,11 +5,10 @@ use serde::Serialize;
 
 use super::Notice;
 use crate::{
-    address::Address,
     catalog::rates::{Rate, RateChoice},
     db::Db,
     error::{Error, Result},
-    gifts::{Gift, Notify},
+    gifts::{self, Gift, GiftColumns},
 };
 
 /// How many gifts one cart may hold (a guard against a script, not a limit for readers).
@@ -33,39 +32,13 @@ struct GiftRow {
     sku: String,
     rate: Rate,
     rate_amount: Option<i64>,
-    recipient_name: String,
-    recipient_email: Option<String>,
-    ship_line1: Option<String>,
-    ship_line2: Option<String>,
-    ship_city: Option<String>,
-    ship_region: Option<String>,
-    ship_postal_code: Option<String>,
-    ship_country: Option<String>,
-    message: Option<String>,
-    first_period: Option<i64>,
-    notify: String,
-    notify_on: Option<i64>,
-    remind_recipient: i64,
+    #[sqlx(flatten)]
+    gift: GiftColumns,
 }
 
 impl GiftRow {
     fn into_gift(self) -> CartGift {
-        let gift = Gift {
-            recipient_name: self.recipient_name,
-            recipient_email: self.recipient_email,
-            address: Address::from_columns(
-                self.ship_line1.as_deref(),
-                self.ship_line2.as_deref(),
-                self.ship_city.as_deref(),
-                self.ship_region.as_deref(),
-                self.ship_postal_code.as_deref(),
-                self.ship_country.as_deref(),
-            ),
-            message: self.message,
-            first_period: self.first_period,
-            notify: Notify::from_columns(&self.notify, self.notify_on),
-            remind_recipient: self.remind_recipient != 0,
-        };
+        let gift = self.gift.into_gift();
         CartGift {
             id: self.id,
             sku: self.sku,
@@ -77,42 +50,26 @@ impl GiftRow {
     }
 }
 
-const GIFT_COLUMNS: &str = "id, sku, rate, rate_amount, recipient_name, recipient_email, ship_line1, ship_line2, \
-     ship_city, ship_region, ship_postal_code, ship_country, message, first_period, notify, notify_on, remind_recipient";
+fn select(filter: &str) -> String {
+    format!("SELECT id, sku, rate, rate_amount, {} FROM cart_gifts WHERE {filter}", gifts::GIFT_COLUMNS)
+}
 
 /// The cart's gifts, oldest first.
 pub async fn cart_gifts(conn: &mut sqlx::AnyConnection, cart_id: &str) -> Result<Vec<CartGift>> {
-    let sql = format!("SELECT {GIFT_COLUMNS} FROM cart_gifts WHERE cart_id = $1 ORDER BY added_at, id");
+    let sql = select("cart_id = $1 ORDER BY added_at, id");
     let rows: Vec<GiftRow> = sqlx::query_as(&sql).bind(cart_id).fetch_all(&mut *conn).await?;
     Ok(rows.into_iter().map(GiftRow::into_gift).collect())
 }
 
 /// One gift of the cart; a gift of another cart is "not in your cart".
 pub async fn find_cart_gift(db: &Db, cart_id: &str, id: &str) -> Result<CartGift> {
-    let sql = format!("SELECT {GIFT_COLUMNS} FROM cart_gifts WHERE cart_id = $1 AND id = $2");
+    let sql = select("cart_id = $1 AND id = $2");
     let row: Option<GiftRow> = sqlx::query_as(&sql).bind(cart_id).bind(id).fetch_optional(&db.pool).await?;
     row.map(GiftRow::into_gift).ok_or_else(gift_not_in_cart)
 }
 
 pub fn gift_not_in_cart() -> Error {
     Error::not_found("gift_not_in_cart", "That gift is not in your cart.")
-}
-
-/// Binds a gift's columns from `recipient_name` to `remind_recipient`, in `GIFT_COLUMNS` order.
-fn bind_gift<'q>(
-    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    gift: &'q Gift,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    use crate::orders::BindAddress;
-    query
-        .bind(&gift.recipient_name)
-        .bind(&gift.recipient_email)
-        .bind_address(gift.address.as_ref())
-        .bind(&gift.message)
-        .bind(gift.first_period)
-        .bind(gift.notify.kind())
-        .bind(gift.notify.day())
-        .bind(gift.remind_recipient as i64)
 }
 
 /// Puts a gift of `sku` in the cart (opening it). `instead_of_own_line`: the buyer marked their own
@@ -157,18 +114,13 @@ pub async fn add_gift(
         }
     }
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let insert = sqlx::query(
-        "INSERT INTO cart_gifts (id, cart_id, sku, rate, rate_amount, recipient_name, recipient_email, ship_line1, \
-         ship_line2, ship_city, ship_region, ship_postal_code, ship_country, message, first_period, notify, notify_on, \
-         remind_recipient, added_at) \
+    let sql = format!(
+        "INSERT INTO cart_gifts (id, cart_id, sku, rate, rate_amount, {}, added_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-    )
-    .bind(&id)
-    .bind(cart_id)
-    .bind(sku)
-    .bind(rate.as_str())
-    .bind(amount);
-    bind_gift(insert, gift).bind(now).execute(&mut *tx).await?;
+        gifts::GIFT_COLUMNS
+    );
+    let insert = sqlx::query(&sql).bind(&id).bind(cart_id).bind(sku).bind(rate.as_str()).bind(amount);
+    gifts::bind(insert, gift).bind(now).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(vec![Notice::new("gift_added", format!("{} is in your cart.", gift.describe()))])
 }
@@ -182,7 +134,7 @@ pub async fn update_gift(db: &Db, cart_id: &str, id: &str, gift: &Gift, now: i64
     )
     .bind(cart_id)
     .bind(id);
-    let updated = bind_gift(update, gift).execute(db.unflushed_write().await?.pool()).await?.rows_affected();
+    let updated = gifts::bind(update, gift).execute(db.unflushed_write().await?.pool()).await?.rows_affected();
     if updated == 0 {
         return Err(gift_not_in_cart());
     }

@@ -99,6 +99,66 @@ impl Gift {
     }
 }
 
+/// A gift's columns, as `cart_gifts` and `order_gifts` both keep them (in this order: see `bind`).
+#[derive(sqlx::FromRow)]
+pub struct GiftColumns {
+    recipient_name: String,
+    recipient_email: Option<String>,
+    ship_line1: Option<String>,
+    ship_line2: Option<String>,
+    ship_city: Option<String>,
+    ship_region: Option<String>,
+    ship_postal_code: Option<String>,
+    ship_country: Option<String>,
+    message: Option<String>,
+    first_period: Option<i64>,
+    notify: String,
+    notify_on: Option<i64>,
+    remind_recipient: i64,
+}
+
+/// The column list `GiftColumns` reads.
+pub const GIFT_COLUMNS: &str = "recipient_name, recipient_email, ship_line1, ship_line2, ship_city, ship_region, \
+     ship_postal_code, ship_country, message, first_period, notify, notify_on, remind_recipient";
+
+impl GiftColumns {
+    pub fn into_gift(self) -> Gift {
+        Gift {
+            recipient_name: self.recipient_name,
+            recipient_email: self.recipient_email,
+            address: Address::from_columns(
+                self.ship_line1.as_deref(),
+                self.ship_line2.as_deref(),
+                self.ship_city.as_deref(),
+                self.ship_region.as_deref(),
+                self.ship_postal_code.as_deref(),
+                self.ship_country.as_deref(),
+            ),
+            message: self.message,
+            first_period: self.first_period,
+            notify: Notify::from_columns(&self.notify, self.notify_on),
+            remind_recipient: self.remind_recipient != 0,
+        }
+    }
+}
+
+/// Binds a gift's columns in `GIFT_COLUMNS` order (13 parameters).
+pub fn bind<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    gift: &'q Gift,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    use crate::address::BindAddress;
+    query
+        .bind(&gift.recipient_name)
+        .bind(&gift.recipient_email)
+        .bind_address(gift.address.as_ref())
+        .bind(&gift.message)
+        .bind(gift.first_period)
+        .bind(gift.notify.kind())
+        .bind(gift.notify.day())
+        .bind(gift.remind_recipient as i64)
+}
+
 /// The first issues a gift of this edition may start with, bought at `now`: the next one (as
 /// settlement would give a new subscriber) and those after it up to 12 months ahead.
 pub fn start_choices(frequency: Frequency, next_issue: i64, now: i64) -> Vec<(i64, String)> {

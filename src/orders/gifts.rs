@@ -4,9 +4,8 @@
 use serde::Serialize;
 use sqlx::AnyConnection;
 
-use super::{BindAddress, Order, Subscription};
+use super::{Order, Subscription};
 use crate::{
-    address::Address,
     cart::CartGift,
     db::Db,
     email,
@@ -44,19 +43,8 @@ impl OrderGift {
 struct OrderGiftRow {
     position: i64,
     cart_gift_id: Option<String>,
-    recipient_name: String,
-    recipient_email: Option<String>,
-    ship_line1: Option<String>,
-    ship_line2: Option<String>,
-    ship_city: Option<String>,
-    ship_region: Option<String>,
-    ship_postal_code: Option<String>,
-    ship_country: Option<String>,
-    message: Option<String>,
-    first_period: Option<i64>,
-    notify: String,
-    notify_on: Option<i64>,
-    remind_recipient: i64,
+    #[sqlx(flatten)]
+    gift: gifts::GiftColumns,
     postage: i64,
     postage_zone: Option<String>,
     postage_copies: i64,
@@ -64,35 +52,18 @@ struct OrderGiftRow {
 }
 
 pub async fn order_gifts(conn: &mut AnyConnection, order_id: &str) -> Result<Vec<OrderGift>> {
-    let rows: Vec<OrderGiftRow> = sqlx::query_as(
-        "SELECT position, cart_gift_id, recipient_name, recipient_email, ship_line1, ship_line2, ship_city, ship_region, \
-         ship_postal_code, ship_country, message, first_period, notify, notify_on, remind_recipient, postage, \
-         postage_zone, postage_copies, postage_per_copy FROM order_gifts WHERE order_id = $1 ORDER BY position",
-    )
-    .bind(order_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let sql = format!(
+        "SELECT position, cart_gift_id, {}, postage, postage_zone, postage_copies, postage_per_copy \
+         FROM order_gifts WHERE order_id = $1 ORDER BY position",
+        gifts::GIFT_COLUMNS
+    );
+    let rows: Vec<OrderGiftRow> = sqlx::query_as(&sql).bind(order_id).fetch_all(&mut *conn).await?;
     Ok(rows
         .into_iter()
         .map(|r| OrderGift {
             position: r.position,
             cart_gift_id: r.cart_gift_id,
-            gift: Gift {
-                recipient_name: r.recipient_name,
-                recipient_email: r.recipient_email,
-                address: Address::from_columns(
-                    r.ship_line1.as_deref(),
-                    r.ship_line2.as_deref(),
-                    r.ship_city.as_deref(),
-                    r.ship_region.as_deref(),
-                    r.ship_postal_code.as_deref(),
-                    r.ship_country.as_deref(),
-                ),
-                message: r.message,
-                first_period: r.first_period,
-                notify: Notify::from_columns(&r.notify, r.notify_on),
-                remind_recipient: r.remind_recipient != 0,
-            },
+            gift: r.gift.into_gift(),
             postage: r.postage,
             postage_zone: r.postage_zone,
             postage_copies: r.postage_copies,
@@ -114,30 +85,20 @@ pub(super) async fn save_gift(
     cart_gift: &CartGift,
     postage: Option<&Postage>,
 ) -> Result<()> {
-    let gift = &cart_gift.gift;
-    sqlx::query(
-        "INSERT INTO order_gifts (order_id, position, cart_gift_id, recipient_name, recipient_email, ship_line1, \
-         ship_line2, ship_city, ship_region, ship_postal_code, ship_country, message, first_period, notify, notify_on, \
-         remind_recipient, postage, postage_zone, postage_copies, postage_per_copy) \
+    let sql = format!(
+        "INSERT INTO order_gifts (order_id, position, cart_gift_id, {}, postage, postage_zone, postage_copies, \
+         postage_per_copy) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-    )
-    .bind(order_id)
-    .bind(position)
-    .bind(&cart_gift.id)
-    .bind(&gift.recipient_name)
-    .bind(&gift.recipient_email)
-    .bind_address(gift.address.as_ref())
-    .bind(&gift.message)
-    .bind(gift.first_period)
-    .bind(gift.notify.kind())
-    .bind(gift.notify.day())
-    .bind(gift.remind_recipient as i64)
-    .bind(postage.map_or(0, |p| p.amount.amount))
-    .bind(postage.map(|p| p.zone.clone()))
-    .bind(postage.map_or(0, |p| p.copies))
-    .bind(postage.map_or(0, |p| p.per_copy.amount))
-    .execute(&mut *conn)
-    .await?;
+        gifts::GIFT_COLUMNS
+    );
+    let insert = sqlx::query(&sql).bind(order_id).bind(position).bind(&cart_gift.id);
+    gifts::bind(insert, &cart_gift.gift)
+        .bind(postage.map_or(0, |p| p.amount.amount))
+        .bind(postage.map(|p| p.zone.clone()))
+        .bind(postage.map_or(0, |p| p.copies))
+        .bind(postage.map_or(0, |p| p.per_copy.amount))
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

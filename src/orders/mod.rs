@@ -28,6 +28,7 @@ use crate::{
 };
 
 pub use crate::address::AddressInput;
+pub(crate) use crate::address::BindAddress;
 pub use addresses::{change_address, history as address_history, AddressFrom};
 pub use checkout::{place_order, CheckoutInput};
 pub use settle::{fail_order, settle, Outcome, Settled};
@@ -335,23 +336,6 @@ impl Subscription {
 
     pub fn last_issue(&self) -> String {
         terms::describe(self.last_period)
-    }
-}
-
-/// Binds an address's six columns (line1, line2, city, region, postal_code, country), in that
-/// order, or six NULLs.
-pub(crate) trait BindAddress {
-    fn bind_address(self, address: Option<&Address>) -> Self;
-}
-
-impl<'q> BindAddress for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    fn bind_address(self, address: Option<&Address>) -> Self {
-        self.bind(address.map(|a| a.line1.clone()))
-            .bind(address.and_then(|a| a.line2.clone()))
-            .bind(address.map(|a| a.city.clone()))
-            .bind(address.and_then(|a| a.region.clone()))
-            .bind(address.map(|a| a.postal_code.clone()))
-            .bind(address.map(|a| a.country.clone()))
     }
 }
 
