@@ -262,7 +262,7 @@ pub async fn apply_coupon(
     let checked = match coupons::find_coupon_by_code(db, &code).await? {
         None => Err(CouponProblem::Unknown(code.typed().to_string())),
         Some(coupon) => {
-            let lines = pricing_lines(db, cart_id).await?.0;
+            let lines = pricing_lines(db, cart_id, true).await?.0;
             let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
             let subtotal = price(&lines, None, currency).subtotal;
             coupon.check(now, &facts, subtotal).map(|()| coupon)
@@ -305,7 +305,7 @@ pub async fn apply_offer_coupon(
     currency: Currency,
     now: i64,
 ) -> Result<Vec<Notice>> {
-    let lines = pricing_lines(db, cart_id).await?.0;
+    let lines = pricing_lines(db, cart_id, true).await?.0;
     let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
     let subtotal = price(&lines, None, currency).subtotal;
     coupon.check(now, &facts, subtotal).map_err(|p| Error::invalid(p.code(), p.message()))?;
@@ -331,7 +331,8 @@ pub async fn remove_coupon(db: &Db, cart_id: &str, now: i64) -> Result<Vec<Notic
 
 /// The cart's lines priced from the catalog now; lines whose product is no longer on sale are
 /// dropped (and named in the notices).
-async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<Notice>)> {
+/// `with_gifts`: false when the caller knows the cart has none (one query fewer).
+async fn pricing_lines(db: &Db, cart_id: &str, with_gifts: bool) -> Result<(Vec<PricingLine>, Vec<Notice>)> {
     let rows: Vec<(String, i64, i64, Rate, Option<i64>)> = sqlx::query_as(
         "SELECT sku, quantity, renewal, rate, rate_amount FROM cart_items WHERE cart_id = $1 ORDER BY added_at, sku",
     )
@@ -389,7 +390,10 @@ async fn pricing_lines(db: &Db, cart_id: &str) -> Result<(Vec<PricingLine>, Vec<
         }
     }
     // Then the gifts, each priced like a plan of its own.
-    let gifts = super::cart_gifts(&mut *db.pool.acquire().await?, cart_id).await?;
+    let gifts = match with_gifts {
+        true => super::cart_gifts(&mut *db.pool.acquire().await?, cart_id).await?,
+        false => Vec::new(),
+    };
     for mut cart_gift in gifts {
         let product = catalog::find_product(db, &cart_gift.sku).await?;
         let at_rate =
@@ -472,12 +476,14 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
         }
     };
     let Some(cart_id) = cart_id else { return Ok(empty()) };
-    let cart: Option<(Option<String>, i64, i64)> =
-        sqlx::query_as("SELECT coupon_id, updated_at, donation FROM carts WHERE id = $1")
-            .bind(cart_id)
-            .fetch_optional(&db.pool)
-            .await?;
-    let Some((coupon_id, updated_at, donation)) = cart else { return Ok(empty()) };
+    let cart: Option<(Option<String>, i64, i64, i64)> = sqlx::query_as(
+        "SELECT coupon_id, updated_at, donation, \
+         CAST((SELECT COUNT(*) FROM cart_gifts WHERE cart_id = $1) AS BIGINT) FROM carts WHERE id = $1",
+    )
+    .bind(cart_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some((coupon_id, updated_at, donation, gift_count)) = cart else { return Ok(empty()) };
     if updated_at < now - CART_LIFETIME_SECS {
         sqlx::query("DELETE FROM carts WHERE id = $1 AND updated_at < $2")
             .bind(cart_id)
@@ -486,7 +492,7 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
             .await?;
         return Ok(empty());
     }
-    let (lines, mut notices) = pricing_lines(db, cart_id).await?;
+    let (lines, mut notices) = pricing_lines(db, cart_id, gift_count > 0).await?;
     let mut coupon = match &coupon_id {
         Some(id) => coupons::find_coupon(db, id).await?,
         None => None,
