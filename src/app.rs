@@ -16,10 +16,21 @@ use crate::{
     policies, settings,
 };
 
+/// Logs as text, or as JSON lines (`MASTHEAD_LOG_FORMAT=json`: one object a line, with the
+/// request's id and route from its span).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("masthead=info,tower_http=info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let json = std::env::var("MASTHEAD_LOG_FORMAT").is_ok_and(|f| f.trim().eq_ignore_ascii_case("json"));
+    let _ = match json {
+        true => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        false => tracing_subscriber::fmt().with_env_filter(filter).try_init(),
+    };
 }
 
 async fn connect(config: &Config) -> anyhow::Result<Db> {
@@ -89,6 +100,8 @@ fn build_state_with(config: Config, db: Db, mut templates: tera::Tera) -> anyhow
         None => PaymentProvider::TestMode,
     };
     let page_cache = http::page_cache::PageCache::new(config.page_cache);
+    // The metrics recorder, before the first request is counted.
+    crate::health::metrics_handle();
     Ok(http::AppState {
         db,
         config: Arc::new(config),

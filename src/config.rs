@@ -42,6 +42,8 @@ pub struct Config {
     pub home_country: String,
     /// The largest donation taken with an order (`MASTHEAD_MAX_DONATION`, major units, default 1000).
     pub max_donation: crate::money::Money,
+    /// `/metrics` answers only with `Authorization: Bearer <token>`; unset, it is off (404).
+    pub metrics_token: Option<Secret>,
 }
 
 /// A setting that must never be logged.
@@ -96,6 +98,12 @@ impl Config {
                 _ => bail!("MASTHEAD_MAX_DONATION must be an amount of at least 1, such as 1000"),
             },
         };
+        // Read by `app::init_tracing` before the configuration; checked here so a typo is refused.
+        if let Some(format) = var("MASTHEAD_LOG_FORMAT") {
+            if !["text", "json"].contains(&format.trim().to_ascii_lowercase().as_str()) {
+                bail!("MASTHEAD_LOG_FORMAT must be text or json");
+            }
+        }
         let shop_name = var("MASTHEAD_SHOP_NAME").unwrap_or_else(|| "Socialist Worker Subscriptions".into());
 
         let config = Config {
@@ -120,6 +128,7 @@ impl Config {
                 Some(_) => bail!("MASTHEAD_PAGE_CACHE must be on or off"),
             },
             max_donation,
+            metrics_token: var("MASTHEAD_METRICS_TOKEN").map(Secret),
             home_country: var("MASTHEAD_COUNTRY").unwrap_or_else(|| "US".into()).trim().to_ascii_uppercase(),
         };
         config.validate()?;

@@ -18,6 +18,7 @@ pub mod email;
 pub mod error;
 pub mod fonts;
 pub mod gifts;
+pub mod health;
 pub mod http;
 pub mod markdown;
 pub mod money;

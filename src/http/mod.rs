@@ -98,6 +98,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::page_not_found)
         .layer(middleware::from_fn_with_state(state.clone(), error::render_error_pages))
         .layer(middleware::from_fn_with_state(state.page_cache.clone(), page_cache::serve))
+        // Outside the page cache, so cached answers are counted too (layers wrap each route, so
+        // the route's pattern is known here).
+        .layer(middleware::from_fn(ops::record_request))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .with_state(state.clone());
     with_sessions(router, &state).layer(

@@ -33,10 +33,12 @@ async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body:
             (StatusCode::OK, Json(json!({"received": true, "result": answer.result()})))
         }
         Err(WebhookFailure::BadSignature(why)) => {
+            metrics::counter!("masthead_webhook_failures_total", "reason" => "bad_signature").increment(1);
             tracing::warn!(why, "stripe webhook refused");
             (StatusCode::BAD_REQUEST, Json(json!({"error": {"code": "bad_signature", "message": why}})))
         }
         Err(WebhookFailure::Unprocessable(why)) => {
+            metrics::counter!("masthead_webhook_failures_total", "reason" => "not_processed").increment(1);
             tracing::error!(why, "stripe webhook could not be processed; Stripe will deliver it again");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,

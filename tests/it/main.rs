@@ -16,6 +16,7 @@ mod email;
 mod erasure;
 mod faults;
 mod gifts;
+mod health;
 mod import;
 mod journey;
 mod offers;

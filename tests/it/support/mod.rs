@@ -103,6 +103,9 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, PathBuf)> {
     }
 }
 
+/// The token test shops want on `/metrics`.
+pub const METRICS_TOKEN: &str = "test-metrics-token";
+
 pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
     Config {
         database_url: database_url.to_string(),
@@ -123,6 +126,7 @@ pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
         page_cache: false,
         home_country: "US".into(),
         max_donation: masthead::money::Money::new(100_000, masthead::money::Currency::Usd),
+        metrics_token: Some(masthead::config::Secret(METRICS_TOKEN.into())),
     }
 }
 
