@@ -128,3 +128,20 @@ fn operator_error(error: crate::error::Error) -> anyhow::Error {
         other => anyhow::anyhow!(other.public_message()),
     }
 }
+
+/// `masthead backup DEST`.
+pub async fn backup(config: &Config, dest: &std::path::Path) -> anyhow::Result<()> {
+    let summary = crate::backup::backup(config, dest, clock::now()).await?;
+    println!("backed up {} files ({} bytes) to {}", summary.files, summary.bytes, dest.display());
+    Ok(())
+}
+
+/// `masthead restore ARCHIVE`, into `MASTHEAD_DATA_DIR`.
+pub fn restore(config: &Config, archive: &std::path::Path) -> anyhow::Result<()> {
+    if !config.database_url.starts_with("sqlite:") {
+        anyhow::bail!("restore puts back a shop on SQLite; for PostgreSQL use pg_restore (see the README)");
+    }
+    let summary = crate::backup::restore(archive, &config.data_dir)?;
+    println!("restored {} files ({} bytes) into {}", summary.files, summary.bytes, config.data_dir.display());
+    Ok(())
+}

@@ -5,6 +5,7 @@ pub mod address;
 pub mod app;
 pub mod attempts;
 pub mod audit;
+pub mod backup;
 pub mod branches;
 pub mod cart;
 pub mod catalog;

@@ -25,6 +25,12 @@ enum Command {
     /// Bring existing records in.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Back up a shop on SQLite while it runs: a consistent snapshot of the database and the media
+    /// folder, in one new archive (a .tar.gz) at DEST. On PostgreSQL use pg_dump (see the README).
+    Backup { dest: std::path::PathBuf },
+    /// Restore a backup archive into MASTHEAD_DATA_DIR, which must hold no shop yet. The whole
+    /// archive is checked before anything is written.
+    Restore { archive: std::path::PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -71,5 +77,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Import(ImportCommand::Subscribers { file, dry_run }) => {
             cli::import_subscribers(&config, &file, dry_run).await
         }
+        Command::Backup { dest } => cli::backup(&config, &dest).await,
+        Command::Restore { archive } => cli::restore(&config, &archive),
     }
 }

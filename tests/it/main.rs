@@ -6,6 +6,7 @@ mod accessibility;
 mod account;
 mod addresses;
 mod admin;
+mod backup;
 mod branches;
 mod cart;
 mod catalog;
