@@ -146,3 +146,46 @@ async fn the_backup_and_restore_commands_work_from_the_shell() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("already holds a shop"));
     app.stop().await;
 }
+
+/// The README's PostgreSQL backup, as written there: pg_dump of a running shop, pg_restore into
+/// an empty database, and a shop that starts on it with its orders and sells.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_shop_is_backed_up_with_pg_dump_and_restored_with_pg_restore() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
+    let (Some(pg_dump), Some(pg_restore)) =
+        (crate::support::postgres::find_tool("pg_dump"), crate::support::postgres::find_tool("pg_restore"))
+    else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "pg_dump and pg_restore are needed in CI");
+        return;
+    };
+    app.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-digital-1y"})).await;
+    let (status, answer) =
+        app.send_json("POST", "/api/v1/checkout", json!({"email": "kept@example.org", "name": "Ada"})).await;
+    assert_eq!(status, 201, "{answer}");
+    let order = answer["order_id"].as_str().expect("an order").to_string();
+    let dump = work_dir("pgdump").join("shop.dump");
+    let output = std::process::Command::new(&pg_dump)
+        .args(["--format=custom", &format!("--file={}", dump.display()), &app.config.database_url])
+        .output()
+        .expect("pg_dump runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (empty, dir) = crate::support::fresh_database(Backend::Postgres).await.expect("an empty database");
+    let output = std::process::Command::new(&pg_restore)
+        .args(["--no-owner", &format!("--dbname={empty}"), &dump.to_string_lossy()])
+        .output()
+        .expect("pg_restore runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let shop = TestApp::try_start(test_config(&empty, dir)).await.expect("the restored shop starts");
+    let (found,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders WHERE id = $1")
+        .bind(&order)
+        .fetch_one(&shop.db.pool)
+        .await
+        .expect("a count");
+    assert_eq!(found, 1);
+    shop.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-digital-1y"})).await;
+    let (status, answer) =
+        shop.send_json("POST", "/api/v1/checkout", json!({"email": "after@example.org", "name": "Ada"})).await;
+    assert_eq!(status, 201, "{answer}");
+    shop.stop().await;
+    app.stop().await;
+}

@@ -19,7 +19,7 @@ pub fn server_url() -> Result<String, String> {
         .clone()
 }
 
-fn find_tool(name: &str) -> Option<PathBuf> {
+pub fn find_tool(name: &str) -> Option<PathBuf> {
     // Debian installs the server binaries outside PATH.
     let debian = std::fs::read_dir("/usr/lib/postgresql")
         .map(|versions| versions.flatten().map(|v| v.path().join("bin").join(name)).collect::<Vec<_>>())
