@@ -59,6 +59,7 @@ async fn cart_page(
     let items: Vec<_> = products.iter().map(|(product, quantity)| (product, *quantity)).collect();
     context.insert("facts", &super::checkout::plan_facts_of(state, &view, &products).await?);
     context.insert("postage", &crate::postage::estimate(&state.db, &items, state.currency()).await?);
+    context.insert("gift_postage", &super::checkout::gift_postage_rows(state, &view).await?);
     context.insert("cart", &view);
     context.insert("coupon_attempt", &coupon);
     let choices = DonationChoices::new(state, failure);

@@ -90,6 +90,7 @@ async fn form_page(
     let mut context = visitor_context(state, visitor, "Checkout").await;
     context.insert("facts", &plan_facts_of(state, &view, &products).await?);
     context.insert("postage", &crate::postage::estimate(&state.db, &items, state.currency()).await?);
+    context.insert("gift_postage", &gift_postage_rows(state, &view).await?);
     context.insert("cart", &view);
     context.insert("form", form);
     let donation = super::cart::DonationChoices::new(state, error);
@@ -436,7 +437,7 @@ pub(super) async fn plan_facts_of(
         })
         .collect();
     let mut facts = crate::orders::plan_facts::plan_facts(&state.db, &plans, clock::now()).await?;
-    for line in view.quote.lines.iter().filter(|l| l.discount.amount > 0) {
+    for line in view.quote.lines.iter().filter(|l| l.discount.amount > 0 && l.gift.is_none()) {
         if let Some(f) = facts.get_mut(&line.sku) {
             let charged =
                 crate::money::Money::new(line.line_total.amount - line.discount.amount, line.line_total.currency);
@@ -446,13 +447,37 @@ pub(super) async fn plan_facts_of(
     Ok(facts)
 }
 
-/// The products in the cart with their quantities (those still on sale).
+/// What each print gift's postage to its recipient's country will be (the checkout adds it), as
+/// the cart and checkout pages list it; a country no zone takes is said so.
+pub(super) async fn gift_postage_rows(state: &AppState, view: &cart::CartView) -> Result<Vec<(String, String)>, Error> {
+    let mut rows = Vec::new();
+    for line in &view.quote.lines {
+        let Some(gift) = &line.gift else { continue };
+        let Some(address) = &gift.gift.address else { continue };
+        let Some(product) = crate::catalog::find_product(&state.db, &line.sku).await? else { continue };
+        let label = format!("Postage of the gift for {}", gift.gift.recipient_name);
+        match crate::postage::postage_for(&state.db, &[(&product, 1)], &address.country, state.currency()).await {
+            Ok(Some(postage)) => rows.push((
+                format!("{} (gift for {})", postage.label(), gift.gift.recipient_name),
+                postage.amount.display(),
+            )),
+            Ok(None) => {}
+            Err(_) => {
+                rows.push((label, format!("we cannot mail to {}", crate::postage::country_name(&address.country))))
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// The products in the cart with their quantities (those still on sale), gifts left out: they
+/// go to their recipients (postage to the recipient's country, no address asked of the buyer).
 pub(super) async fn cart_products(
     state: &AppState,
     view: &cart::CartView,
 ) -> Result<Vec<(crate::catalog::Product, i64)>, Error> {
     let mut products = Vec::new();
-    for line in &view.quote.lines {
+    for line in view.quote.lines.iter().filter(|l| l.gift.is_none()) {
         if let Some(product) = crate::catalog::find_product(&state.db, &line.sku).await? {
             products.push((product, line.quantity));
         }

@@ -85,6 +85,10 @@ async fn a_gift_a_sustainer_term_and_a_donation_in_one_checkout(app: TestApp) {
     let text = visible_text(&page);
     let month = terms::describe(terms::parse_month(&chosen).expect("a month"));
     assert!(text.contains(&format!("Gift for Bo Recipient, from the {month} issue; we email them on")), "{text}");
+    assert!(
+        text.contains("Postage to Canada: 12 copies at $1.50 (gift for Bo Recipient), added at checkout $18.00"),
+        "{text}"
+    );
     let cart = buyer.cart().await;
     assert_eq!(cart["total"]["amount"], 2500 + 6000 + 1000, "{cart}");
 
