@@ -59,7 +59,7 @@ impl AddressForm {
 }
 
 /// Runs of spaces and line breaks typed into a field become one space.
-fn clean(text: &str) -> String {
+pub(crate) fn clean(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

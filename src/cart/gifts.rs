@@ -84,14 +84,7 @@ pub async fn add_gift(
     now: i64,
 ) -> Result<Vec<Notice>> {
     let mut tx = db.unflushed_write().await?.begin().await?;
-    sqlx::query(
-        "INSERT INTO carts (id, created_at, updated_at) VALUES ($1, $2, $2) \
-         ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
-    )
-    .bind(cart_id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    super::store::open_cart(&mut tx, cart_id, now).await?;
     let (count,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM cart_gifts WHERE cart_id = $1").bind(cart_id).fetch_one(&mut *tx).await?;
     if count >= MAX_GIFTS {

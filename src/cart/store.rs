@@ -17,6 +17,19 @@ use crate::{
 
 // Carts are not money: their writes commit without waiting for the disk (`Db::unflushed_write`).
 
+/// Creates the cart's row the first time, and marks it changed now.
+pub(super) async fn open_cart(conn: &mut sqlx::AnyConnection, cart_id: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO carts (id, created_at, updated_at) VALUES ($1, $2, $2) \
+         ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
+    )
+    .bind(cart_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 async fn touch(db: &Db, cart_id: &str, now: i64) -> Result<()> {
     sqlx::query("UPDATE carts SET updated_at = $2 WHERE id = $1")
         .bind(cart_id)
@@ -88,11 +101,7 @@ pub async fn add_item_at(
     let slot = plan_slot(&product);
     // Opening the cart, the line and the cart's time: one commit.
     let mut tx = db.unflushed_write().await?.begin().await?;
-    sqlx::query("INSERT INTO carts (id, created_at, updated_at) VALUES ($1, $2, $2) ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at")
-        .bind(cart_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    open_cart(&mut tx, cart_id, now).await?;
     // Only for the message: a plan already in the cart at another rate is moved to this one.
     let earlier: Option<(Rate,)> = match &slot {
         Some(_) => {
@@ -426,7 +435,11 @@ async fn pricing_lines(db: &Db, cart_id: &str, with_gifts: bool) -> Result<(Vec<
         match line {
             Some(line) => lines.push(PricingLine { gift: Some(cart_gift), ..line }),
             None => {
-                super::remove_gift(db, cart_id, &cart_gift.id).await.ok();
+                match super::remove_gift(db, cart_id, &cart_gift.id).await {
+                    // Removed meanwhile (another tab): nothing left to do.
+                    Ok(_) | Err(Error::NotFound { .. }) => {}
+                    Err(other) => return Err(other),
+                }
                 notices.push(Notice::new(
                     "item_unavailable",
                     format!("The gift for {} is no longer on sale and was removed.", cart_gift.gift.recipient_name),

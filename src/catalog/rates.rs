@@ -252,7 +252,7 @@ impl RatesInput {
         let reduced = amount("reduced_price", &self.reduced_price);
         let minimum = amount("sustainer_minimum", &self.sustainer_minimum);
         let suggested = amount("sustainer_suggested", &self.sustainer_suggested);
-        let wording = self.reduced_wording.split_whitespace().collect::<Vec<_>>().join(" ");
+        let wording = crate::address::clean(&self.reduced_wording);
         if wording.chars().count() > 200 {
             problems.push(FieldError::new("reduced_wording", "Keep who it is for under 200 characters."));
         }

@@ -195,10 +195,6 @@ pub struct GiftInput {
     pub remind_recipient: Option<String>,
 }
 
-fn clean(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 impl GiftInput {
     /// The form as a gift fills it (to edit it).
     pub fn of(gift: &Gift) -> GiftInput {
@@ -230,7 +226,7 @@ impl GiftInput {
     pub fn check(&self, edition: Edition, choices: &[(i64, String)], now: i64) -> Result<Gift, Vec<FieldError>> {
         let mut problems = Vec::new();
         let mut problem = |field, code, message: &str| problems.push(FieldError::with_code(field, code, message));
-        let recipient_name = clean(&self.recipient_name);
+        let recipient_name = crate::address::clean(&self.recipient_name);
         if recipient_name.is_empty() || recipient_name.chars().count() > 200 {
             problem("recipient_name", "gift_recipient_name", "Enter the name of the person you are giving it to.");
         }

@@ -458,7 +458,7 @@ pub(super) async fn gift_postage_rows(state: &AppState, view: &cart::CartView) -
         let label = format!("Postage of the gift for {}", gift.gift.recipient_name);
         match crate::postage::postage_for(&state.db, &[(&product, 1)], &address.country, state.currency()).await {
             Ok(Some(postage)) => rows.push((
-                format!("{} (gift for {})", postage.label(), gift.gift.recipient_name),
+                orders::gifts::gift_postage_label(&postage.label(), &gift.gift.recipient_name),
                 postage.amount.display(),
             )),
             Ok(None) => {}

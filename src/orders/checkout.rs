@@ -49,10 +49,6 @@ pub(super) struct Details {
     pub address: Option<Address>,
 }
 
-fn clean(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 impl CheckoutInput {
     fn check(&self, needs_address: bool) -> std::result::Result<Details, Vec<FieldError>> {
         let mut problems = Vec::new();
@@ -61,7 +57,7 @@ impl CheckoutInput {
         if let Err(error) = &email {
             problem("email", error.code(), &error.public_message());
         }
-        let name = clean(&self.name);
+        let name = crate::address::clean(&self.name);
         if name.is_empty() || name.len() > 200 {
             problem("name", "invalid_name", "Enter your name (up to 200 characters).");
         }
@@ -122,6 +118,11 @@ impl LineFacts {
             gift_postage: None,
         }
     }
+}
+
+/// What the gifts' postage adds to an order (each to its recipient's country).
+fn gifts_postage(lines: &[LineFacts]) -> i64 {
+    lines.iter().filter_map(|l| l.gift_postage.as_ref()).map(|p| p.amount.amount).sum()
 }
 
 /// Places an order from the cart, or says why not. Nothing is written unless it all succeeds.
@@ -186,7 +187,7 @@ pub async fn place_order(
                 })?;
         }
     }
-    let gifts_postage: i64 = lines.iter().filter_map(|l| l.gift_postage.as_ref()).map(|p| p.amount.amount).sum();
+    let gifts_postage = gifts_postage(&lines);
     let charged_postage = if waive_postage { 0 } else { postage.as_ref().map_or(0, |p| p.amount.amount) };
     let total = view.quote.total.amount + charged_postage + gifts_postage;
     if (1..MINIMUM_CHARGE).contains(&total) {
@@ -408,7 +409,7 @@ pub(super) async fn save_order(
     .bind(staff.as_ref().map(|s| s.request.clone()))
     .bind(waived_postage)
     .bind(view.quote.donation.amount)
-    .bind(lines.iter().filter_map(|l| l.gift_postage.as_ref()).map(|p| p.amount.amount).sum::<i64>())
+    .bind(gifts_postage(lines))
     .execute(&mut *tx)
     .await?;
     for (position, line) in lines.iter().enumerate() {

@@ -11,7 +11,6 @@ use crate::{
     email,
     error::Result,
     gifts::{self, Gift, GiftWords, Notify},
-    money::Money,
     postage::Postage,
 };
 
@@ -34,9 +33,15 @@ impl OrderGift {
         let country = self.gift.address.as_ref().map(|a| a.country.as_str())?;
         (self.postage > 0).then(|| {
             let label = crate::postage::describe(country, self.postage_copies, order.money(self.postage_per_copy));
-            format!("{} (gift for {})", label, self.gift.recipient_name)
+            gift_postage_label(&label, &self.gift.recipient_name)
         })
     }
+}
+
+/// "Postage to Canada: 12 copies at $1.50 (gift for Bo Reader)": a gift's postage line, in the cart
+/// before paying and on the order after.
+pub fn gift_postage_label(postage_label: &str, recipient: &str) -> String {
+    format!("{postage_label} (gift for {recipient})")
 }
 
 #[derive(sqlx::FromRow)]
@@ -143,13 +148,6 @@ pub(super) async fn schedule_notice(
     let message = gifts::gift_notice(&words(order, &gift.gift, subscription, base_url.as_deref(), &shop_name));
     let kind = format!("{}{}", gifts::NOTICE_KIND_PREFIX, gift.position);
     email::enqueue_at(conn, Some(&order.id), &kind, recipient, &message, now, send_at).await
-}
-
-/// What the gifts' postage adds to an order.
-pub fn gift_postage_total(postages: &[Option<Postage>]) -> Money {
-    let currency = postages.iter().flatten().map(|p| p.amount.currency).next();
-    let total = postages.iter().flatten().map(|p| p.amount.amount).sum();
-    Money::new(total, currency.unwrap_or(crate::money::Currency::Usd))
 }
 
 /// The printable card of a paid order's gift at `position`; `None` when there is no such gift.

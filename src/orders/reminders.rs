@@ -97,7 +97,8 @@ pub async fn send_due_reminders(db: &Db, shop_name: &str, account_url: &str, now
             email::enqueue(&mut tx, None, &kind_name, &due.email, &message, now).await?;
         }
         if let Some(buyer) = &due.gift_from_email {
-            let subscribe_url = account_url.replace("/account", "/subscribe");
+            // The account page's address is the shop's base with /account; the subscribe page is beside it.
+            let subscribe_url = format!("{}/subscribe", account_url.strip_suffix("/account").unwrap_or(account_url));
             let message = EmailMessage {
                 subject: format!(
                     "The {} subscription you gave {} ends with the {last_issue} issue",
