@@ -100,6 +100,7 @@ fn build_state_with(config: Config, db: Db, mut templates: tera::Tera) -> anyhow
         None => PaymentProvider::TestMode,
     };
     let page_cache = http::page_cache::PageCache::new(config.page_cache);
+    let media = crate::storage::MediaStore::open(&config.media, &config.data_dir).context("opening the media store")?;
     // The metrics recorder, before the first request is counted.
     crate::health::metrics_handle();
     Ok(http::AppState {
@@ -110,6 +111,7 @@ fn build_state_with(config: Config, db: Db, mut templates: tera::Tera) -> anyhow
         page_cache,
         policy_links: Default::default(),
         static_hashes,
+        media,
     })
 }
 

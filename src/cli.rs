@@ -133,6 +133,12 @@ fn operator_error(error: crate::error::Error) -> anyhow::Error {
 pub async fn backup(config: &Config, dest: &std::path::Path) -> anyhow::Result<()> {
     let summary = crate::backup::backup(config, dest, clock::now()).await?;
     println!("backed up {} files ({} bytes) to {}", summary.files, summary.bytes, dest.display());
+    if config.media != crate::config::MediaLocation::DataDir {
+        println!(
+            "the uploads are in object storage ({}), not in this archive: keep that bucket versioned or replicated",
+            config.media
+        );
+    }
     Ok(())
 }
 
@@ -143,5 +149,21 @@ pub fn restore(config: &Config, archive: &std::path::Path) -> anyhow::Result<()>
     }
     let summary = crate::backup::restore(archive, &config.data_dir)?;
     println!("restored {} files ({} bytes) into {}", summary.files, summary.bytes, config.data_dir.display());
+    Ok(())
+}
+
+/// `masthead media migrate --to s3://bucket/prefix`: the data folder's uploads into object storage.
+pub async fn media_migrate(config: &Config, to: &str) -> anyhow::Result<()> {
+    use crate::{config::MediaLocation, storage};
+    let MediaLocation::S3(target) = MediaLocation::parse(Some(to))? else {
+        anyhow::bail!("--to must be an s3://bucket/prefix URL");
+    };
+    let source = storage::MediaStore::open(&MediaLocation::DataDir, &config.data_dir)?;
+    let summary = storage::migrate::migrate(&source, &storage::open_s3(&target)?).await?;
+    println!(
+        "copied {} files ({} bytes) and checked them; {} were there already and match",
+        summary.copied, summary.bytes_copied, summary.already_there
+    );
+    println!("set MASTHEAD_MEDIA_URL={to} on every instance and restart them to serve from there");
     Ok(())
 }

@@ -44,6 +44,83 @@ pub struct Config {
     pub max_donation: crate::money::Money,
     /// `/metrics` answers only with `Authorization: Bearer <token>`; unset, it is off (404).
     pub metrics_token: Option<Secret>,
+    /// Where uploads live (`MASTHEAD_MEDIA_URL`): the data folder, or S3-compatible storage.
+    pub media: MediaLocation,
+}
+
+/// Where uploaded covers and PDFs are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaLocation {
+    /// `media/` in the data folder (the default): fine for one instance.
+    DataDir,
+    /// A bucket of S3-compatible object storage, under a prefix: any instance serves any upload.
+    S3(S3Location),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// Keys are stored under this folder of the bucket ("" for its top).
+    pub prefix: String,
+    /// Settings given here win over the usual `AWS_*` variables (tests use them; a deployment
+    /// normally sets only the variables).
+    pub settings: S3Settings,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret>,
+}
+
+impl MediaLocation {
+    /// `s3://bucket/prefix`, or nothing (or `file:`) for the data folder.
+    pub fn parse(url: Option<&str>) -> anyhow::Result<MediaLocation> {
+        let url = url.map(str::trim).unwrap_or("");
+        if url.is_empty() || url == "file:" {
+            return Ok(MediaLocation::DataDir);
+        }
+        let rest = url.strip_prefix("s3://").ok_or_else(|| {
+            anyhow::anyhow!(
+                "MASTHEAD_MEDIA_URL must be s3://bucket/prefix (or unset, for the data folder), not {url:?}"
+            )
+        })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !bucket_ok {
+            bail!(
+                "MASTHEAD_MEDIA_URL: {bucket:?} is not a bucket name (3 to 63 lowercase letters, digits, '-' and '.')"
+            );
+        }
+        let prefix = prefix.trim_matches('/');
+        let part_ok = |p: &str| {
+            !p.is_empty()
+                && p != "."
+                && p != ".."
+                && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        };
+        if !prefix.is_empty() && !prefix.split('/').all(part_ok) {
+            bail!("MASTHEAD_MEDIA_URL: the prefix {prefix:?} may hold only letters, digits, '-', '_', '.' and '/'");
+        }
+        Ok(MediaLocation::S3(S3Location {
+            bucket: bucket.to_string(),
+            prefix: prefix.to_string(),
+            settings: S3Settings::default(),
+        }))
+    }
+}
+
+impl std::fmt::Display for MediaLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MediaLocation::DataDir => f.write_str("data folder"),
+            MediaLocation::S3(s3) if s3.prefix.is_empty() => write!(f, "s3://{}", s3.bucket),
+            MediaLocation::S3(s3) => write!(f, "s3://{}/{}", s3.bucket, s3.prefix),
+        }
+    }
 }
 
 /// A setting that must never be logged.
@@ -55,6 +132,14 @@ impl std::fmt::Debug for Secret {
         f.write_str("Secret(***)")
     }
 }
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     pub fn expose(&self) -> &str {
@@ -130,6 +215,7 @@ impl Config {
             max_donation,
             metrics_token: var("MASTHEAD_METRICS_TOKEN").map(Secret),
             home_country: var("MASTHEAD_COUNTRY").unwrap_or_else(|| "US".into()).trim().to_ascii_uppercase(),
+            media: MediaLocation::parse(var("MASTHEAD_MEDIA_URL").as_deref())?,
         };
         config.validate()?;
         Ok(config)
@@ -178,7 +264,7 @@ impl Config {
     /// The settings as they may be logged: the database password is hidden.
     pub fn describe(&self) -> String {
         format!(
-            "addr={} base_url={} database={} data_dir={} site_dir={} currency={} payments={} email={} db_timeout={}ms trusted_proxies={} page_cache={}",
+            "addr={} base_url={} database={} data_dir={} site_dir={} currency={} payments={} email={} db_timeout={}ms trusted_proxies={} page_cache={} media={}",
             self.addr,
             self.base_url,
             redact_password(&self.database_url),
@@ -190,6 +276,7 @@ impl Config {
             self.db_acquire_timeout.as_millis(),
             self.trusted_proxies,
             if self.page_cache { "on" } else { "off" },
+            self.media,
         )
     }
 }
@@ -209,6 +296,22 @@ fn redact_password(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::MediaLocation;
+
+    #[test]
+    fn media_urls_are_checked() {
+        assert_eq!(MediaLocation::parse(None).unwrap(), MediaLocation::DataDir);
+        assert_eq!(MediaLocation::parse(Some("")).unwrap(), MediaLocation::DataDir);
+        let MediaLocation::S3(s3) = MediaLocation::parse(Some("s3://shop-media/masthead/prod/")).unwrap() else {
+            panic!("an S3 location")
+        };
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str()), ("shop-media", "masthead/prod"));
+        assert_eq!(MediaLocation::parse(Some("s3://shop-media")).unwrap().to_string(), "s3://shop-media");
+        for bad in ["/var/media", "s3://", "s3://A_B", "s3://ok-bucket/../x", "s3://ok-bucket/a//b", "gs://b/p"] {
+            assert!(MediaLocation::parse(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn passwords_are_not_logged() {
         assert_eq!(

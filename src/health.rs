@@ -2,11 +2,11 @@
 //! numbers a monitoring system scrapes (`/metrics`, Prometheus' text format, through the
 //! `metrics` crate's recorder).
 
-use std::{path::Path, sync::OnceLock, time::Duration};
+use std::{sync::OnceLock, time::Duration};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::{db::Db, error::Result};
+use crate::{db::Db, error::Result, storage::MediaStore};
 
 /// A due email older than this means the outbox is stuck (SMTP down, or no instance delivering).
 pub const OUTBOX_STUCK_AFTER_SECS: i64 = 15 * 60;
@@ -42,16 +42,20 @@ impl Readiness {
     }
 }
 
-pub async fn readiness(db: &Db, media_dir: &Path, timeout: Duration, now: i64) -> Readiness {
+pub async fn readiness(db: &Db, media: &MediaStore, timeout: Duration, now: i64) -> Readiness {
     let database_ok = db.is_writable(timeout).await;
     let database = Check {
         name: "database",
         ok: database_ok,
         detail: if database_ok { "ok".into() } else { "unreachable or not writable".into() },
     };
-    let media = match media_writable(media_dir).await {
+    let media = match media.probe(timeout).await {
         Ok(()) => Check { name: "media", ok: true, detail: "ok".into() },
-        Err(e) => Check { name: "media", ok: false, detail: format!("cannot write to {}: {e}", media_dir.display()) },
+        Err(e) => Check {
+            name: "media",
+            ok: false,
+            detail: format!("cannot write to the media store ({}): {e:#}", media.location()),
+        },
     };
     let outbox = match database_ok {
         false => Check { name: "outbox", ok: false, detail: "unknown (no database)".into() },
@@ -62,14 +66,6 @@ pub async fn readiness(db: &Db, media_dir: &Path, timeout: Duration, now: i64) -
         },
     };
     Readiness { checks: vec![database, media, outbox] }
-}
-
-/// Writes and removes a probe file where uploads go.
-async fn media_writable(media_dir: &Path) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(media_dir).await?;
-    let probe = media_dir.join(format!(".ready-{}", uuid::Uuid::new_v4().simple()));
-    tokio::fs::write(&probe, b"ok").await?;
-    tokio::fs::remove_file(&probe).await
 }
 
 /// The outbox as an operator sees it.

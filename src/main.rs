@@ -31,6 +31,20 @@ enum Command {
     /// Restore a backup archive into MASTHEAD_DATA_DIR, which must hold no shop yet. The whole
     /// archive is checked before anything is written.
     Restore { archive: std::path::PathBuf },
+    /// Manage uploaded covers and PDFs.
+    #[command(subcommand)]
+    Media(MediaCommand),
+}
+
+#[derive(Subcommand)]
+enum MediaCommand {
+    /// Copy the data folder's uploads into S3-compatible object storage (credentials from the
+    /// usual AWS_* variables), checking each copy; safe to run again.
+    Migrate {
+        /// Where to: s3://bucket/prefix, as MASTHEAD_MEDIA_URL will name it.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -79,5 +93,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Backup { dest } => cli::backup(&config, &dest).await,
         Command::Restore { archive } => cli::restore(&config, &archive),
+        Command::Media(MediaCommand::Migrate { to }) => cli::media_migrate(&config, &to).await,
     }
 }

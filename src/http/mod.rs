@@ -60,6 +60,8 @@ pub struct AppState {
     /// The policy pages with text, for every page's footer.
     pub policy_links: crate::policies::LinkCache,
     pub static_hashes: static_files::StaticHashes,
+    /// Where uploads are kept (the data folder or object storage).
+    pub media: crate::storage::MediaStore,
 }
 
 impl AppState {

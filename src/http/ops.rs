@@ -29,8 +29,7 @@ const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(
 /// 503 within a second; the body says what is wrong, check by check (a stuck outbox is said
 /// but does not take the instance out of service).
 async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
-    let media = state.config.data_dir.join("media");
-    let readiness = health::readiness(&state.db, &media, READINESS_TIMEOUT, clock::now()).await;
+    let readiness = health::readiness(&state.db, &state.media, READINESS_TIMEOUT, clock::now()).await;
     let status = if readiness.ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, readiness.report())
 }

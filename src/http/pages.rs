@@ -263,22 +263,21 @@ async fn issue_pdf(
         }
     }
     let key = catalog::pdf_key(&state.db, &issue.sku).await?.ok_or_else(not_found)?;
-    let store = crate::storage::FileStore::new(&state.config.data_dir.join("media"));
-    let (path, _) = store.locate(&key).await.map_err(Error::Internal)?.ok_or_else(not_found)?;
     let mut response = match (access, reader) {
         // A subscriber's copy carries their name and order number on every page.
         (accounts::PdfAccess::Covered, Some(reader)) => {
             let line = accounts::stamp_line(&state.db, &reader, &issue, &state.config.shop_name)
                 .await?
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("no covering subscription for a covered reader")))?;
-            let original = tokio::fs::read(&path).await.map_err(|e| Error::Internal(e.into()))?;
+            let original =
+                state.media.read(&key).await.map_err(super::media::storage_unreachable)?.ok_or_else(not_found)?;
             let stamped = tokio::task::spawn_blocking(move || accounts::stamp_pdf(&original, &line))
                 .await
                 .map_err(|e| Error::Internal(e.into()))?
                 .map_err(|e| Error::Internal(e.context(format!("stamping the PDF of {}", issue.sku))))?;
             stamped.into_response()
         }
-        _ => super::media::stream_file(&path).await?,
+        _ => super::media::stream(super::media::open_stored(&state, &key, not_found).await?),
     };
     let file_name = format!("{}-{}-{:02}.pdf", issue.publication, issue.year, issue.month);
     let headers = response.headers_mut();

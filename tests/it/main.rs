@@ -20,6 +20,7 @@ mod gifts;
 mod health;
 mod import;
 mod journey;
+mod media_storage;
 mod offers;
 mod operations;
 mod page_cache;

@@ -20,10 +20,15 @@ use crate::{
     clock,
     error::{Error, FieldError},
     http::{
-        error::PageError, extract::FormBody, media::stream_file, render::render, routes::RecordingRouter, AppState,
+        error::PageError,
+        extract::FormBody,
+        media::{open_stored, storage_unreachable, stream},
+        render::render,
+        routes::RecordingRouter,
+        AppState,
     },
     money::Money,
-    storage::{FileKind, FileStore, UploadError},
+    storage::{FileKind, UploadError},
 };
 
 const MAX_COVER_BYTES: usize = 5 * 1024 * 1024;
@@ -48,10 +53,6 @@ pub fn routes(routes: RecordingRouter) -> RecordingRouter {
         .post("/issues/{sku}/cover", upload_cover.layer(DefaultBodyLimit::max(MAX_COVER_BYTES + 64 * 1024)))
         .post("/issues/{sku}/pdf", upload_pdf.layer(DefaultBodyLimit::max(MAX_PDF_BYTES + 64 * 1024)))
         .get("/issues/{sku}/pdf", download_pdf)
-}
-
-fn store(state: &AppState) -> FileStore {
-    FileStore::new(&state.config.data_dir.join("media"))
 }
 
 async fn list(State(state): State<AppState>, ctx: StaffContext) -> Result<Response, PageError> {
@@ -315,7 +316,7 @@ fn upload_problem(error: UploadError, pdf: bool) -> Error {
             if pdf { "That file is not a PDF." } else { "A cover must be a PNG, JPEG, WebP or SVG image." },
         ),
         UploadError::Empty => Error::invalid("no_file", "Choose a file to upload."),
-        UploadError::Storage(cause) => Error::Internal(cause),
+        UploadError::Storage(cause) => storage_unreachable(cause),
     }
 }
 
@@ -327,7 +328,8 @@ fn unreadable(error: axum::extract::multipart::MultipartError, limit: u64) -> Er
     }
 }
 
-/// Streams the form's `file` field to disk, chunk by chunk, under the upload's own size limit.
+/// Streams the form's `file` field into the media store, chunk by chunk, under the upload's own
+/// size limit. The issue changes only once the file is stored whole.
 async fn upload(
     state: &AppState,
     ctx: &StaffContext,
@@ -342,18 +344,23 @@ async fn upload(
         if field.name() != Some("file") {
             continue;
         }
-        let mut upload = store(state)
-            .begin_upload(if pdf { "pdfs" } else { "covers" }, sku, limit)
-            .await
+        let accept: fn(FileKind) -> bool = if pdf { |k| k == FileKind::Pdf } else { |k| k != FileKind::Pdf };
+        let mut upload = state
+            .media
+            .begin_upload(if pdf { "pdfs" } else { "covers" }, sku, limit, accept)
             .map_err(Error::Internal)?;
-        while let Some(chunk) = field.chunk().await.map_err(|e| unreadable(e, limit))? {
-            upload.write(&chunk).await.map_err(|e| upload_problem(e, pdf))?;
+        let written = async {
+            while let Some(chunk) = field.chunk().await.map_err(|e| unreadable(e, limit))? {
+                upload.write(&chunk).await.map_err(|e| upload_problem(e, pdf))?;
+            }
+            Ok::<_, Error>(())
         }
-        let accept = |kind: FileKind| match kind {
-            FileKind::Pdf => pdf,
-            FileKind::Png | FileKind::Jpeg | FileKind::Webp | FileKind::Svg => !pdf,
-        };
-        stored = Some(upload.finish(accept).await.map_err(|e| upload_problem(e, pdf))?);
+        .await;
+        if let Err(problem) = written {
+            upload.abort().await;
+            return Err(problem.into());
+        }
+        stored = Some(upload.finish().await.map_err(|e| upload_problem(e, pdf))?);
         break;
     }
     let (key, _) = stored.ok_or_else(|| upload_problem(UploadError::Empty, pdf))?;
@@ -387,8 +394,7 @@ async fn download_pdf(
 ) -> Result<Response, PageError> {
     let not_found = || Error::not_found("pdf_not_found", "This issue has no PDF.");
     let key = catalog::pdf_key(&state.db, &sku).await?.ok_or_else(not_found)?;
-    let (path, _) = store(&state).locate(&key).await.map_err(Error::Internal)?.ok_or_else(not_found)?;
-    let mut response = stream_file(&path).await?;
+    let mut response = stream(open_stored(&state, &key, not_found).await?);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
     headers.insert(

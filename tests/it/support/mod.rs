@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod postgres;
+pub mod s3;
 pub mod stripe;
 
 use std::{net::SocketAddr, path::PathBuf, sync::OnceLock};
@@ -127,6 +128,7 @@ pub fn test_config(database_url: &str, data_dir: PathBuf) -> Config {
         home_country: "US".into(),
         max_donation: masthead::money::Money::new(100_000, masthead::money::Currency::Usd),
         metrics_token: Some(masthead::config::Secret(METRICS_TOKEN.into())),
+        media: masthead::config::MediaLocation::DataDir,
     }
 }
 
