@@ -167,3 +167,41 @@ pub async fn media_migrate(config: &Config, to: &str) -> anyhow::Result<()> {
     println!("set MASTHEAD_MEDIA_URL={to} on every instance and restart them to serve from there");
     Ok(())
 }
+
+/// `masthead export FILE`: the whole shop, from a running instance's database and media store.
+pub async fn export(config: &Config, dest: &std::path::Path) -> anyhow::Result<()> {
+    let db = crate::db::Db::connect(&config.database_url, config.db_acquire_timeout).await?;
+    let media = crate::storage::MediaStore::open(&config.media, &config.data_dir)?;
+    let summary = crate::transfer::export(&db, &media, dest, clock::now()).await;
+    db.close().await;
+    let summary = summary?;
+    println!(
+        "exported {} rows of {} tables and {} uploads to {}",
+        summary.rows,
+        summary.tables,
+        summary.files,
+        dest.display()
+    );
+    Ok(())
+}
+
+/// `masthead import FILE`: into the (new, empty) database and media store this configuration names.
+pub async fn import(config: &Config, archive: &std::path::Path) -> anyhow::Result<()> {
+    let db = app::prepare_without_demo(config).await?;
+    let media = crate::storage::MediaStore::open(&config.media, &config.data_dir)?;
+    let summary = crate::transfer::import(&db, config.currency, &media, archive, &config.data_dir).await;
+    if summary.is_ok() {
+        crate::http::page_cache::bump_version(&db).await.map_err(operator_error)?;
+    }
+    db.close().await;
+    let summary = summary?;
+    println!(
+        "imported {} rows of {} tables and {} uploads into {} (media: {})",
+        summary.rows,
+        summary.tables,
+        summary.files,
+        crate::config::redact_password(&config.database_url),
+        config.media
+    );
+    Ok(())
+}

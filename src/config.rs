@@ -281,7 +281,7 @@ impl Config {
     }
 }
 
-fn redact_password(url: &str) -> String {
+pub fn redact_password(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod address;
 pub mod app;
+pub mod archive;
 pub mod attempts;
 pub mod audit;
 pub mod backup;
@@ -33,3 +34,4 @@ pub mod settings;
 pub mod staff;
 pub mod storage;
 pub mod terms;
+pub mod transfer;

@@ -31,6 +31,9 @@ enum Command {
     /// Restore a backup archive into MASTHEAD_DATA_DIR, which must hold no shop yet. The whole
     /// archive is checked before anything is written.
     Restore { archive: std::path::PathBuf },
+    /// Write the whole shop (every table's rows and every upload) into a new archive at FILE, from
+    /// a running shop on either database: the way to move it to another database.
+    Export { file: std::path::PathBuf },
     /// Manage uploaded covers and PDFs.
     #[command(subcommand)]
     Media(MediaCommand),
@@ -49,6 +52,9 @@ enum MediaCommand {
 
 #[derive(Subcommand)]
 enum ImportCommand {
+    /// Load a `masthead export` into the database and media store configured here, which must
+    /// hold no shop yet (run it before any instance starts there). The archive is checked whole first.
+    Shop { file: std::path::PathBuf },
     /// Import a subscriber list (CSV, UTF-8; the columns are in the README). Every row is checked
     /// first: with any problem nothing is imported. Rows imported before are left alone.
     Subscribers {
@@ -93,6 +99,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Backup { dest } => cli::backup(&config, &dest).await,
         Command::Restore { archive } => cli::restore(&config, &archive),
+        Command::Export { file } => cli::export(&config, &file).await,
+        Command::Import(ImportCommand::Shop { file }) => cli::import(&config, &file).await,
         Command::Media(MediaCommand::Migrate { to }) => cli::media_migrate(&config, &to).await,
     }
 }

@@ -122,14 +122,17 @@ impl MediaStore {
     /// The store the configuration names; the data folder's `media/` is created when missing.
     pub fn open(location: &MediaLocation, data_dir: &Path) -> anyhow::Result<MediaStore> {
         let store: Arc<dyn ObjectStore> = match location {
-            MediaLocation::DataDir => {
-                let root = data_dir.join("media");
-                std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-                Arc::new(LocalFileSystem::new_with_prefix(&root)?)
-            }
+            MediaLocation::DataDir => return MediaStore::folder(&data_dir.join("media")),
             MediaLocation::S3(s3) => open_s3(s3)?,
         };
         Ok(MediaStore { store, location: location.clone() })
+    }
+
+    /// A store in a folder of its own (created when missing): the data folder's `media/`, or an
+    /// export's staging folder.
+    pub fn folder(root: &Path) -> anyhow::Result<MediaStore> {
+        std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        Ok(MediaStore { store: Arc::new(LocalFileSystem::new_with_prefix(root)?), location: MediaLocation::DataDir })
     }
 
     /// The store itself, for `migrate`.

@@ -34,3 +34,4 @@ mod reports;
 mod staff_orders;
 mod storefront;
 mod stripe;
+mod transfer;
