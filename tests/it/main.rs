@@ -11,6 +11,7 @@ mod branches;
 mod cart;
 mod catalog;
 mod checkout;
+mod deployment;
 mod digital;
 mod donations;
 mod email;
