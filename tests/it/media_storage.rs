@@ -101,6 +101,28 @@ async fn an_upload_through_one_instance_is_served_by_another(backend: Backend) {
     assert!(response.headers()["cache-control"].to_str().expect("text").contains("immutable"));
     assert_eq!(response.bytes().await.expect("the cover").to_vec(), cover, "the other instance serves it whole");
 
+    // Staff on both instances replace the cover at once, four rounds: every upload is stored, the
+    // issue names one of them, and both instances serve that one whole.
+    for round in 0..4u8 {
+        let covers: Vec<Vec<u8>> = (0..4u8).map(|i| png(10_000 + usize::from(i), b'a' + round * 4 + i)).collect();
+        let answers = futures_util::future::join_all(covers.iter().enumerate().map(|(i, bytes)| {
+            let instance = if i % 2 == 0 { &first } else { &second };
+            let form = reqwest::multipart::Form::new()
+                .part("file", reqwest::multipart::Part::bytes(bytes.clone()).file_name("c.png"));
+            first
+                .client
+                .post(instance.url(&format!("/admin/issues/sw-2017-01/cover?csrf_token={token}")))
+                .multipart(form)
+                .send()
+        }))
+        .await;
+        assert!(answers.iter().all(|a| a.as_ref().is_ok_and(|r| r.status() == 303)), "round {round}: {answers:?}");
+        let url = cover_url(&first, "/issues/sw/2017/01").await;
+        let served = first.get(&url).await.bytes().await.expect("the cover").to_vec();
+        assert!(covers.contains(&served), "round {round}: the issue names one of the uploads");
+        assert_eq!(second.get(&url).await.bytes().await.expect("the cover").to_vec(), served);
+    }
+
     // The PDF: uploaded through one, downloaded (stamped for a subscriber, whole for staff) through the other.
     let original = two_page_pdf();
     assert_eq!(upload(&first, &token, "/admin/issues/sw-2017-01/pdf", original.clone(), "i.pdf").await.status(), 303);
@@ -126,7 +148,7 @@ async fn an_upload_through_one_instance_is_served_by_another(backend: Backend) {
 
     assert!(local_files(&first).is_empty() && local_files(&second).is_empty(), "nothing kept on an instance's disk");
     let (keys, open) = bucket_contents(s3, &media).await;
-    assert_eq!((keys.len(), open), (2, 0), "{keys:?}");
+    assert_eq!((keys.len(), open), (18, 0), "one PDF and 17 covers, every one stored whole: {keys:?}");
     assert!(keys.iter().all(|k| k.starts_with("shop/media/covers/") || k.starts_with("shop/media/pdfs/")), "{keys:?}");
     let (status, body) = second.page("/readyz").await;
     assert!(status == 200 && body.contains("media: ok"), "{body}");
@@ -155,6 +177,27 @@ async fn refused_uploads_leave_nothing_in_the_bucket() {
     assert_eq!(response.status(), 413);
     assert_eq!(bucket_contents(s3, &media).await, (vec![], 0), "no object and no open upload is left");
     assert_eq!(cover_key(&app, "sw-2017-01").await, None, "the issue is unchanged");
+
+    // The connection drops halfway through a PDF (a part already sent): the upload is aborted.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = std::iter::once(Ok(b"%PDF-1.7\n".to_vec()))
+        .chain((0..7).map(|_| Ok(vec![b'x'; 1024 * 1024])))
+        .chain(std::iter::once(Err(std::io::Error::other("the line went down"))))
+        .collect();
+    let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::stream(body).file_name("i.pdf"));
+    let sent =
+        app.client.post(app.url(&format!("/admin/issues/sw-2017-01/pdf?csrf_token={token}"))).multipart(form).send();
+    assert!(sent.await.is_err(), "the request never completes");
+    let started = std::time::Instant::now();
+    while bucket_contents(s3, &media).await != (vec![], 0) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", bucket_contents(s3, &media).await);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (pdf,): (Option<String>,) = sqlx::query_as("SELECT pdf_file FROM issues WHERE sku = 'sw-2017-01'")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("the issue");
+    assert_eq!(pdf, None);
 
     // A 12 MiB PDF goes up in three parts and comes back byte for byte.
     let mut pdf = b"%PDF-1.7\n".to_vec();
