@@ -128,13 +128,25 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
         let builder = PrometheusBuilder::new()
             .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
             .unwrap_or_else(|_| PrometheusBuilder::new());
-        match builder.install_recorder() {
+        let handle = match builder.install_recorder() {
             Ok(handle) => handle,
             // Another recorder is installed already (a test harness's): render into one of our own.
             Err(_) => PrometheusBuilder::new().build_recorder().handle(),
-        }
+        };
+        // Histogram samples wait in a buffer until upkeep folds them into their buckets: without
+        // it every request's latency stays in memory until the next scrape (or forever, with
+        // metrics off). A thread of its own, as the handle outlives any one runtime.
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || loop {
+            std::thread::sleep(METRICS_UPKEEP);
+            upkeep.run_upkeep();
+        });
+        handle
     })
 }
+
+/// How often buffered histogram samples are folded into their buckets.
+const METRICS_UPKEEP: Duration = Duration::from_secs(2);
 
 /// Sets the gauges read from the database at scrape time: orders by status, the outbox, the
 /// renewal reminders waiting to be sent, the connection pool.

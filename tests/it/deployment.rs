@@ -238,3 +238,98 @@ impl Drop for StopOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// The deployment chapter of the README: what it names exists, and its files agree with each other.
+fn deployment_chapter() -> String {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README");
+    let start = readme.find("## Deploying on your own server").expect("the chapter");
+    let end = start + readme[start..].find("\n## Running on PostgreSQL").expect("the next chapter");
+    readme[start..end].to_string()
+}
+
+#[test]
+fn the_deployment_chapter_names_only_what_exists() {
+    let chapter = deployment_chapter();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Every file of deploy/ it names is there.
+    let named: Vec<&str> = chapter
+        .match_indices("deploy/")
+        .map(|(at, _)| {
+            let rest = &chapter[at..];
+            &rest[..rest.find(|c: char| !(c.is_ascii_alphanumeric() || "/._-".contains(c))).unwrap_or(rest.len())]
+        })
+        .collect();
+    assert!(named.len() >= 5, "{named:?}");
+    for file in &named {
+        let path = root.join(file.trim_end_matches('.'));
+        assert!(
+            path.is_file() || (file.ends_with('/') && path.is_dir()),
+            "the README names {file}, which is not there"
+        );
+    }
+    // Every masthead command it gives is one the binary has.
+    let mut commands = Vec::new();
+    let mut in_code = false;
+    for line in chapter.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if !in_code {
+            continue;
+        }
+        for (at, _) in line.match_indices("masthead ") {
+            let before = &line[..at];
+            if before.ends_with("exec ") || before.trim().is_empty() || before.ends_with("&& ") {
+                let words: Vec<&str> = line[at + 9..].split_whitespace().take(2).collect();
+                commands.push(words);
+            }
+        }
+    }
+    assert!(commands.len() >= 6, "{commands:?}");
+    for words in commands {
+        let mut args: Vec<&str> =
+            words.into_iter().filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-')).collect();
+        let help = Command::new(env!("CARGO_BIN_EXE_masthead")).args(&args).arg("--help").output().expect("runs");
+        if !help.status.success() && args.len() == 2 {
+            args.pop();
+        }
+        let help = Command::new(env!("CARGO_BIN_EXE_masthead")).args(&args).arg("--help").output().expect("runs");
+        assert!(help.status.success(), "masthead {args:?} is not a command");
+    }
+    // The files agree: the unit reads the settings file the chapter installs, runs the binary it
+    // installs, nginx passes to the address the settings listen on, which is the one proxy trusted.
+    let unit = deploy_file("masthead.service");
+    let settings = deploy_file("masthead.env");
+    let nginx = deploy_file("nginx.conf");
+    assert!(
+        unit.contains("EnvironmentFile=/etc/masthead/masthead.env") && chapter.contains("/etc/masthead/masthead.env")
+    );
+    assert!(unit.contains("ExecStart=/usr/local/bin/masthead serve") && chapter.contains("/usr/local/bin/masthead"));
+    assert!(unit.contains("StateDirectory=masthead") && settings.contains("MASTHEAD_DATA_DIR=/var/lib/masthead"));
+    assert!(
+        deploy_file("masthead-backup.service").contains("/var/backups/masthead")
+            && chapter.contains("/var/backups/masthead")
+    );
+    let listen = settings.lines().find_map(|l| l.strip_prefix("MASTHEAD_ADDR=")).expect("an address");
+    assert!(nginx.contains(&format!("server {listen};")), "nginx passes to {listen}");
+    let proxy = listen.split(':').next().expect("a host");
+    assert!(settings.contains(&format!("MASTHEAD_TRUSTED_PROXIES={proxy}")));
+    assert!(
+        settings.contains("MASTHEAD_SITE_DIR=/usr/local/share/masthead")
+            && chapter.contains("/usr/local/share/masthead")
+    );
+    // Every variable the settings file sets (or shows) is one the configuration table explains.
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    for line in settings.lines() {
+        let line = line.trim_start_matches("# ");
+        if let Some((name, _)) = line.split_once('=') {
+            if name.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+                assert!(
+                    readme.contains(&format!("| `{name}` |")) || name.starts_with("AWS_"),
+                    "{name} is not in the README's table"
+                );
+            }
+        }
+    }
+}
