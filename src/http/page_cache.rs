@@ -7,9 +7,16 @@
 //! `content_version` row (the admin does it after each change it makes, and clears this instance's
 //! cache at once); every instance polls that row once a second and drops its pages when it moved.
 //! Entries also age out after `MAX_AGE`, for what changes with time alone (an embargo ending).
+//!
+//! Beside the pages it keeps shared catalog data (`PageCache::shared`): what a page shows every
+//! reader alike (plans, the latest issues, the featured offer), under the same version and age
+//! rules, so that a page for a reader with a session is made from it plus their own parts, read
+//! afresh (their cart, their sign-in). Nothing of a reader is ever put there.
 
 use std::{
+    any::Any,
     collections::HashMap,
+    future::Future,
     sync::{
         atomic::{AtomicI64, Ordering},
         Arc, RwLock,
@@ -42,6 +49,13 @@ struct Entry {
     body: Bytes,
 }
 
+/// Catalog data every reader sees alike, made under one content version.
+struct Shared {
+    made_at: Instant,
+    version: i64,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
 /// One instance's cached pages, and the content version they were made under.
 #[derive(Clone, Default)]
 pub struct PageCache {
@@ -54,17 +68,56 @@ struct Inner {
     /// The `content_version` these pages belong to; -1 before the first poll.
     version: AtomicI64,
     entries: RwLock<HashMap<String, Entry>>,
+    shared: RwLock<HashMap<&'static str, Shared>>,
 }
 
 impl PageCache {
     pub fn new(enabled: bool) -> PageCache {
-        PageCache { inner: Arc::new(Inner { enabled, version: AtomicI64::new(-1), entries: Default::default() }) }
+        let inner =
+            Inner { enabled, version: AtomicI64::new(-1), entries: Default::default(), shared: Default::default() };
+        PageCache { inner: Arc::new(inner) }
     }
 
     fn clear(&self) {
         if let Ok(mut entries) = self.inner.entries.write() {
             entries.clear();
         }
+        if let Ok(mut shared) = self.inner.shared.write() {
+            shared.clear();
+        }
+    }
+
+    /// Data every reader sees alike, made by `load` when this instance has none for the current
+    /// content version (or it is older than `MAX_AGE`); made afresh every time with the cache off
+    /// or the version unknown.
+    pub async fn shared<T, F, Fut>(&self, key: &'static str, load: F) -> crate::error::Result<Arc<T>>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = crate::error::Result<T>>,
+    {
+        let version = self.inner.version.load(Ordering::SeqCst);
+        let usable = self.inner.enabled && version >= 0;
+        if usable {
+            let kept = self.inner.shared.read().ok().and_then(|shared| {
+                shared
+                    .get(key)
+                    .filter(|s| s.version == version && s.made_at.elapsed() < MAX_AGE)
+                    .map(|s| s.value.clone())
+            });
+            if let Some(value) = kept.and_then(|v| v.downcast::<T>().ok()) {
+                return Ok(value);
+            }
+        }
+        let value = Arc::new(load().await?);
+        // Kept only when no change was seen while it was made.
+        if usable && self.inner.version.load(Ordering::SeqCst) == version {
+            if let Ok(mut shared) = self.inner.shared.write() {
+                let kept: Arc<dyn Any + Send + Sync> = value.clone();
+                shared.insert(key, Shared { made_at: Instant::now(), version, value: kept });
+            }
+        }
+        Ok(value)
     }
 
     /// Takes the database's version; drops every page when it moved.

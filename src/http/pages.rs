@@ -93,10 +93,25 @@ async fn offers(state: &AppState, with_latest_issue: bool) -> Result<Vec<Publica
     Ok(offers)
 }
 
+/// What the home page shows every reader alike.
+struct HomeCatalog {
+    offers: Vec<PublicationOffer>,
+    featured: Option<crate::offers::FeaturedOffer>,
+}
+
 async fn home(State(state): State<AppState>, visitor: Visitor) -> Page {
     let mut context = visitor_context(&state, &visitor, "Home").await;
-    context.insert("offers", &offers(&state, true).await?);
-    context.insert("featured", &crate::offers::featured_offer(&state.db, crate::clock::now()).await?);
+    let catalog = state
+        .page_cache
+        .shared("home", || async {
+            Ok(HomeCatalog {
+                offers: offers(&state, true).await?,
+                featured: crate::offers::featured_offer(&state.db, crate::clock::now()).await?,
+            })
+        })
+        .await?;
+    context.insert("offers", &catalog.offers);
+    context.insert("featured", &catalog.featured);
     Ok(render(&state, "catalog/home.html", &context)?)
 }
 

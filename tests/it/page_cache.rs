@@ -10,6 +10,7 @@ use crate::{admin::sign_in_as, on_both_databases, support::TestApp};
 
 on_both_databases!(
     cached_pages_never_carry_a_readers_parts,
+    a_readers_home_page_shares_the_catalog_never_the_cart,
     a_staff_change_shows_here_at_once_and_on_another_instance_within_a_second,
 );
 
@@ -96,6 +97,50 @@ async fn a_staff_change_shows_here_at_once_and_on_another_instance_within_a_seco
             break;
         }
         assert!(changed.elapsed() < Duration::from_secs(3), "the other instance still serves the old page");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    there.stop().await;
+}
+
+async fn a_readers_home_page_shares_the_catalog_never_the_cart(app: TestApp) {
+    let here = with_cache(app).await;
+    let there = TestApp::start(here.config.clone()).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Two readers with carts of different sizes; the browsers' cookies reach both instances.
+    let one = here.with_new_client();
+    one.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-print-1y"})).await;
+    let two = here.with_new_client();
+    for sku in ["sw-print-1y", "isr-print-1y"] {
+        two.send_json("POST", "/api/v1/cart/items", json!({"sku": sku})).await;
+    }
+    let home = |reader: &TestApp, instance: &TestApp| {
+        let request = reader.client.get(instance.url("/"));
+        async move { crate::support::html_text(&request.send().await.expect("answered").text().await.expect("HTML")) }
+    };
+    for _ in 0..3 {
+        for (reader, count) in [(&one, 1), (&two, 2)] {
+            for instance in [&here, &there] {
+                let html = home(reader, instance).await;
+                assert!(html.contains(&format!("class=\"cart-count\">{count}<")), "each reader's own cart: {html}");
+                assert!(html.contains("Solidarity Trumps Hate"), "the latest issue");
+            }
+        }
+    }
+    // A staff change: the readers' home pages show it here at once, there within a second.
+    let staff = here.with_new_client();
+    let token = sign_in_as(&staff, "staff@example.org", Role::Staff).await;
+    let response = staff.post_form("/admin/issues/sw-2017-01/unpublish", &[("csrf_token", &token)]).await;
+    assert_eq!(response.status(), 303);
+    let changed = Instant::now();
+    let html = home(&one, &here).await;
+    assert!(!html.contains("Solidarity Trumps Hate") && html.contains("The hate won't go unchallenged"), "{html}");
+    loop {
+        let html = home(&two, &there).await;
+        if !html.contains("Solidarity Trumps Hate") {
+            assert!(html.contains("class=\"cart-count\">2<"));
+            break;
+        }
+        assert!(changed.elapsed() < Duration::from_secs(3), "the other instance still shows the old catalog");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     there.stop().await;
