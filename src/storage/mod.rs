@@ -157,23 +157,24 @@ impl MediaStore {
 
     /// A stored file to stream; `None` when there is none. An error means the store could not answer.
     pub async fn open_file(&self, key: &str) -> anyhow::Result<Option<StoredFile>> {
-        if !is_valid_key(key) {
-            return Ok(None);
-        }
-        match self.store.get(&object_store::path::Path::from(key)).await {
-            Ok(found) => Ok(Some(StoredFile { size: found.meta.size, stream: found.into_stream() })),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("reading {key} from the media store"))),
-        }
+        Ok(self.get(key).await?.map(|found| StoredFile { size: found.meta.size, stream: found.into_stream() }))
     }
 
     /// A stored file whole, in memory (a PDF to stamp); `None` when there is none.
     pub async fn read(&self, key: &str) -> anyhow::Result<Option<Bytes>> {
+        match self.get(key).await? {
+            Some(found) => Ok(Some(found.bytes().await.with_context(|| format!("reading {key}"))?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The store's answer for a key the shop could have written; `None` for any other key or a missing file.
+    async fn get(&self, key: &str) -> anyhow::Result<Option<object_store::GetResult>> {
         if !is_valid_key(key) {
             return Ok(None);
         }
         match self.store.get(&object_store::path::Path::from(key)).await {
-            Ok(found) => Ok(Some(found.bytes().await.with_context(|| format!("reading {key}"))?)),
+            Ok(found) => Ok(Some(found)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(anyhow::Error::new(e).context(format!("reading {key} from the media store"))),
         }
