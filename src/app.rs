@@ -112,6 +112,7 @@ fn build_state_with(config: Config, db: Db, mut templates: tera::Tera) -> anyhow
         policy_links: Default::default(),
         static_hashes,
         media,
+        pdf_stamping: Arc::new(tokio::sync::Semaphore::new(http::PDF_STAMPING_AT_ONCE)),
     })
 }
 

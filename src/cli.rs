@@ -26,7 +26,8 @@ pub async fn seed(config: &Config) -> anyhow::Result<()> {
 /// `masthead sample-data`: the demo shop at realistic size (see `sample_data`).
 pub async fn sample_data(config: &Config) -> anyhow::Result<()> {
     let db = app::prepare(config).await?;
-    let added = crate::sample_data::generate(&db, config.currency.code(), clock::now()).await?;
+    let media = crate::storage::MediaStore::open(&config.media, &config.data_dir)?;
+    let added = crate::sample_data::generate(&db, &media, config.currency.code(), clock::now()).await?;
     crate::http::page_cache::bump_version(&db).await.map_err(operator_error)?;
     if added {
         tracing::info!(

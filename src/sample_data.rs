@@ -1,16 +1,27 @@
 //! A shop of realistic size, for benchmarks and for trying the admin with real volumes:
-//! `masthead sample-data` adds ten years of issues of both publications (8-12 articles each),
-//! 200 coupons, 20,000 paid orders and 50,000 subscriptions to a demo shop. The rows are made up
-//! but shaped like the real ones (the same columns the checkout and settlement write), and the
-//! numbers are the same on every run (a fixed pseudo-random sequence).
+//! `masthead sample-data` adds ten years of issues of both publications up to this month (8-12
+//! articles each; the monthly's last year with a PDF), 200 coupons, 20,000 paid orders and 50,000
+//! subscriptions, with their readers, to a demo shop. The rows are made up but shaped like the real
+//! ones (the same columns the checkout and settlement write), and the numbers are the same on
+//! every run (a fixed pseudo-random sequence).
 
-use crate::{db::Db, orders::terms};
+use anyhow::Context;
+
+use crate::{
+    db::Db,
+    orders::terms,
+    storage::{FileKind, MediaStore},
+};
 
 /// How much `generate` adds.
 pub const ORDERS: usize = 20_000;
 pub const SUBSCRIPTIONS: usize = 50_000;
 pub const COUPONS: usize = 200;
 const YEARS: i64 = 10;
+/// The monthly's issues of the last this many months have a PDF (one sample file for all).
+const MONTHS_WITH_PDF: i64 = 12;
+/// Pages of the sample PDF.
+const PDF_PAGES: usize = 16;
 /// Rows per INSERT: well under SQLite's limit of bound values.
 const BATCH: usize = 200;
 
@@ -69,24 +80,31 @@ async fn insert_rows(
 }
 
 /// Adds the sample rows, unless a previous run did (its first coupon is there): answers whether it did.
-pub async fn generate(db: &Db, currency: &str, now: i64) -> anyhow::Result<bool> {
+pub async fn generate(db: &Db, media: &MediaStore, currency: &str, now: i64) -> anyhow::Result<bool> {
     let (existing,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM coupons WHERE normalized_code = 'SAMPLE0001'").fetch_one(&db.pool).await?;
     if existing > 0 {
         return Ok(false);
     }
+    let pdf_key = store_sample_pdf(media).await?;
     let mut random = Sequence(0x9e37_79b9_7f4a_7c15);
     let mut tx = db.begin_write().await?;
     let current = terms::period_at(now);
 
-    // Issues: ten years up to the demo catalog's newest, monthly and quarterly; the demo's own stay.
+    // Issues: ten years up to this month, the monthly every month and the quarterly in March, June,
+    // September and December; the demo's own issues stay as they are.
     let (mut issues, mut articles) = (Vec::new(), Vec::new());
-    let newest = terms::period(2016, 12);
     for (publication, step, price, title) in [("sw", 1, 250, "Socialist Worker"), ("isr", 3, 1000, "ISR")] {
-        let mut period = newest - YEARS * 12 + 1;
-        while period <= newest {
+        for period in current - YEARS * 12 + 1..=current {
             let (year, month) = terms::year_month(period);
+            if month % step != 0 {
+                continue;
+            }
             let sku = crate::catalog::issue_sku(publication, year, month);
+            let pdf = match publication == "sw" && period > current - MONTHS_WITH_PDF {
+                true => Value::Text(pdf_key.clone()),
+                false => Value::Null,
+            };
             issues.push(vec![
                 Value::Text(sku.clone()),
                 Value::Text(publication.into()),
@@ -98,6 +116,7 @@ pub async fn generate(db: &Db, currency: &str, now: i64) -> anyhow::Result<bool>
                 Value::Text(currency.into()),
                 Value::Int(1),
                 Value::Int(terms::first_day(period)),
+                pdf,
             ]);
             for position in 0..(8 + random.next(5) as i64) {
                 articles.push(vec![
@@ -108,7 +127,6 @@ pub async fn generate(db: &Db, currency: &str, now: i64) -> anyhow::Result<bool>
                     Value::Text(format!("Sample author {}", random.next(40) + 1)),
                 ]);
             }
-            period += step;
         }
     }
     let issue_columns = [
@@ -122,6 +140,7 @@ pub async fn generate(db: &Db, currency: &str, now: i64) -> anyhow::Result<bool>
         "currency",
         "published",
         "published_at",
+        "pdf_file",
     ];
     insert_rows(&mut tx, "issues", &issue_columns, issues).await?;
     insert_rows(&mut tx, "articles", &["issue_sku", "position", "section", "title", "author"], articles).await?;
@@ -147,7 +166,7 @@ pub async fn generate(db: &Db, currency: &str, now: i64) -> anyhow::Result<bool>
 
     // Orders with two or three subscriptions each (50,000 in all), as settlement leaves them.
     let plans = [("sw", "print", 1, 2500, 1), ("sw", "digital", 2, 2700, 1), ("isr", "print", 1, 2900, 3)];
-    let (mut orders, mut lines, mut subscriptions) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut orders, mut lines, mut subscriptions, mut readers) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut left = SUBSCRIPTIONS;
     for n in 0..ORDERS {
         let count = if left > 2 * (ORDERS - n) { 3 } else { 2 }.min(left);
@@ -156,6 +175,8 @@ pub async fn generate(db: &Db, currency: &str, now: i64) -> anyhow::Result<bool>
         let email = format!("reader{n}@example.org");
         let created = now - 86_400 * random.next(3 * 365) as i64;
         let chosen = &plans[..count];
+        // Settlement records each buyer as a reader who can sign in.
+        readers.push(vec![Value::Text(email.clone()), Value::Int(created), Value::Int(created)]);
         let total: i64 = chosen.iter().map(|p| p.3).sum();
         orders.push(vec![
             Value::Text(id.clone()),
@@ -273,6 +294,47 @@ pub async fn generate(db: &Db, currency: &str, now: i64) -> anyhow::Result<bool>
         "created_at",
     ];
     insert_rows(&mut tx, "subscriptions", &subscription_columns, subscriptions).await?;
+    insert_rows(&mut tx, "readers", &["email_normalized", "created_at", "updated_at"], readers).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// Stores the sample issue PDF in the media store: its key.
+async fn store_sample_pdf(media: &MediaStore) -> anyhow::Result<String> {
+    let pdf = sample_pdf()?;
+    let mut upload = media.begin_upload("pdfs", "sample-issue", pdf.len() as u64, |kind| kind == FileKind::Pdf)?;
+    if let Err(error) = upload.write(&pdf).await {
+        upload.abort().await;
+        return Err(anyhow::Error::new(error).context("storing the sample PDF"));
+    }
+    let (key, _) = upload.finish().await.context("storing the sample PDF")?;
+    Ok(key)
+}
+
+/// A tabloid-sized issue of `PDF_PAGES` pages of text: a stand-in for a real edition's PDF.
+fn sample_pdf() -> anyhow::Result<Vec<u8>> {
+    use printpdf::{Mm, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, TextItem};
+    let font = ParsedFont::from_bytes(crate::fonts::DEJAVU_SANS, 0, &mut Vec::new())
+        .ok_or_else(|| anyhow::anyhow!("the sample font cannot be read"))?;
+    let mut doc = PdfDocument::new("Sample issue");
+    let font = doc.add_font(&font);
+    let text = |ops: &mut Vec<Op>, line: String, size: f32, top: f32| {
+        ops.push(Op::StartTextSection);
+        ops.push(Op::SetFont { font: PdfFontHandle::External(font.clone()), size: Pt(size) });
+        ops.push(Op::SetTextCursor { pos: Point::new(Mm(15.0), Mm(top)) });
+        ops.push(Op::ShowText { items: vec![TextItem::Text(line)] });
+        ops.push(Op::EndTextSection);
+    };
+    let pages = (1..=PDF_PAGES)
+        .map(|number| {
+            let mut ops = Vec::new();
+            text(&mut ops, format!("Sample issue, page {number}"), 24.0, 400.0);
+            for line in 0..60 {
+                let words = "News, analysis and reports from the struggles of working people.";
+                text(&mut ops, format!("{}. {words}", line + 1), 10.0, 380.0 - 6.0 * line as f32);
+            }
+            PdfPage::new(Mm(280.0), Mm(430.0), ops)
+        })
+        .collect();
+    Ok(doc.with_pages(pages).save(&PdfSaveOptions::default(), &mut Vec::new()))
 }

@@ -69,7 +69,7 @@ pub async fn stamp_line(db: &Db, reader: &str, issue: &Issue, shop_name: &str) -
 pub fn stamp_pdf(pdf: &[u8], line: &str) -> anyhow::Result<Vec<u8>> {
     use lopdf::{
         content::{Content, Operation},
-        dictionary, Document, Object,
+        dictionary, Document, Object, Stream,
     };
     let mut doc = Document::load_mem(pdf)?;
     let font = doc.add_object(dictionary! {
@@ -77,6 +77,20 @@ pub fn stamp_pdf(pdf: &[u8], line: &str) -> anyhow::Result<Vec<u8>> {
     });
     // WinAnsi is Latin-1 for the letters names use; anything else prints as "?".
     let text: Vec<u8> = line.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect();
+    let stamp = Content {
+        operations: vec![
+            Operation::new("Q", vec![]),
+            Operation::new("q", vec![]),
+            Operation::new("BT", vec![]),
+            Operation::new("Tf", vec!["MastheadStamp".into(), 7.into()]),
+            Operation::new("Td", vec![18.into(), 8.into()]),
+            Operation::new("Tj", vec![Object::string_literal(text)]),
+            Operation::new("ET", vec![]),
+            Operation::new("Q", vec![]),
+        ],
+    };
+    let open = doc.add_object(Stream::new(dictionary! {}, b"q\n".to_vec()));
+    let stamp = doc.add_object(Stream::new(dictionary! {}, stamp.encode()?));
     let pages: Vec<_> = doc.get_pages().into_values().collect();
     for page in pages {
         let fonts_elsewhere = {
@@ -97,20 +111,100 @@ pub fn stamp_pdf(pdf: &[u8], line: &str) -> anyhow::Result<Vec<u8>> {
         if let Some(id) = fonts_elsewhere {
             doc.get_object_mut(id)?.as_dict_mut()?.set("MastheadStamp", font);
         }
-        let stamp = Content {
-            operations: vec![
-                Operation::new("q", vec![]),
-                Operation::new("BT", vec![]),
-                Operation::new("Tf", vec!["MastheadStamp".into(), 7.into()]),
-                Operation::new("Td", vec![18.into(), 8.into()]),
-                Operation::new("Tj", vec![Object::string_literal(text.clone())]),
-                Operation::new("ET", vec![]),
-                Operation::new("Q", vec![]),
-            ],
+        // The page's own content is left as it is (never decoded): it is wrapped in q ... Q, so
+        // whatever state it leaves cannot move the stamp, and the stamp comes after it in a
+        // stream of its own.
+        let mut contents = match doc.get_dictionary(page)?.get(b"Contents") {
+            Ok(Object::Array(streams)) => streams.clone(),
+            // One stream, or an array kept as an object of its own.
+            Ok(Object::Reference(id)) => match doc.get_object(*id) {
+                Ok(Object::Array(streams)) => streams.clone(),
+                _ => vec![Object::Reference(*id)],
+            },
+            _ => Vec::new(),
         };
-        doc.add_to_page_content(page, stamp)?;
+        contents.insert(0, Object::Reference(open));
+        contents.push(Object::Reference(stamp));
+        doc.get_object_mut(page)?.as_dict_mut()?.set("Contents", contents);
     }
     let mut stamped = Vec::new();
     doc.save_to(&mut stamped)?;
     Ok(stamped)
+}
+
+#[cfg(test)]
+mod tests {
+    use lopdf::{content::Content, dictionary, Document, Object, Stream};
+
+    use super::stamp_pdf;
+
+    /// Two pages: one whose content scales everything and never restores it, one whose content is
+    /// an array of two streams kept as an object of its own.
+    fn awkward_pdf() -> Vec<u8> {
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let font = doc.add_object(dictionary! { "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Times-Roman" });
+        let stream =
+            |doc: &mut Document, ops: &str| doc.add_object(Stream::new(dictionary! {}, ops.as_bytes().to_vec()));
+        let scaled = stream(&mut doc, "4 0 0 4 0 0 cm BT /F1 12 Tf 10 10 Td (Scaled) Tj ET");
+        let first = stream(&mut doc, "BT /F1 12 Tf 72 700 Td (First half) Tj ET");
+        let second = stream(&mut doc, "BT /F1 12 Tf 72 600 Td (Second half) Tj ET");
+        let array = doc.add_object(Object::Array(vec![first.into(), second.into()]));
+        let mut kids = Vec::new();
+        for contents in [scaled, array] {
+            kids.push(Object::from(doc.add_object(dictionary! {
+                "Type" => "Page", "Parent" => pages_id, "Contents" => contents,
+                "Resources" => dictionary! { "Font" => dictionary! { "F1" => font } },
+            })));
+        }
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! {
+                "Type" => "Pages", "Kids" => kids, "Count" => 2, "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
+            }),
+        );
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog);
+        let mut bytes = Vec::new();
+        doc.save_to(&mut bytes).expect("saved");
+        bytes
+    }
+
+    #[test]
+    fn the_stamp_follows_each_pages_own_content_untouched_and_undoes_its_state() {
+        let stamped = stamp_pdf(&awkward_pdf(), "Downloaded by Ada Reader (order 1234abcd)").expect("stamped");
+        let doc = Document::load_mem(&stamped).expect("a readable PDF");
+        for (number, page) in doc.get_pages() {
+            let streams = doc.get_page_contents(page);
+            let decoded: Vec<String> = streams
+                .iter()
+                .map(|id| {
+                    let stream = doc.get_object(*id).and_then(Object::as_stream).expect("a stream");
+                    String::from_utf8_lossy(&stream.content).into_owned()
+                })
+                .collect();
+            // First a save of the state, last the stamp after restoring it; the page's own streams
+            // in between, byte for byte.
+            assert_eq!(decoded.first().map(|s| s.trim()), Some("q"), "page {number}: {decoded:?}");
+            let stamp = Content::decode(
+                &doc.get_object(*streams.last().expect("a stamp"))
+                    .and_then(Object::as_stream)
+                    .expect("a stream")
+                    .content,
+            )
+            .expect("the stamp's operations");
+            let operators: Vec<&str> = stamp.operations.iter().map(|o| o.operator.as_str()).collect();
+            assert_eq!(operators, ["Q", "q", "BT", "Tf", "Td", "Tj", "ET", "Q"], "page {number}");
+            let own = &decoded[1..decoded.len() - 1];
+            match number {
+                1 => assert_eq!(own, ["4 0 0 4 0 0 cm BT /F1 12 Tf 10 10 Td (Scaled) Tj ET"]),
+                _ => assert_eq!(
+                    own,
+                    ["BT /F1 12 Tf 72 700 Td (First half) Tj ET", "BT /F1 12 Tf 72 600 Td (Second half) Tj ET"]
+                ),
+            }
+            let text = doc.extract_text(&[number]).expect("its text");
+            assert!(text.contains("Downloaded by Ada Reader"), "page {number}: {text}");
+        }
+    }
 }

@@ -271,7 +271,7 @@ pub async fn apply_coupon(
     let checked = match coupons::find_coupon_by_code(db, &code).await? {
         None => Err(CouponProblem::Unknown(code.typed().to_string())),
         Some(coupon) => {
-            let lines = pricing_lines(db, cart_id, true).await?.0;
+            let lines = pricing_lines(db, cart_id, line_rows(db, cart_id).await?, true).await?.0;
             let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
             let subtotal = price(&lines, None, currency).subtotal;
             coupon.check(now, &facts, subtotal).map(|()| coupon)
@@ -314,7 +314,7 @@ pub async fn apply_offer_coupon(
     currency: Currency,
     now: i64,
 ) -> Result<Vec<Notice>> {
-    let lines = pricing_lines(db, cart_id, true).await?.0;
+    let lines = pricing_lines(db, cart_id, line_rows(db, cart_id).await?, true).await?.0;
     let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
     let subtotal = price(&lines, None, currency).subtotal;
     coupon.check(now, &facts, subtotal).map_err(|p| Error::invalid(p.code(), p.message()))?;
@@ -338,16 +338,28 @@ pub async fn remove_coupon(db: &Db, cart_id: &str, now: i64) -> Result<Vec<Notic
     })
 }
 
-/// The cart's lines priced from the catalog now; lines whose product is no longer on sale are
-/// dropped (and named in the notices).
-/// `with_gifts`: false when the caller knows the cart has none (one query fewer).
-async fn pricing_lines(db: &Db, cart_id: &str, with_gifts: bool) -> Result<(Vec<PricingLine>, Vec<Notice>)> {
-    let rows: Vec<(String, i64, i64, Rate, Option<i64>)> = sqlx::query_as(
+/// A cart line as stored: SKU, quantity, renewal flag, rate and the rate's amount.
+type LineRow = (String, i64, i64, Rate, Option<i64>);
+
+/// The cart's lines as stored, in the order they were added.
+async fn line_rows(db: &Db, cart_id: &str) -> Result<Vec<LineRow>> {
+    Ok(sqlx::query_as(
         "SELECT sku, quantity, renewal, rate, rate_amount FROM cart_items WHERE cart_id = $1 ORDER BY added_at, sku",
     )
     .bind(cart_id)
     .fetch_all(&db.pool)
-    .await?;
+    .await?)
+}
+
+/// The cart's lines (`rows`, as read) priced from the catalog now; lines whose product is no longer
+/// on sale are dropped (and named in the notices).
+/// `with_gifts`: false when the caller knows the cart has none (one query fewer).
+async fn pricing_lines(
+    db: &Db,
+    cart_id: &str,
+    rows: Vec<LineRow>,
+    with_gifts: bool,
+) -> Result<(Vec<PricingLine>, Vec<Notice>)> {
     let mut lines = Vec::new();
     let mut notices = Vec::new();
     for (sku, quantity, renewal, rate, amount) in rows {
@@ -489,14 +501,22 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
         }
     };
     let Some(cart_id) = cart_id else { return Ok(empty()) };
-    let cart: Option<(Option<String>, i64, i64, i64)> = sqlx::query_as(
-        "SELECT coupon_id, updated_at, donation, \
-         CAST((SELECT COUNT(*) FROM cart_gifts WHERE cart_id = $1) AS BIGINT) FROM carts WHERE id = $1",
+    // The cart and its lines in one query (a row per line; one with no line for an empty cart).
+    type Row = (Option<String>, i64, i64, i64, Option<String>, Option<i64>, Option<i64>, Option<Rate>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT c.coupon_id, c.updated_at, c.donation, \
+         CAST((SELECT COUNT(*) FROM cart_gifts g WHERE g.cart_id = c.id) AS BIGINT), \
+         i.sku, i.quantity, i.renewal, i.rate, i.rate_amount \
+         FROM carts c LEFT JOIN cart_items i ON i.cart_id = c.id WHERE c.id = $1 ORDER BY i.added_at, i.sku",
     )
     .bind(cart_id)
-    .fetch_optional(&db.pool)
+    .fetch_all(&db.pool)
     .await?;
-    let Some((coupon_id, updated_at, donation, gift_count)) = cart else { return Ok(empty()) };
+    let Some((coupon_id, updated_at, donation, gift_count, ..)) = rows.first().cloned() else { return Ok(empty()) };
+    let line_rows = rows
+        .into_iter()
+        .filter_map(|(.., sku, quantity, renewal, rate, amount)| Some((sku?, quantity?, renewal?, rate?, amount)))
+        .collect();
     if updated_at < now - CART_LIFETIME_SECS {
         sqlx::query("DELETE FROM carts WHERE id = $1 AND updated_at < $2")
             .bind(cart_id)
@@ -505,7 +525,7 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
             .await?;
         return Ok(empty());
     }
-    let (lines, mut notices) = pricing_lines(db, cart_id, gift_count > 0).await?;
+    let (lines, mut notices) = pricing_lines(db, cart_id, line_rows, gift_count > 0).await?;
     let mut coupon = match &coupon_id {
         Some(id) => coupons::find_coupon(db, id).await?,
         None => None,

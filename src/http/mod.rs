@@ -62,7 +62,14 @@ pub struct AppState {
     pub static_hashes: static_files::StaticHashes,
     /// Where uploads are kept (the data folder or object storage).
     pub media: crate::storage::MediaStore,
+    /// Turns at stamping a subscriber's PDF (see `PDF_STAMPING_AT_ONCE`).
+    pub pdf_stamping: Arc<tokio::sync::Semaphore>,
 }
+
+/// PDFs stamped at once: each holds the whole file, parsed, and its copy in memory, so a rush of
+/// downloads queues here instead of growing the process by a file's size for every one (the
+/// work is all CPU: more at once would not finish sooner).
+pub const PDF_STAMPING_AT_ONCE: usize = 2;
 
 impl AppState {
     /// The currency the shop prices in.

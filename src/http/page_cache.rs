@@ -68,7 +68,7 @@ struct Inner {
     /// The `content_version` these pages belong to; -1 before the first poll.
     version: AtomicI64,
     entries: RwLock<HashMap<String, Entry>>,
-    shared: RwLock<HashMap<&'static str, Shared>>,
+    shared: RwLock<HashMap<String, Shared>>,
 }
 
 impl PageCache {
@@ -90,7 +90,7 @@ impl PageCache {
     /// Data every reader sees alike, made by `load` when this instance has none for the current
     /// content version (or it is older than `MAX_AGE`); made afresh every time with the cache off
     /// or the version unknown.
-    pub async fn shared<T, F, Fut>(&self, key: &'static str, load: F) -> crate::error::Result<Arc<T>>
+    pub async fn shared<T, F, Fut>(&self, key: &str, load: F) -> crate::error::Result<Arc<T>>
     where
         T: Send + Sync + 'static,
         F: FnOnce() -> Fut,
@@ -114,7 +114,7 @@ impl PageCache {
         if usable && self.inner.version.load(Ordering::SeqCst) == version {
             if let Ok(mut shared) = self.inner.shared.write() {
                 let kept: Arc<dyn Any + Send + Sync> = value.clone();
-                shared.insert(key, Shared { made_at: Instant::now(), version, value: kept });
+                shared.insert(key.to_string(), Shared { made_at: Instant::now(), version, value: kept });
             }
         }
         Ok(value)

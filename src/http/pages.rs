@@ -128,6 +128,13 @@ async fn subscribe(State(state): State<AppState>, visitor: Visitor) -> Result<Re
     subscribe_page(&state, &visitor, StatusCode::OK, None).await
 }
 
+/// What the subscribe page shows every reader alike.
+struct SubscribeCatalog {
+    offers: Vec<PublicationOffer>,
+    facts: std::collections::HashMap<String, crate::orders::plan_facts::PlanFacts>,
+    postage_zones: Vec<crate::postage::Zone>,
+}
+
 /// A rate the subscribe page refused (a sustainer's amount), to show beside its plan's field.
 #[derive(Serialize)]
 pub(super) struct RateAttempt {
@@ -143,11 +150,21 @@ pub(super) async fn subscribe_page(
     refused: Option<RateAttempt>,
 ) -> Result<Response, PageError> {
     let mut context = visitor_context(state, visitor, "Subscribe").await;
-    let offers = offers(state, false).await?;
-    let editions: Vec<&EditionPlans> = offers.iter().flat_map(|o| o.editions.iter()).collect();
-    context.insert("facts", &facts_of(state, &editions).await?);
-    context.insert("offers", &offers);
-    context.insert("postage_zones", &crate::postage::zones(&state.db, state.currency()).await?);
+    let catalog = state
+        .page_cache
+        .shared("subscribe", || async {
+            let offers = offers(state, false).await?;
+            let editions: Vec<&EditionPlans> = offers.iter().flat_map(|o| o.editions.iter()).collect();
+            Ok(SubscribeCatalog {
+                facts: facts_of(state, &editions).await?,
+                postage_zones: crate::postage::zones(&state.db, state.currency()).await?,
+                offers,
+            })
+        })
+        .await?;
+    context.insert("facts", &catalog.facts);
+    context.insert("offers", &catalog.offers);
+    context.insert("postage_zones", &catalog.postage_zones);
     context.insert(
         "description",
         "Prepaid subscriptions for 1, 2 or 4 years, in print or digital, with the price per year and where print is mailed.",
@@ -215,25 +232,45 @@ async fn issue_page(
 ) -> Page {
     let not_found = || Error::not_found("issue_not_found", "There is no such issue in the archive.");
     let issue_ref = IssueRef::parse(&slug, &year, &month).ok_or_else(not_found)?;
-    let issue = catalog::find_published_issue(&state.db, &issue_ref).await?.ok_or_else(not_found)?;
-    let publication = catalog::find_publication(&state.db, &issue.publication).await?.ok_or_else(not_found)?;
-    let plans = catalog::plans(&state.db).await?;
-
-    let editions = editions_of(&publication, &plans);
-    let subscribe_from = editions.iter().filter_map(|e| e.from_per_year).min_by_key(|m| m.amount);
-
-    let pdf = accounts::pdf_access(&state.db, visitor.reader().await?.as_deref(), &issue, crate::clock::now()).await?;
+    let page = state
+        .page_cache
+        .shared(&format!("issue:{}", issue_ref.sku()), || async {
+            let issue = catalog::find_published_issue(&state.db, &issue_ref).await?.ok_or_else(not_found)?;
+            let publication = catalog::find_publication(&state.db, &issue.publication).await?.ok_or_else(not_found)?;
+            let editions = editions_of(&publication, &catalog::plans(&state.db).await?);
+            Ok(IssueCatalog {
+                facts: facts_of(&state, &editions.iter().collect::<Vec<_>>()).await?,
+                subscribe_from: editions.iter().filter_map(|e| e.from_per_year).min_by_key(|m| m.amount),
+                branches: crate::branches::listed_branches(&state.db).await?.len(),
+                editions,
+                publication,
+                issue,
+            })
+        })
+        .await?;
+    let issue = &page.issue;
+    let pdf = accounts::pdf_access(&state.db, visitor.reader().await?.as_deref(), issue, crate::clock::now()).await?;
     let mut context = visitor_context(&state, &visitor, &issue.name()).await;
-    context.insert("facts", &facts_of(&state, &editions.iter().collect::<Vec<_>>()).await?);
-    context.insert("editions", &editions);
-    context.insert("issues_per_year", &publication.frequency.issues_per_year());
+    context.insert("facts", &page.facts);
+    context.insert("editions", &page.editions);
+    context.insert("issues_per_year", &page.publication.frequency.issues_per_year());
     context.insert("pdf", &pdf);
-    context.insert("subscribe_from", &subscribe_from);
-    context.insert("publication", &publication);
+    context.insert("subscribe_from", &page.subscribe_from);
+    context.insert("publication", &page.publication);
     context.insert("description", &issue.summary);
-    context.insert("issue", &issue);
-    context.insert("branches", &crate::branches::listed_branches(&state.db).await?.len());
+    context.insert("issue", issue);
+    context.insert("branches", &page.branches);
     Ok(render(&state, "catalog/issue.html", &context)?)
+}
+
+/// What an issue's page shows every reader alike (the PDF link is the reader's own).
+struct IssueCatalog {
+    issue: Issue,
+    publication: Publication,
+    editions: Vec<EditionPlans>,
+    facts: std::collections::HashMap<String, crate::orders::plan_facts::PlanFacts>,
+    subscribe_from: Option<Money>,
+    branches: usize,
 }
 
 /// The branches that sell the paper and agreed to be listed.
@@ -284,6 +321,8 @@ async fn issue_pdf(
             let line = accounts::stamp_line(&state.db, &reader, &issue, &state.config.shop_name)
                 .await?
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("no covering subscription for a covered reader")))?;
+            // The turn is taken before the file is read, so waiting downloads hold no copy of it.
+            let _turn = state.pdf_stamping.acquire().await.map_err(|e| Error::Internal(e.into()))?;
             let original =
                 state.media.read(&key).await.map_err(super::media::storage_unreachable)?.ok_or_else(not_found)?;
             let stamped = tokio::task::spawn_blocking(move || accounts::stamp_pdf(&original, &line))

@@ -7,6 +7,7 @@ use crate::{account::ask_for_link, checkout::checkout, on_both_databases, suppor
 on_both_databases!(
     only_readers_whose_digital_term_covers_the_issue_download_its_pdf,
     a_digital_buyer_is_told_how_to_read_the_issues,
+    downloads_at_once_take_turns_and_each_reader_gets_their_own_copy,
 );
 
 /// A real two-page PDF, as the publisher's layout program would make (smaller).
@@ -194,4 +195,47 @@ async fn a_digital_buyer_is_told_how_to_read_the_issues(app: TestApp) {
         .await
         .expect("the confirmation");
     assert!(!body.contains("digital issues"), "{body}");
+}
+
+async fn downloads_at_once_take_turns_and_each_reader_gets_their_own_copy(app: TestApp) {
+    let folder = app.config.data_dir.join("media").join("pdfs");
+    std::fs::create_dir_all(&folder).expect("a folder");
+    std::fs::write(folder.join("rush.pdf"), two_page_pdf()).expect("written");
+    sqlx::query("UPDATE issues SET pdf_file = 'pdfs/rush.pdf' WHERE sku = 'sw-2017-01'")
+        .execute(&app.db.pool)
+        .await
+        .expect("the PDF recorded");
+    let covering = Some((terms::period(2016, 6), terms::period(2017, 5)));
+    let ada = reader_with(&app, "ada@example.org", "sw-digital-1y", covering).await;
+    let bo = reader_with(&app, "bo@example.org", "sw-digital-1y", covering).await;
+    let mut names = Vec::new();
+    for email in ["ada@example.org", "bo@example.org"] {
+        // The checkout helper names every buyer alike: their order numbers tell the copies apart.
+        let (order,): (String,) = sqlx::query_as("SELECT order_id FROM subscriptions WHERE email_normalized = $1")
+            .bind(email)
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("the order");
+        names.push(format!("(order {})", &order[..8]));
+    }
+    let (ada_name, bo_name) = (&names[0], &names[1]);
+    // Rounds of downloads released together, far more than are stamped at once.
+    for _ in 0..3 {
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(16));
+        let downloads = (0..16).map(|n| {
+            let (reader, name, other) = if n % 2 == 0 { (&ada, ada_name, bo_name) } else { (&bo, bo_name, ada_name) };
+            let barrier = barrier.clone();
+            async move {
+                barrier.wait().await;
+                let response = reader.get("/issues/sw/2017/01/pdf").await;
+                assert_eq!(response.status(), 200);
+                let pages = text_of(&response.bytes().await.expect("the PDF"));
+                assert_eq!(pages.len(), 2);
+                for page in pages {
+                    assert!(page.contains(name.as_str()) && !page.contains(other.as_str()), "{page}");
+                }
+            }
+        });
+        futures_util::future::join_all(downloads).await;
+    }
 }

@@ -12,6 +12,7 @@ on_both_databases!(
     cached_pages_never_carry_a_readers_parts,
     a_readers_home_page_shares_the_catalog_never_the_cart,
     a_staff_change_shows_here_at_once_and_on_another_instance_within_a_second,
+    a_readers_subscribe_and_issue_pages_share_the_catalog_never_the_cart,
 );
 
 /// The app again, with the page cache on.
@@ -54,8 +55,8 @@ async fn cached_pages_never_carry_a_readers_parts(app: TestApp) {
     }
     assert_eq!(first, second);
 
-    // The stranger's copy is kept (a change behind the admin's back does not show to strangers
-    // for a while), while the reader's page is made afresh every time.
+    // The stranger's copy is kept (a change behind the admin's back does not show for a while);
+    // the reader's page is made afresh with their own parts from the same kept catalog data.
     sqlx::query("UPDATE issues SET title = 'Changed behind the admin' WHERE sku = 'sw-2017-01'")
         .execute(&app.db.pool)
         .await
@@ -63,7 +64,14 @@ async fn cached_pages_never_carry_a_readers_parts(app: TestApp) {
     let (_, html) = stranger.page(page).await;
     assert!(!html.contains("Changed behind the admin"), "served from the cache");
     let (_, html) = reader.page(page).await;
-    assert!(html.contains("Changed behind the admin") && html.contains("Download the PDF"));
+    assert!(!html.contains("Changed behind the admin"), "the kept catalog data");
+    assert!(html.contains("Download the PDF") && html.contains("class=\"cart-count\">1<"), "{html}");
+    // Once the shop hears of a change (its poll, within a second), both see it.
+    masthead::http::page_cache::bump_version(&app.db).await.expect("the version bumped");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    for client in [&reader, &stranger] {
+        assert!(client.page(page).await.1.contains("Changed behind the admin"));
+    }
     // A page that starts a session (a cart for a new visitor) is never kept.
     let newcomer = app.with_new_client();
     newcomer.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-print-1y"})).await;
@@ -143,5 +151,75 @@ async fn a_readers_home_page_shares_the_catalog_never_the_cart(app: TestApp) {
         assert!(changed.elapsed() < Duration::from_secs(3), "the other instance still shows the old catalog");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    there.stop().await;
+}
+
+/// Waits (a second's poll, allowing for a slow machine) until `seen` holds of what `page` answers.
+async fn eventually(
+    changed: Instant,
+    what: &str,
+    mut page: impl AsyncFnMut() -> (u16, String),
+    seen: fn(u16, &str) -> bool,
+) {
+    loop {
+        let (status, html) = page().await;
+        if seen(status, &html) {
+            return;
+        }
+        assert!(changed.elapsed() < Duration::from_secs(3), "the other instance still shows the old {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn a_readers_subscribe_and_issue_pages_share_the_catalog_never_the_cart(app: TestApp) {
+    let here = with_cache(app).await;
+    let there = TestApp::start(here.config.clone()).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let one = here.with_new_client();
+    one.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-print-1y"})).await;
+    let two = here.with_new_client();
+    for sku in ["sw-print-1y", "isr-print-1y"] {
+        two.send_json("POST", "/api/v1/cart/items", json!({"sku": sku})).await;
+    }
+    let page = |reader: &TestApp, instance: &TestApp, path: &str| {
+        let request = reader.client.get(instance.url(path));
+        async move {
+            let response = request.send().await.expect("answered");
+            (response.status().as_u16(), response.text().await.expect("HTML"))
+        }
+    };
+    let issue = "/issues/sw/2016/12";
+    for _ in 0..3 {
+        for (reader, count) in [(&one, 1), (&two, 2)] {
+            for instance in [&here, &there] {
+                for path in ["/subscribe", issue] {
+                    let (status, html) = page(reader, instance, path).await;
+                    assert_eq!(status, 200);
+                    assert!(html.contains(&format!("class=\"cart-count\">{count}<")), "{path}: the reader's own cart");
+                }
+            }
+        }
+    }
+    // An admin adds a reduced rate, then unpublishes the issue: the readers see each at once
+    // here and within a second there, each still with their own cart.
+    let admin = here.with_new_client();
+    let token = sign_in_as(&admin, "admin@example.org", Role::Admin).await;
+    let fields = [("reduced_price", "9"), ("reduced_wording", "Students and the unwaged")];
+    assert_eq!(crate::rates::set_rates(&admin, "sw-digital-1y", &fields).await.status(), 303);
+    let changed = Instant::now();
+    let (_, html) = page(&one, &here, "/subscribe").await;
+    assert!(html.contains("Students and the unwaged") && html.contains("class=\"cart-count\">1<"), "{html}");
+    eventually(
+        changed,
+        "rates",
+        async || page(&two, &there, "/subscribe").await,
+        |_, html| html.contains("Students and the unwaged") && html.contains("class=\"cart-count\">2<"),
+    )
+    .await;
+    let response = admin.post_form("/admin/issues/sw-2016-12/unpublish", &[("csrf_token", &token)]).await;
+    assert_eq!(response.status(), 303);
+    let changed = Instant::now();
+    assert_eq!(page(&one, &here, issue).await.0, 404, "at once where it was made");
+    eventually(changed, "issue", async || page(&two, &there, issue).await, |status, _| status == 404).await;
     there.stop().await;
 }

@@ -28,7 +28,7 @@ fn line<'a>(cart: &'a Value, sku: &str) -> &'a Value {
 }
 
 /// The admin's rates form for `sku`, with these amounts.
-async fn set_rates(staff: &TestApp, sku: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+pub async fn set_rates(staff: &TestApp, sku: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     let (_, page) = staff.page(&format!("/admin/plans?edit={sku}")).await;
     let token = crate::admin::token_in(&page);
     let mut form = vec![("csrf_token", token.as_str())];
