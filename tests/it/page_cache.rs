@@ -110,17 +110,23 @@ async fn a_staff_change_shows_here_at_once_and_on_another_instance_within_a_seco
     there.stop().await;
 }
 
-async fn a_readers_home_page_shares_the_catalog_never_the_cart(app: TestApp) {
+/// The shop with the page cache on, a second instance on its database, and two readers with carts
+/// of one and two items (the browsers' cookies reach both instances).
+async fn two_instances_two_readers(app: TestApp) -> (TestApp, TestApp, TestApp, TestApp) {
     let here = with_cache(app).await;
     let there = TestApp::start(here.config.clone()).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    // Two readers with carts of different sizes; the browsers' cookies reach both instances.
     let one = here.with_new_client();
     one.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-print-1y"})).await;
     let two = here.with_new_client();
     for sku in ["sw-print-1y", "isr-print-1y"] {
         two.send_json("POST", "/api/v1/cart/items", json!({"sku": sku})).await;
     }
+    (here, there, one, two)
+}
+
+async fn a_readers_home_page_shares_the_catalog_never_the_cart(app: TestApp) {
+    let (here, there, one, two) = two_instances_two_readers(app).await;
     let home = |reader: &TestApp, instance: &TestApp| {
         let request = reader.client.get(instance.url("/"));
         async move { crate::support::html_text(&request.send().await.expect("answered").text().await.expect("HTML")) }
@@ -172,15 +178,7 @@ async fn eventually(
 }
 
 async fn a_readers_subscribe_and_issue_pages_share_the_catalog_never_the_cart(app: TestApp) {
-    let here = with_cache(app).await;
-    let there = TestApp::start(here.config.clone()).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let one = here.with_new_client();
-    one.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-print-1y"})).await;
-    let two = here.with_new_client();
-    for sku in ["sw-print-1y", "isr-print-1y"] {
-        two.send_json("POST", "/api/v1/cart/items", json!({"sku": sku})).await;
-    }
+    let (here, there, one, two) = two_instances_two_readers(app).await;
     let page = |reader: &TestApp, instance: &TestApp, path: &str| {
         let request = reader.client.get(instance.url(path));
         async move {
