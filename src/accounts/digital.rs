@@ -65,8 +65,8 @@ pub async fn stamp_line(db: &Db, reader: &str, issue: &Issue, shop_name: &str) -
 }
 
 /// Writes `line` in small type at the foot of every page of a PDF, so a shared copy says whose it
-/// was. The original is left as it is; the stamped copy is written to `out`.
-pub fn stamp_pdf(pdf: &[u8], line: &str, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+/// was. The original is left as it is; the stamped copy is returned.
+pub fn stamp_pdf(pdf: &[u8], line: &str) -> anyhow::Result<Vec<u8>> {
     use lopdf::{
         content::{Content, Operation},
         dictionary, Document, Object, Stream,
@@ -127,8 +127,9 @@ pub fn stamp_pdf(pdf: &[u8], line: &str, out: &mut impl std::io::Write) -> anyho
         contents.push(Object::Reference(stamp));
         doc.get_object_mut(page)?.as_dict_mut()?.set("Contents", contents);
     }
-    doc.save_to(out)?;
-    Ok(())
+    let mut stamped = Vec::new();
+    doc.save_to(&mut stamped)?;
+    Ok(stamped)
 }
 
 #[cfg(test)]
@@ -171,8 +172,7 @@ mod tests {
 
     #[test]
     fn the_stamp_follows_each_pages_own_content_untouched_and_undoes_its_state() {
-        let mut stamped = Vec::new();
-        stamp_pdf(&awkward_pdf(), "Downloaded by Ada Reader (order 1234abcd)", &mut stamped).expect("stamped");
+        let stamped = stamp_pdf(&awkward_pdf(), "Downloaded by Ada Reader (order 1234abcd)").expect("stamped");
         let doc = Document::load_mem(&stamped).expect("a readable PDF");
         for (number, page) in doc.get_pages() {
             let streams = doc.get_page_contents(page);

@@ -263,23 +263,6 @@ async fn issue_page(
     Ok(render(&state, "catalog/issue.html", &context)?)
 }
 
-/// A subscriber's stamped copy, in a file of its own that no name leads to (removed as soon as it is
-/// made; it lasts while it is sent): a download being sent holds no copy in memory, however many
-/// are sent at once and however large the issue. Answers the file, at its start, and its size.
-fn stamped_copy(original: &[u8], line: &str) -> anyhow::Result<(std::fs::File, u64)> {
-    use std::io::{Seek, Write};
-    let path = std::env::temp_dir().join(format!("masthead-stamped-{}.pdf", uuid::Uuid::new_v4().simple()));
-    let mut file = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
-    std::fs::remove_file(&path)?;
-    let mut writer = std::io::BufWriter::new(&mut file);
-    accounts::stamp_pdf(original, line, &mut writer)?;
-    writer.flush()?;
-    drop(writer);
-    let size = file.stream_position()?;
-    file.rewind()?;
-    Ok((file, size))
-}
-
 /// What an issue's page shows every reader alike (the PDF link is the reader's own).
 struct IssueCatalog {
     issue: Issue,
@@ -342,13 +325,11 @@ async fn issue_pdf(
             let _turn = state.pdf_stamping.acquire().await.map_err(|e| Error::Internal(e.into()))?;
             let original =
                 state.media.read(&key).await.map_err(super::media::storage_unreachable)?.ok_or_else(not_found)?;
-            let (file, size) = tokio::task::spawn_blocking(move || stamped_copy(&original, &line))
+            let stamped = tokio::task::spawn_blocking(move || accounts::stamp_pdf(&original, &line))
                 .await
                 .map_err(|e| Error::Internal(e.into()))?
                 .map_err(|e| Error::Internal(e.context(format!("stamping the PDF of {}", issue.sku))))?;
-            let body =
-                axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file)));
-            ([(header::CONTENT_LENGTH, HeaderValue::from(size))], body).into_response()
+            stamped.into_response()
         }
         _ => super::media::stream(super::media::open_stored(&state, &key, not_found).await?),
     };
