@@ -101,9 +101,10 @@ pub async fn generate(db: &Db, media: &MediaStore, currency: &str, now: i64) -> 
                 continue;
             }
             let sku = crate::catalog::issue_sku(publication, year, month);
-            let pdf = match publication == "sw" && period > current - MONTHS_WITH_PDF {
-                true => Value::Text(pdf_key.clone()),
-                false => Value::Null,
+            let pdf = if publication == "sw" && period > current - MONTHS_WITH_PDF {
+                Value::Text(pdf_key.clone())
+            } else {
+                Value::Null
             };
             issues.push(vec![
                 Value::Text(sku.clone()),
@@ -313,25 +314,17 @@ async fn store_sample_pdf(media: &MediaStore) -> anyhow::Result<String> {
 
 /// A tabloid-sized issue of `PDF_PAGES` pages of text: a stand-in for a real edition's PDF.
 fn sample_pdf() -> anyhow::Result<Vec<u8>> {
-    use printpdf::{Mm, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, TextItem};
-    let font = ParsedFont::from_bytes(crate::fonts::DEJAVU_SANS, 0, &mut Vec::new())
-        .ok_or_else(|| anyhow::anyhow!("the sample font cannot be read"))?;
+    use crate::fonts::text_line;
+    use printpdf::{Mm, PdfDocument, PdfPage, PdfSaveOptions};
     let mut doc = PdfDocument::new("Sample issue");
-    let font = doc.add_font(&font);
-    let text = |ops: &mut Vec<Op>, line: String, size: f32, top: f32| {
-        ops.push(Op::StartTextSection);
-        ops.push(Op::SetFont { font: PdfFontHandle::External(font.clone()), size: Pt(size) });
-        ops.push(Op::SetTextCursor { pos: Point::new(Mm(15.0), Mm(top)) });
-        ops.push(Op::ShowText { items: vec![TextItem::Text(line)] });
-        ops.push(Op::EndTextSection);
-    };
+    let font = doc.add_font(&crate::fonts::dejavu_sans()?);
     let pages = (1..=PDF_PAGES)
         .map(|number| {
             let mut ops = Vec::new();
-            text(&mut ops, format!("Sample issue, page {number}"), 24.0, 400.0);
+            text_line(&mut ops, &font, format!("Sample issue, page {number}"), 24.0, 15.0, 400.0);
             for line in 0..60 {
                 let words = "News, analysis and reports from the struggles of working people.";
-                text(&mut ops, format!("{}. {words}", line + 1), 10.0, 380.0 - 6.0 * line as f32);
+                text_line(&mut ops, &font, format!("{}. {words}", line + 1), 10.0, 15.0, 380.0 - 6.0 * line as f32);
             }
             PdfPage::new(Mm(280.0), Mm(430.0), ops)
         })

@@ -1,7 +1,7 @@
 //! The printable gift card a buyer hands over when the shop is not to tell the recipient: one A5
 //! landscape page (folds into a card, prints on A4 or Letter at "fit to page").
 
-use printpdf::{Mm, Op, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, TextItem};
+use printpdf::{Mm, Op, PdfDocument, PdfPage, PdfSaveOptions};
 
 use super::GiftWords;
 
@@ -13,19 +13,13 @@ const MESSAGE_LINES: usize = 8;
 
 /// The card as a PDF.
 pub fn gift_card_pdf(words: &GiftWords<'_>) -> anyhow::Result<Vec<u8>> {
-    let font = ParsedFont::from_bytes(crate::fonts::DEJAVU_SANS, 0, &mut Vec::new())
-        .ok_or_else(|| anyhow::anyhow!("the card font cannot be read"))?;
     let mut doc = PdfDocument::new(&format!("A gift for {}", words.recipient_name));
-    let font = doc.add_font(&font);
+    let font = doc.add_font(&crate::fonts::dejavu_sans()?);
     let mut ops = Vec::new();
     let mut top = PAGE.1 - MARGIN;
     let write = |ops: &mut Vec<Op>, text: &str, size: f32, top: &mut f32| {
         *top -= size * 0.3528 * 1.35;
-        ops.push(Op::StartTextSection);
-        ops.push(Op::SetFont { font: PdfFontHandle::External(font.clone()), size: Pt(size) });
-        ops.push(Op::SetTextCursor { pos: Point::new(Mm(MARGIN), Mm(*top)) });
-        ops.push(Op::ShowText { items: vec![TextItem::Text(text.to_string())] });
-        ops.push(Op::EndTextSection);
+        crate::fonts::text_line(ops, &font, text.to_string(), size, MARGIN, *top);
     };
     write(&mut ops, words.shop_name, 10.0, &mut top);
     top -= 4.0;

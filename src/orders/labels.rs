@@ -9,8 +9,6 @@ use serde::Serialize;
 
 use super::mailing_list::MailingEntry;
 
-/// The font every label is set in.
-const FONT: &[u8] = crate::fonts::DEJAVU_SANS;
 const LARGEST_PT: f32 = 10.0;
 const SMALLEST_PT: f32 = 5.0;
 const LINE_SPACING: f32 = 1.2;
@@ -136,9 +134,7 @@ struct Measure {
 
 impl Measure {
     fn new() -> anyhow::Result<Measure> {
-        let font = ParsedFont::from_bytes(FONT, 0, &mut Vec::new())
-            .ok_or_else(|| anyhow::anyhow!("the label font cannot be read"))?;
-        Ok(Measure { font })
+        Ok(Measure { font: crate::fonts::dejavu_sans()? })
     }
 
     /// Width in millimetres of `text` at `size` points.

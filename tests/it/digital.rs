@@ -208,7 +208,7 @@ async fn downloads_at_once_take_turns_and_each_reader_gets_their_own_copy(app: T
     let covering = Some((terms::period(2016, 6), terms::period(2017, 5)));
     let ada = reader_with(&app, "ada@example.org", "sw-digital-1y", covering).await;
     let bo = reader_with(&app, "bo@example.org", "sw-digital-1y", covering).await;
-    let mut names = Vec::new();
+    let mut marks = Vec::new();
     for email in ["ada@example.org", "bo@example.org"] {
         // The checkout helper names every buyer alike: their order numbers tell the copies apart.
         let (order,): (String,) = sqlx::query_as("SELECT order_id FROM subscriptions WHERE email_normalized = $1")
@@ -216,14 +216,14 @@ async fn downloads_at_once_take_turns_and_each_reader_gets_their_own_copy(app: T
             .fetch_one(&app.db.pool)
             .await
             .expect("the order");
-        names.push(format!("(order {})", &order[..8]));
+        marks.push(format!("(order {})", &order[..8]));
     }
-    let (ada_name, bo_name) = (&names[0], &names[1]);
+    let (ada_mark, bo_mark) = (&marks[0], &marks[1]);
     // Rounds of downloads released together, far more than are stamped at once.
     for _ in 0..3 {
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(16));
         let downloads = (0..16).map(|n| {
-            let (reader, name, other) = if n % 2 == 0 { (&ada, ada_name, bo_name) } else { (&bo, bo_name, ada_name) };
+            let (reader, mark, other) = if n % 2 == 0 { (&ada, ada_mark, bo_mark) } else { (&bo, bo_mark, ada_mark) };
             let barrier = barrier.clone();
             async move {
                 barrier.wait().await;
@@ -232,7 +232,7 @@ async fn downloads_at_once_take_turns_and_each_reader_gets_their_own_copy(app: T
                 let pages = text_of(&response.bytes().await.expect("the PDF"));
                 assert_eq!(pages.len(), 2);
                 for page in pages {
-                    assert!(page.contains(name.as_str()) && !page.contains(other.as_str()), "{page}");
+                    assert!(page.contains(mark.as_str()) && !page.contains(other.as_str()), "{page}");
                 }
             }
         });
