@@ -103,7 +103,7 @@ fn build_state_with(config: Config, db: Db, mut templates: tera::Tera) -> anyhow
     let media = crate::storage::MediaStore::open(&config.media, &config.data_dir).context("opening the media store")?;
     // The metrics recorder, before the first request is counted.
     crate::health::metrics_handle();
-    Ok(http::AppState {
+    Ok(http::AppState::new(http::Services {
         db,
         config: Arc::new(config),
         templates: Arc::new(templates),
@@ -113,7 +113,7 @@ fn build_state_with(config: Config, db: Db, mut templates: tera::Tera) -> anyhow
         static_hashes,
         media,
         pdf_stamping: Arc::new(tokio::sync::Semaphore::new(http::PDF_STAMPING_AT_ONCE)),
-    })
+    }))
 }
 
 /// The background work of an instance: delivering the email outbox, reconciling payments

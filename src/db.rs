@@ -15,6 +15,9 @@ use sqlx::{
 use tower_sessions::ExpiredDeletion;
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
+pub mod point_read;
+pub use point_read::{Param, PointReads, ReadRow};
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,8 +26,20 @@ pub enum Backend {
     Postgres,
 }
 
+/// The shop's database: one shared value, so handing it to a request is a reference count.
 #[derive(Clone, Debug)]
-pub struct Db {
+pub struct Db(std::sync::Arc<Pools>);
+
+impl std::ops::Deref for Db {
+    type Target = Pools;
+    fn deref(&self) -> &Pools {
+        &self.0
+    }
+}
+
+/// The pools and locks of one database.
+#[derive(Debug)]
+pub struct Pools {
     pub pool: AnyPool,
     pub backend: Backend,
     /// SQLite: connections that commit without waiting for the disk (`synchronous = NORMAL`), for
@@ -39,6 +54,9 @@ pub struct Db {
     /// SQLite makes a writer that finds the lock taken sleep and retry (1, 2, 5 ... 100 ms), so
     /// thirty writers at once mostly sleep; queued here, each starts the moment the previous ends.
     pub write_gate: Option<WriteGate>,
+    /// SQLite on a file: read-only connections for reads by key on the request's own thread
+    /// (see `point_read`).
+    pub point_reads: Option<PointReads>,
 }
 
 /// The queue of this process's SQLite writers (see `Db::write_gate`).
@@ -124,10 +142,12 @@ impl Db {
     pub async fn connect(url: &str, acquire_timeout: Duration) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
-        let setup_lock_file = match backend {
-            Backend::Sqlite => create_sqlite_parent_dir(url)?.map(|db| db.with_extension("setup-lock")),
+        let sqlite_file = match backend {
+            Backend::Sqlite => create_sqlite_parent_dir(url)?,
             Backend::Postgres => None,
         };
+        let setup_lock_file = sqlite_file.as_ref().map(|db| db.with_extension("setup-lock"));
+        let point_reads = sqlite_file.map(PointReads::new);
         let options = AnyConnectOptions::from_str(url).context("DATABASE_URL is not a database URL")?;
         let pool =
             open_pool(backend, &options, if backend == Backend::Sqlite { 8 } else { 16 }, "FULL", acquire_timeout)
@@ -152,6 +172,7 @@ impl Db {
                         // Every request with a cookie reads its session first: as many as the shop's own pool.
                         .max_connections(8)
                         .acquire_timeout(acquire_timeout)
+                        .test_before_acquire(false) // see `open_pool`
                         .connect_with(options)
                         .await?,
                 )
@@ -165,7 +186,15 @@ impl Db {
             ),
         };
         let write_gate = (backend == Backend::Sqlite).then(WriteGate::default);
-        Ok(Db { pool, backend, unflushed, sessions, setup_lock_file, write_gate })
+        Ok(Db(std::sync::Arc::new(Pools {
+            pool,
+            backend,
+            unflushed,
+            sessions,
+            setup_lock_file,
+            write_gate,
+            point_reads,
+        })))
     }
 
     /// The shop's migrations (sqlx takes PostgreSQL's advisory lock around them).
@@ -298,6 +327,11 @@ async fn open_pool(
     AnyPoolOptions::new()
         .max_connections(size)
         .acquire_timeout(acquire_timeout)
+        // sqlx pings a connection before lending it (and again when it comes back). A SQLite
+        // connection is a file this process holds open: it cannot have gone away, and on SQLite
+        // each ping is a hand-off to the connection's thread and back. PostgreSQL keeps the check:
+        // a restarted server leaves dead connections in the pool.
+        .test_before_acquire(backend == Backend::Postgres)
         // A request dropped at the wrong moment (a reader's lost connection, a timeout) can leave
         // a connection inside a transaction that nobody will end: sqlx's `begin` is not
         // cancel-safe on every driver. Such a connection would hold SQLite's write lock (or
@@ -414,6 +448,15 @@ macro_rules! text_column {
             fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<$type, sqlx::error::BoxDynError> {
                 let text = <String as sqlx::Decode<sqlx::Any>>::decode(value)?;
                 <$type>::parse(&text).ok_or_else(|| format!("unknown {} {text:?}", stringify!($type)).into())
+            }
+        }
+
+        impl rusqlite::types::FromSql for $type {
+            fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<$type> {
+                let text = value.as_str()?;
+                <$type>::parse(text).ok_or_else(|| {
+                    rusqlite::types::FromSqlError::Other(format!("unknown {} {text:?}", stringify!($type)).into())
+                })
             }
         }
     };

@@ -10,7 +10,7 @@ use crate::{
         Product,
     },
     coupons::{self, CouponCode, CouponProblem},
-    db::Db,
+    db::{Db, Param},
     error::Result,
     money::{Currency, Money},
 };
@@ -503,15 +503,15 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
     let Some(cart_id) = cart_id else { return Ok(empty()) };
     // The cart and its lines in one query (a row per line; one with no line for an empty cart).
     type Row = (Option<String>, i64, i64, i64, Option<String>, Option<i64>, Option<i64>, Option<Rate>, Option<i64>);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT c.coupon_id, c.updated_at, c.donation, \
+    let rows: Vec<Row> = db
+        .read_rows(
+            "SELECT c.coupon_id, c.updated_at, c.donation, \
          CAST((SELECT COUNT(*) FROM cart_gifts g WHERE g.cart_id = c.id) AS BIGINT), \
          i.sku, i.quantity, i.renewal, i.rate, i.rate_amount \
          FROM carts c LEFT JOIN cart_items i ON i.cart_id = c.id WHERE c.id = $1 ORDER BY i.added_at, i.sku",
-    )
-    .bind(cart_id)
-    .fetch_all(&db.pool)
-    .await?;
+            &[Param::Text(cart_id)],
+        )
+        .await?;
     let Some((coupon_id, updated_at, donation, gift_count, ..)) = rows.first().cloned() else { return Ok(empty()) };
     let line_rows = rows
         .into_iter()
@@ -574,14 +574,14 @@ pub async fn cart_coupon_id(db: &Db, cart_id: &str) -> Result<Option<String>> {
 
 /// How many items the cart holds, for the header (one cheap query).
 pub async fn item_count(db: &Db, cart_id: &str) -> Result<i64> {
-    let (count,): (i64,) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(quantity), 0) + (SELECT COUNT(*) FROM cart_gifts WHERE cart_id = $1) AS BIGINT) \
+    let row: Option<(i64,)> = db
+        .read_row(
+            "SELECT CAST(COALESCE(SUM(quantity), 0) + (SELECT COUNT(*) FROM cart_gifts WHERE cart_id = $1) AS BIGINT) \
              FROM cart_items WHERE cart_id = $1",
-    )
-    .bind(cart_id)
-    .fetch_one(&db.pool)
-    .await?;
-    Ok(count)
+            &[Param::Text(cart_id)],
+        )
+        .await?;
+    Ok(row.map_or(0, |(count,)| count))
 }
 
 /// Forgets carts untouched for `CART_LIFETIME_SECS`.

@@ -5,7 +5,7 @@ use sqlx::FromRow;
 
 use super::*;
 use crate::{
-    db::{flag, Db},
+    db::{flag, point_read::read_row_struct, Db, Param},
     error::Result,
     money::Money,
 };
@@ -37,6 +37,19 @@ struct PlanRow {
 
 const PLAN_COLUMNS: &str = "pl.sku, pl.publication, p.name AS publication_name, pl.edition, pl.term_years, \
      pl.price_amount, pl.currency, pl.reduced_price, pl.reduced_wording, pl.sustainer_minimum, pl.sustainer_suggested";
+read_row_struct!(PlanRow {
+    sku,
+    publication,
+    publication_name,
+    edition,
+    term_years,
+    price_amount,
+    currency,
+    reduced_price,
+    reduced_wording,
+    sustainer_minimum,
+    sustainer_suggested
+});
 
 #[derive(FromRow)]
 struct IssueRow {
@@ -56,6 +69,23 @@ struct IssueRow {
     is_sample: i64,
     pdf_free: i64,
 }
+read_row_struct!(IssueRow {
+    sku,
+    publication,
+    publication_name,
+    year,
+    month,
+    title,
+    summary,
+    cover_image,
+    pdf_file,
+    price_amount,
+    currency,
+    published,
+    published_at,
+    is_sample,
+    pdf_free
+});
 
 #[derive(FromRow)]
 struct ArticleRow {
@@ -224,7 +254,7 @@ async fn published_issue_without_contents(db: &Db, sku: &str) -> Result<Option<I
     let sql = "SELECT i.sku, i.publication, p.name AS publication_name, i.year, i.month, i.title, i.summary, \
      i.cover_image, i.pdf_file, i.price_amount, i.currency, i.published, i.published_at, i.is_sample, i.pdf_free \
      FROM issues i JOIN publications p ON p.slug = i.publication WHERE i.published = 1 AND i.sku = $1";
-    let row = sqlx::query_as::<_, IssueRow>(sql).bind(sku).fetch_optional(&db.pool).await?;
+    let row: Option<IssueRow> = db.read_row(sql, &[Param::Text(sku)]).await?;
     row.map(issue_from_row).transpose()
 }
 
@@ -271,7 +301,7 @@ pub async fn find_plan(db: &Db, sku: &str) -> Result<Option<Plan>> {
         "SELECT {PLAN_COLUMNS} FROM plans pl JOIN publications p ON p.slug = pl.publication \
          WHERE pl.sku = $1 AND pl.active = 1"
     );
-    let row: Option<PlanRow> = sqlx::query_as(&sql).bind(sku).fetch_optional(&db.pool).await?;
+    let row: Option<PlanRow> = db.read_row(&sql, &[Param::Text(sku)]).await?;
     row.map(plan_from_row).transpose()
 }
 

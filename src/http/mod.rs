@@ -49,9 +49,26 @@ use crate::{
     payments::PaymentProvider,
 };
 
-/// What every handler may use; cheap to clone.
+/// What every handler may use: one shared value, so the clone each handler and layer takes is a
+/// reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The parts of `AppState`.
+pub struct Services {
     pub db: Db,
     pub config: Arc<Config>,
     pub templates: Arc<tera::Tera>,
@@ -186,7 +203,8 @@ fn with_sessions(router: Router, state: &AppState) -> Router {
     let gate = state.db.write_gate.clone();
     match &state.db.sessions {
         SessionPool::Sqlite(pool) => {
-            let store = session_store::GatedStore { store: SqliteStore::new(pool.clone()), gate };
+            let point_reads = state.db.point_reads.clone();
+            let store = session_store::GatedStore { store: SqliteStore::new(pool.clone()), gate, point_reads };
             router.layer(session_layer(store, secure))
         }
         SessionPool::Postgres(pool) => router.layer(session_layer(PostgresStore::new(pool.clone()), secure)),

@@ -1,0 +1,240 @@
+//! Reads by key on the request's own thread (SQLite).
+//!
+//! sqlx runs each SQLite connection on a thread of its own and hands every statement and row over
+//! a channel: for a lookup SQLite answers from its cache in a few microseconds, the hand-offs cost
+//! many times that (about 40% of the CPU of the cart API under load, BENCHMARKS.md). The few
+//! lookups every request with a session makes (its session, its cart, a product, a coupon) run here
+//! instead, on read-only connections driven in place. A read in WAL mode does not wait for writers;
+//! the busy timeout below bounds the rare wait (a checkpoint restarting the log) and answers 503
+//! past it. PostgreSQL reads go through sqlx as every other query.
+//!
+//! Only single statements outside a transaction belong here: a read that must see a transaction's
+//! own writes runs on that transaction.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use rusqlite::{types::FromSql, OpenFlags};
+use sqlx::{any::AnyRow, FromRow};
+
+use super::{Backend, Db};
+
+/// Connections kept between reads: one per thread that reads at once (the runtime's workers).
+const KEEP_CONNECTIONS: usize = 4;
+/// How long a read waits for a lock before the request is answered 503 (it holds its thread).
+const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
+/// SQLite's page cache per connection, in KiB: the rows read here are few and small.
+const CACHE_KIB: i64 = 1024;
+
+/// A value bound to a `$N` placeholder.
+#[derive(Clone, Copy, Debug)]
+pub enum Param<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// A row read here or through sqlx alike: tuples of columns both can decode.
+pub trait ReadRow: for<'r> FromRow<'r, AnyRow> + Send + Unpin + Sized {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
+macro_rules! read_row_tuple {
+    ($($name:ident $index:tt),+) => {
+        impl<$($name),+> ReadRow for ($($name,)+)
+        where
+            ($($name,)+): for<'r> FromRow<'r, AnyRow> + Send + Unpin,
+            $($name: FromSql),+
+        {
+            fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                Ok(($(row.get::<_, $name>($index)?,)+))
+            }
+        }
+    };
+}
+read_row_tuple!(A 0);
+read_row_tuple!(A 0, B 1);
+read_row_tuple!(A 0, B 1, C 2);
+read_row_tuple!(A 0, B 1, C 2, D 3);
+read_row_tuple!(A 0, B 1, C 2, D 3, E 4);
+read_row_tuple!(A 0, B 1, C 2, D 3, E 4, F 5);
+read_row_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+read_row_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+read_row_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
+read_row_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
+read_row_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
+read_row_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
+
+/// The read-only connections of one SQLite database file.
+#[derive(Clone, Debug)]
+pub struct PointReads {
+    path: PathBuf,
+    idle: Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>,
+}
+
+impl PointReads {
+    pub fn new(path: PathBuf) -> PointReads {
+        PointReads { path, idle: Default::default() }
+    }
+
+    /// Runs `read` on a connection of its own, taken from those kept or opened.
+    pub fn with_connection<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> sqlx::Result<T> {
+        let kept = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let conn = match kept {
+            Some(conn) => conn,
+            None => self.open().map_err(to_sqlx)?,
+        };
+        let result = read(&conn).map_err(to_sqlx);
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < KEEP_CONNECTIONS {
+                idle.push(conn);
+            }
+        }
+        result
+    }
+
+    fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+}
+
+/// The rows of `sql` with its `$N` placeholders bound to `params[N - 1]`.
+pub fn sqlite_rows<T: ReadRow>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[Param<'_>],
+) -> rusqlite::Result<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    for index in 1..=statement.parameter_count() {
+        let param = statement
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|number| number.parse::<usize>().ok())
+            .and_then(|number| params.get(number.checked_sub(1)?))
+            .ok_or(rusqlite::Error::InvalidParameterCount(index, params.len()))?;
+        match *param {
+            Param::Text(text) => statement.raw_bind_parameter(index, text)?,
+            Param::Int(number) => statement.raw_bind_parameter(index, number)?,
+        }
+    }
+    let mut rows = statement.raw_query();
+    let mut read = Vec::new();
+    while let Some(row) = rows.next()? {
+        read.push(T::from_sqlite(row)?);
+    }
+    Ok(read)
+}
+
+/// A failed read as sqlx would report it: a lock held too long or a file that cannot be opened is
+/// the database being unavailable (503); anything else is the shop's own mistake.
+fn to_sqlx(error: rusqlite::Error) -> sqlx::Error {
+    use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked};
+    match error.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked | CannotOpen) => {
+            sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, error))
+        }
+        _ => sqlx::Error::Protocol(format!("SQLite read: {error}")),
+    }
+}
+
+/// `ReadRow` for a struct whose fields are named as the columns read (`struct { a, b }`).
+macro_rules! read_row_struct {
+    ($type:ident { $($field:ident),+ $(,)? }) => {
+        impl $crate::db::ReadRow for $type {
+            fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<$type> {
+                Ok($type { $($field: row.get(stringify!($field))?),+ })
+            }
+        }
+    };
+}
+pub(crate) use read_row_struct;
+
+impl Db {
+    /// The rows of a read by key (see the module's comment), with `$N` placeholders.
+    pub async fn read_rows<T: ReadRow>(&self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<Vec<T>> {
+        if let (Backend::Sqlite, Some(reads)) = (self.backend, &self.point_reads) {
+            return reads.with_connection(|conn| sqlite_rows(conn, sql, params));
+        }
+        let mut query = sqlx::query_as::<_, T>(sql);
+        for param in params {
+            query = match *param {
+                Param::Text(text) => query.bind(text),
+                Param::Int(number) => query.bind(number),
+            };
+        }
+        query.fetch_all(&self.pool).await
+    }
+
+    /// The first row of a read by key, if any.
+    pub async fn read_row<T: ReadRow>(&self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<Option<T>> {
+        Ok(self.read_rows(sql, params).await?.into_iter().next())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database file of its own with one table, and its point reads.
+    fn shop_file(name: &str) -> (PathBuf, PointReads) {
+        let dir = std::env::temp_dir().join(format!("masthead-point-read-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("shop.db");
+        let _ = std::fs::remove_file(&path);
+        let conn = rusqlite::Connection::open(&path).expect("create");
+        conn.execute_batch(
+            "CREATE TABLE carts (id TEXT PRIMARY KEY, owner TEXT, items INTEGER NOT NULL);
+             INSERT INTO carts VALUES ('a', 'ann', 1), ('b', NULL, 2), ('c', 'cy', 3);",
+        )
+        .expect("table");
+        (path.clone(), PointReads::new(path))
+    }
+
+    #[test]
+    fn placeholders_are_bound_by_their_number_wherever_and_however_often_they_appear() {
+        let (_, reads) = shop_file("bind");
+        let sql = "SELECT id, owner, items FROM carts WHERE items >= $2 AND (id = $1 OR owner IS NULL OR $1 = 'all') \
+                   ORDER BY id";
+        let rows: Vec<(String, Option<String>, i64)> =
+            reads.with_connection(|c| sqlite_rows(c, sql, &[Param::Text("c"), Param::Int(2)])).expect("read");
+        assert_eq!(rows, vec![("b".into(), None, 2), ("c".into(), Some("cy".into()), 3)]);
+        let all: Vec<(String,)> =
+            reads.with_connection(|c| sqlite_rows(c, sql, &[Param::Text("all"), Param::Int(0)])).expect("read");
+        assert_eq!(all.len(), 3);
+    }
+
+    #[test]
+    fn a_placeholder_without_its_value_or_a_write_is_refused_as_the_shops_mistake() {
+        let (_, reads) = shop_file("refuse");
+        let missing = reads.with_connection(|c| {
+            sqlite_rows::<(String,)>(c, "SELECT id FROM carts WHERE id = $2", &[Param::Text("a")])
+        });
+        assert!(matches!(&missing, Err(e) if !crate::db::is_unavailable(e)), "{missing:?}");
+        let write = reads.with_connection(|c| sqlite_rows::<(i64,)>(c, "DELETE FROM carts RETURNING items", &[]));
+        assert!(write.is_err(), "point reads are read-only: {write:?}");
+        let left: Vec<(i64,)> =
+            reads.with_connection(|c| sqlite_rows(c, "SELECT COUNT(*) FROM carts", &[])).expect("count");
+        assert_eq!(left, vec![(3,)]);
+    }
+
+    #[test]
+    fn a_lock_held_past_the_busy_timeout_is_the_database_being_unavailable() {
+        // Without WAL (the shop's own connections use it) a writer's exclusive lock stops readers.
+        let (path, reads) = shop_file("busy");
+        let writer = rusqlite::Connection::open(&path).expect("open");
+        writer.execute_batch("BEGIN EXCLUSIVE; UPDATE carts SET items = 9;").expect("lock");
+        let read = reads.with_connection(|c| sqlite_rows::<(i64,)>(c, "SELECT items FROM carts", &[]));
+        assert!(matches!(&read, Err(e) if crate::db::is_unavailable(e)), "{read:?}");
+        writer.execute_batch("ROLLBACK").expect("unlock");
+        let after: Vec<(i64,)> = reads
+            .with_connection(|c| sqlite_rows(c, "SELECT items FROM carts WHERE id = $1", &[Param::Text("a")]))
+            .expect("read");
+        assert_eq!(after, vec![(1,)]);
+    }
+}
