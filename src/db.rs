@@ -15,8 +15,8 @@ use sqlx::{
 use tower_sessions::ExpiredDeletion;
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
-pub mod point_read;
-pub use point_read::{Param, PointReads, ReadRow};
+pub mod in_place;
+pub use in_place::{InPlace, Param, ReadRow};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -55,8 +55,8 @@ pub struct Pools {
     /// thirty writers at once mostly sleep; queued here, each starts the moment the previous ends.
     pub write_gate: Option<WriteGate>,
     /// SQLite on a file: read-only connections for reads by key on the request's own thread
-    /// (see `point_read`).
-    pub point_reads: Option<PointReads>,
+    /// (see `in_place`).
+    pub in_place: Option<InPlace>,
 }
 
 /// The queue of this process's SQLite writers (see `Db::write_gate`).
@@ -147,7 +147,7 @@ impl Db {
             Backend::Postgres => None,
         };
         let setup_lock_file = sqlite_file.as_ref().map(|db| db.with_extension("setup-lock"));
-        let point_reads = sqlite_file.map(PointReads::new);
+        let in_place = sqlite_file.map(InPlace::new);
         let options = AnyConnectOptions::from_str(url).context("DATABASE_URL is not a database URL")?;
         let pool =
             open_pool(backend, &options, if backend == Backend::Sqlite { 8 } else { 16 }, "FULL", acquire_timeout)
@@ -186,15 +186,7 @@ impl Db {
             ),
         };
         let write_gate = (backend == Backend::Sqlite).then(WriteGate::default);
-        Ok(Db(std::sync::Arc::new(Pools {
-            pool,
-            backend,
-            unflushed,
-            sessions,
-            setup_lock_file,
-            write_gate,
-            point_reads,
-        })))
+        Ok(Db(std::sync::Arc::new(Pools { pool, backend, unflushed, sessions, setup_lock_file, write_gate, in_place })))
     }
 
     /// The shop's migrations (sqlx takes PostgreSQL's advisory lock around them).

@@ -5,7 +5,7 @@ use sqlx::FromRow;
 
 use super::*;
 use crate::{
-    db::{flag, point_read::read_row_struct, Db, Param},
+    db::{flag, in_place::read_row_struct, Db, Param},
     error::Result,
     money::Money,
 };

@@ -203,8 +203,8 @@ fn with_sessions(router: Router, state: &AppState) -> Router {
     let gate = state.db.write_gate.clone();
     match &state.db.sessions {
         SessionPool::Sqlite(pool) => {
-            let point_reads = state.db.point_reads.clone();
-            let store = session_store::GatedStore { store: SqliteStore::new(pool.clone()), gate, point_reads };
+            let in_place = state.db.in_place.clone();
+            let store = session_store::GatedStore { store: SqliteStore::new(pool.clone()), gate, in_place };
             router.layer(session_layer(store, secure))
         }
         SessionPool::Postgres(pool) => router.layer(session_layer(PostgresStore::new(pool.clone()), secure)),

@@ -2,7 +2,7 @@
 //! request is a write like any other, and on SQLite it takes the same turn (see `db::WriteGate`)
 //! instead of sleeping in SQLite's retry loop while an order commits. Loading a session, which
 //! every request with a cookie does first, is a read by key on the request's own thread
-//! (`db::point_read`): the same query and encoding as the sqlx store's own `load`.
+//! (`db::in_place`): the same query and encoding as the sqlx store's own `load`.
 
 use async_trait::async_trait;
 use tower_sessions::{
@@ -10,16 +10,40 @@ use tower_sessions::{
     session_store, SessionStore,
 };
 
-use crate::db::{Param, PointReads, WriteGate};
+use crate::db::{
+    in_place::{sqlite_execute, sqlite_rows},
+    InPlace, Param, WriteGate,
+};
+
+/// A record that cannot be encoded, as the in-place write's error.
+fn to_rusqlite(error: session_store::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(error.to_string().into())
+}
 
 /// The sqlx store's table (`SqliteStore`'s default name).
 const LOAD_SQL: &str = "SELECT data FROM tower_sessions WHERE id = $1 AND expiry_date > $2";
+const CREATE_SQL: &str = "INSERT OR ABORT INTO tower_sessions (id, data, expiry_date) VALUES ($1, $2, $3)";
+const SAVE_SQL: &str = "INSERT INTO tower_sessions (id, data, expiry_date) VALUES ($1, $2, $3) \
+     ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry_date = excluded.expiry_date";
+
+/// The sqlx store writes times as RFC 3339 text (and compares them as text).
+fn as_text(time: time::OffsetDateTime) -> session_store::Result<String> {
+    time.format(&time::format_description::well_known::Rfc3339).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
+fn encoded(record: &Record) -> session_store::Result<Vec<u8>> {
+    rmp_serde::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))
+}
+
+fn backend(error: sqlx::Error) -> session_store::Error {
+    session_store::Error::Backend(error.to_string())
+}
 
 #[derive(Clone, Debug)]
 pub struct GatedStore<S> {
     pub store: S,
     pub gate: Option<WriteGate>,
-    pub point_reads: Option<PointReads>,
+    pub in_place: Option<InPlace>,
 }
 
 impl<S> GatedStore<S> {
@@ -35,25 +59,39 @@ impl<S> GatedStore<S> {
 impl<S: SessionStore + Clone> SessionStore for GatedStore<S> {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let _turn = self.turn().await;
-        self.store.create(record).await
+        let Some(in_place) = &self.in_place else { return self.store.create(record).await };
+        let expiry = as_text(record.expiry_date)?;
+        in_place
+            .write_unflushed(|conn| loop {
+                // A new id until one is free, as the sqlx store does.
+                let (id, data) = (record.id.to_string(), encoded(record).map_err(to_rusqlite)?);
+                let params = [Param::Text(&id), Param::Blob(&data), Param::Text(&expiry)];
+                match sqlite_execute(conn, CREATE_SQL, &params) {
+                    Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                        record.id = Id::default()
+                    }
+                    done => return done.map(|_| ()),
+                }
+            })
+            .await
+            .map_err(backend)
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let _turn = self.turn().await;
-        self.store.save(record).await
+        let Some(in_place) = &self.in_place else { return self.store.save(record).await };
+        let (id, data, expiry) = (record.id.to_string(), encoded(record)?, as_text(record.expiry_date)?);
+        let params = [Param::Text(&id), Param::Blob(&data), Param::Text(&expiry)];
+        in_place.write_unflushed(|conn| sqlite_execute(conn, SAVE_SQL, &params).map(|_| ())).await.map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let Some(reads) = &self.point_reads else { return self.store.load(id).await };
-        // The sqlx store writes the expiry as RFC 3339 text and compares it as text: so does this.
-        let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let Some(reads) = &self.in_place else { return self.store.load(id).await };
+        let now = as_text(time::OffsetDateTime::now_utc())?;
         let id = id.to_string();
         let params = [Param::Text(&id), Param::Text(&now)];
-        let rows: Vec<(Vec<u8>,)> = reads
-            .with_connection(|conn| crate::db::point_read::sqlite_rows(conn, LOAD_SQL, &params))
-            .map_err(|e| session_store::Error::Backend(e.to_string()))?;
+        let rows: Vec<(Vec<u8>,)> =
+            reads.with_connection(|conn| sqlite_rows(conn, LOAD_SQL, &params)).map_err(backend)?;
         match rows.into_iter().next() {
             Some((data,)) => {
                 rmp_serde::from_slice(&data).map(Some).map_err(|e| session_store::Error::Decode(e.to_string()))
@@ -77,9 +115,10 @@ mod tests {
 
     use super::*;
 
-    /// Sessions saved by the sqlx store and loaded here: alive ones whole, expired ones not at all.
+    /// Sessions saved by the sqlx store load here whole, expired ones not at all; sessions created
+    /// and saved here load in the sqlx store.
     #[tokio::test(flavor = "current_thread")]
-    async fn sessions_the_sqlx_store_saves_load_in_place_and_expired_ones_do_not() {
+    async fn sessions_written_and_read_in_place_agree_with_the_sqlx_store() {
         let dir = std::env::temp_dir().join(format!("masthead-session-load-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("sessions.db");
@@ -90,7 +129,7 @@ mod tests {
         let pool = sqlx::SqlitePool::connect_with(options).await.expect("pool");
         let sqlx_store = SqliteStore::new(pool);
         sqlx_store.migrate().await.expect("table");
-        let store = GatedStore { store: sqlx_store.clone(), gate: None, point_reads: Some(PointReads::new(path)) };
+        let store = GatedStore { store: sqlx_store.clone(), gate: None, in_place: Some(InPlace::new(path)) };
 
         let now = tower_sessions::cookie::time::OffsetDateTime::now_utc();
         let mut alive = Record { id: Id::default(), data: Default::default(), expiry_date: now + Duration::days(30) };
@@ -105,7 +144,25 @@ mod tests {
         assert_eq!(store.load(&expired.id).await.expect("load"), None);
         assert_eq!(store.load(&Id::default()).await.expect("load"), None);
         // The sqlx store agrees on both.
-        assert_eq!(sqlx_store.load(&alive.id).await.expect("load"), Some(alive));
+        assert_eq!(sqlx_store.load(&alive.id).await.expect("load"), Some(alive.clone()));
         assert_eq!(sqlx_store.load(&expired.id).await.expect("load"), None);
+
+        // Written here, read by the sqlx store: a new session, an id already taken, a change.
+        let mut fresh = Record { id: Id::default(), data: Default::default(), expiry_date: now + Duration::days(1) };
+        fresh.data.insert("flash".into(), serde_json::json!(["Added"]));
+        store.create(&mut fresh).await.expect("create");
+        assert_eq!(sqlx_store.load(&fresh.id).await.expect("load"), Some(fresh.clone()));
+        let mut clash = Record { id: alive.id, data: Default::default(), expiry_date: now + Duration::days(1) };
+        store.create(&mut clash).await.expect("create");
+        assert_ne!(clash.id, alive.id, "a taken id is never written over");
+        assert_eq!(sqlx_store.load(&alive.id).await.expect("load"), Some(alive.clone()));
+        assert_eq!(sqlx_store.load(&clash.id).await.expect("load"), Some(clash));
+        fresh.data.insert("cart".into(), serde_json::json!("beef"));
+        fresh.expiry_date = now + Duration::days(30);
+        store.save(&fresh).await.expect("save");
+        assert_eq!(sqlx_store.load(&fresh.id).await.expect("load"), Some(fresh.clone()));
+        fresh.expiry_date = now - Duration::seconds(1);
+        store.save(&fresh).await.expect("save");
+        assert_eq!(store.load(&fresh.id).await.expect("load"), None, "saved as expired");
     }
 }

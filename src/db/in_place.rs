@@ -1,4 +1,4 @@
-//! Reads by key on the request's own thread (SQLite).
+//! Reads by key, and the session's writes, on the request's own thread (SQLite).
 //!
 //! sqlx runs each SQLite connection on a thread of its own and hands every statement and row over
 //! a channel: for a lookup SQLite answers from its cache in a few microseconds, the hand-offs cost
@@ -10,8 +10,17 @@
 //!
 //! Only single statements outside a transaction belong here: a read that must see a transaction's
 //! own writes runs on that transaction.
+//!
+//! Writes of what is not money (`InPlace::write_unflushed`: a reader's session) run here too, on
+//! one read-write connection with `synchronous = NORMAL` like `Db::unflushed_write`, under the
+//! process's write gate. Another process holding SQLite's write lock is waited for asleep, off the
+//! thread; once the transaction has begun, nothing in it waits.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use rusqlite::{types::FromSql, OpenFlags};
 use sqlx::{any::AnyRow, FromRow};
@@ -24,12 +33,15 @@ const KEEP_CONNECTIONS: usize = 4;
 const BUSY_TIMEOUT: Duration = Duration::from_millis(500);
 /// SQLite's page cache per connection, in KiB: the rows read here are few and small.
 const CACHE_KIB: i64 = 1024;
+/// How long a write waits for another process's write lock before the request is answered 503.
+const WRITE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// A value bound to a `$N` placeholder.
 #[derive(Clone, Copy, Debug)]
 pub enum Param<'a> {
     Text(&'a str),
     Int(i64),
+    Blob(&'a [u8]),
 }
 
 /// A row read here or through sqlx alike: tuples of columns both can decode.
@@ -63,16 +75,72 @@ read_row_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
 read_row_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
 read_row_tuple!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
 
-/// The read-only connections of one SQLite database file.
+/// The in-place connections of one SQLite database file.
 #[derive(Clone, Debug)]
-pub struct PointReads {
+pub struct InPlace {
     path: PathBuf,
-    idle: Arc<std::sync::Mutex<Vec<rusqlite::Connection>>>,
+    /// Read-only connections not in use.
+    idle: Arc<Mutex<Vec<rusqlite::Connection>>>,
+    /// The read-write connection, when no write is using it (writers take turns: one is enough).
+    writer: Arc<Mutex<Option<rusqlite::Connection>>>,
 }
 
-impl PointReads {
-    pub fn new(path: PathBuf) -> PointReads {
-        PointReads { path, idle: Default::default() }
+impl InPlace {
+    pub fn new(path: PathBuf) -> InPlace {
+        InPlace { path, idle: Default::default(), writer: Default::default() }
+    }
+
+    /// Runs `work` in one write transaction that commits without waiting for the disk (see the
+    /// module's comment). The caller holds the process's write gate.
+    pub async fn write_unflushed<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> sqlx::Result<T> {
+        let kept = self.writer.lock().ok().and_then(|mut writer| writer.take());
+        let conn = match kept {
+            Some(conn) => conn,
+            None => self.open_writer().map_err(to_sqlx)?,
+        };
+        let started = Instant::now();
+        loop {
+            match conn.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) && started.elapsed() < WRITE_PATIENCE => {
+                    tokio::time::sleep(Duration::from_millis(2)).await
+                }
+                Err(e) => {
+                    self.keep_writer(conn);
+                    return Err(to_sqlx(e));
+                }
+            }
+        }
+        let result = work(&conn).and_then(|value| conn.execute_batch("COMMIT").map(|()| value));
+        if !conn.is_autocommit() {
+            // `work` or the commit failed: nothing of it stays.
+            if conn.execute_batch("ROLLBACK").is_err() {
+                return result.map_err(to_sqlx); // the connection is dropped, which rolls back
+            }
+        }
+        self.keep_writer(conn);
+        result.map_err(to_sqlx)
+    }
+
+    fn keep_writer(&self, conn: rusqlite::Connection) {
+        if let Ok(mut writer) = self.writer.lock() {
+            writer.get_or_insert(conn);
+        }
+    }
+
+    fn open_writer(&self) -> rusqlite::Result<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // A lock taken by another process is waited for in `write_unflushed`, asleep.
+        conn.busy_timeout(Duration::ZERO)?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -256;")?;
+        conn.set_prepared_statement_cache_capacity(16);
+        Ok(conn)
     }
 
     /// Runs `read` on a connection of its own, taken from those kept or opened.
@@ -110,6 +178,25 @@ pub fn sqlite_rows<T: ReadRow>(
     sql: &str,
     params: &[Param<'_>],
 ) -> rusqlite::Result<Vec<T>> {
+    let mut statement = prepare_bound(conn, sql, params)?;
+    let mut rows = statement.raw_query();
+    let mut read = Vec::new();
+    while let Some(row) = rows.next()? {
+        read.push(T::from_sqlite(row)?);
+    }
+    Ok(read)
+}
+
+/// Runs a statement that returns no rows; answers how many rows it changed.
+pub fn sqlite_execute(conn: &rusqlite::Connection, sql: &str, params: &[Param<'_>]) -> rusqlite::Result<usize> {
+    prepare_bound(conn, sql, params)?.raw_execute()
+}
+
+fn prepare_bound<'c>(
+    conn: &'c rusqlite::Connection,
+    sql: &str,
+    params: &[Param<'_>],
+) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
     let mut statement = conn.prepare_cached(sql)?;
     for index in 1..=statement.parameter_count() {
         let param = statement
@@ -121,14 +208,14 @@ pub fn sqlite_rows<T: ReadRow>(
         match *param {
             Param::Text(text) => statement.raw_bind_parameter(index, text)?,
             Param::Int(number) => statement.raw_bind_parameter(index, number)?,
+            Param::Blob(bytes) => statement.raw_bind_parameter(index, bytes)?,
         }
     }
-    let mut rows = statement.raw_query();
-    let mut read = Vec::new();
-    while let Some(row) = rows.next()? {
-        read.push(T::from_sqlite(row)?);
-    }
-    Ok(read)
+    Ok(statement)
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(error.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
 /// A failed read as sqlx would report it: a lock held too long or a file that cannot be opened is
@@ -139,7 +226,7 @@ fn to_sqlx(error: rusqlite::Error) -> sqlx::Error {
         Some(DatabaseBusy | DatabaseLocked | CannotOpen) => {
             sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, error))
         }
-        _ => sqlx::Error::Protocol(format!("SQLite read: {error}")),
+        _ => sqlx::Error::Protocol(format!("SQLite: {error}")),
     }
 }
 
@@ -158,7 +245,7 @@ pub(crate) use read_row_struct;
 impl Db {
     /// The rows of a read by key (see the module's comment), with `$N` placeholders.
     pub async fn read_rows<T: ReadRow>(&self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<Vec<T>> {
-        if let (Backend::Sqlite, Some(reads)) = (self.backend, &self.point_reads) {
+        if let (Backend::Sqlite, Some(reads)) = (self.backend, &self.in_place) {
             return reads.with_connection(|conn| sqlite_rows(conn, sql, params));
         }
         let mut query = sqlx::query_as::<_, T>(sql);
@@ -166,6 +253,7 @@ impl Db {
             query = match *param {
                 Param::Text(text) => query.bind(text),
                 Param::Int(number) => query.bind(number),
+                Param::Blob(bytes) => query.bind(bytes),
             };
         }
         query.fetch_all(&self.pool).await
@@ -182,7 +270,7 @@ mod tests {
     use super::*;
 
     /// A database file of its own with one table, and its point reads.
-    fn shop_file(name: &str) -> (PathBuf, PointReads) {
+    fn shop_file(name: &str) -> (PathBuf, InPlace) {
         let dir = std::env::temp_dir().join(format!("masthead-point-read-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("shop.db");
@@ -193,7 +281,7 @@ mod tests {
              INSERT INTO carts VALUES ('a', 'ann', 1), ('b', NULL, 2), ('c', 'cy', 3);",
         )
         .expect("table");
-        (path.clone(), PointReads::new(path))
+        (path.clone(), InPlace::new(path))
     }
 
     #[test]
