@@ -16,7 +16,7 @@ use tower_sessions::ExpiredDeletion;
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 pub mod in_place;
-pub use in_place::{InPlace, Param, ReadRow};
+pub use in_place::{InPlace, InPlaceTx, Param, ReadRow};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -96,6 +96,42 @@ impl std::ops::Deref for WriteTx {
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.tx
+    }
+}
+
+/// A write transaction of what is not money (see `Db::unflushed_write`) whose statements are
+/// written once for both databases: on SQLite it runs in place (`in_place`), on PostgreSQL through
+/// sqlx. Dropped without `commit`, it is rolled back.
+pub enum UnflushedTx {
+    // Field order is drop order: the transaction ends before the turn is given up.
+    InPlace { tx: InPlaceTx, _turn: Option<tokio::sync::OwnedMutexGuard<()>> },
+    Sqlx(WriteTx),
+}
+
+impl UnflushedTx {
+    /// Runs a statement; answers how many rows it changed.
+    pub async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<u64> {
+        match self {
+            UnflushedTx::InPlace { tx, .. } => tx.execute(sql, params),
+            UnflushedTx::Sqlx(tx) => {
+                Ok(in_place::bind_all(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected())
+            }
+        }
+    }
+
+    /// The first row a statement answers, if any.
+    pub async fn row<T: ReadRow>(&mut self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<Option<T>> {
+        match self {
+            UnflushedTx::InPlace { tx, .. } => Ok(tx.rows(sql, params)?.into_iter().next()),
+            UnflushedTx::Sqlx(tx) => in_place::bind_all_as(sqlx::query_as(sql), params).fetch_optional(&mut **tx).await,
+        }
+    }
+
+    pub async fn commit(self) -> sqlx::Result<()> {
+        match self {
+            UnflushedTx::InPlace { tx, _turn } => tx.commit(),
+            UnflushedTx::Sqlx(tx) => tx.commit().await,
+        }
     }
 }
 
@@ -238,6 +274,17 @@ impl Db {
     /// any writer. `pool()` runs single statements; `begin()` a transaction.
     pub async fn unflushed_write(&self) -> sqlx::Result<WriteTurn<'_>> {
         Ok(WriteTurn { backend: self.backend, pool: &self.unflushed, turn: self.take_turn().await? })
+    }
+
+    /// A transaction within `unflushed_write`'s rules, run in place on a SQLite file.
+    pub async fn begin_unflushed(&self) -> sqlx::Result<UnflushedTx> {
+        match &self.in_place {
+            Some(in_place) => {
+                let turn = self.take_turn().await?;
+                Ok(UnflushedTx::InPlace { tx: in_place.begin_unflushed().await?, _turn: turn })
+            }
+            None => Ok(UnflushedTx::Sqlx(self.unflushed_write().await?.begin().await?)),
+        }
     }
 
     /// A turn at writing (SQLite: this process's writers queue here instead of in SQLite's

@@ -18,15 +18,12 @@ use crate::{
 // Carts are not money: their writes commit without waiting for the disk (`Db::unflushed_write`).
 
 /// Creates the cart's row the first time, and marks it changed now.
+const OPEN_CART: &str = "INSERT INTO carts (id, created_at, updated_at) VALUES ($1, $2, $2) \
+     ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at";
+
+/// `OPEN_CART` in a sqlx transaction.
 pub(super) async fn open_cart(conn: &mut sqlx::AnyConnection, cart_id: &str, now: i64) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO carts (id, created_at, updated_at) VALUES ($1, $2, $2) \
-         ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
-    )
-    .bind(cart_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(OPEN_CART).bind(cart_id).bind(now).execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -100,53 +97,50 @@ pub async fn add_item_at(
     }
     let slot = plan_slot(&product);
     // Opening the cart, the line and the cart's time: one commit.
-    let mut tx = db.unflushed_write().await?.begin().await?;
-    open_cart(&mut tx, cart_id, now).await?;
+    let mut tx = db.begin_unflushed().await?;
+    tx.execute(OPEN_CART, &[Param::Text(cart_id), Param::Int(now)]).await?;
     // Only for the message: a plan already in the cart at another rate is moved to this one.
     let earlier: Option<(Rate,)> = match &slot {
         Some(_) => {
-            sqlx::query_as("SELECT rate FROM cart_items WHERE cart_id = $1 AND sku = $2")
-                .bind(cart_id)
-                .bind(sku)
-                .fetch_optional(&mut *tx)
-                .await?
+            tx.row(
+                "SELECT rate FROM cart_items WHERE cart_id = $1 AND sku = $2",
+                &[Param::Text(cart_id), Param::Text(sku)],
+            )
+            .await?
         }
         None => None,
     };
     let amount = choice.amount.map(|m| m.amount);
-    let inserted =
-        match &slot {
-            Some(_) => {
-                sqlx::query(
-                    "INSERT INTO cart_items (cart_id, sku, quantity, plan_slot, added_at, rate, rate_amount) \
-                     VALUES ($1, $2, 1, $3, $4, $5, $6) \
-                     ON CONFLICT (cart_id, sku) DO UPDATE SET rate = excluded.rate, rate_amount = excluded.rate_amount \
-                     WHERE cart_items.rate <> excluded.rate OR cart_items.rate_amount IS DISTINCT FROM excluded.rate_amount",
-                )
-                .bind(cart_id)
-                .bind(sku)
-                .bind(&slot)
-                .bind(now)
-                .bind(choice.rate.as_str())
-                .bind(amount)
-                .execute(&mut *tx)
-                .await
-            }
-            None => sqlx::query(
+    let inserted = match &slot {
+        Some(slot) => {
+            tx.execute(
+                "INSERT INTO cart_items (cart_id, sku, quantity, plan_slot, added_at, rate, rate_amount) \
+                 VALUES ($1, $2, 1, $3, $4, $5, $6) \
+                 ON CONFLICT (cart_id, sku) DO UPDATE SET rate = excluded.rate, rate_amount = excluded.rate_amount \
+                 WHERE cart_items.rate <> excluded.rate OR cart_items.rate_amount IS DISTINCT FROM excluded.rate_amount",
+                &[
+                    Param::Text(cart_id),
+                    Param::Text(sku),
+                    Param::Text(slot),
+                    Param::Int(now),
+                    Param::Text(choice.rate.as_str()),
+                    Param::int_or_null(amount),
+                ],
+            )
+            .await
+        }
+        None => {
+            tx.execute(
                 "INSERT INTO cart_items (cart_id, sku, quantity, plan_slot, added_at) VALUES ($1, $2, $3, NULL, $4) \
                  ON CONFLICT (cart_id, sku) DO UPDATE SET quantity = cart_items.quantity + excluded.quantity \
                  WHERE cart_items.quantity + excluded.quantity <= $5",
+                &[Param::Text(cart_id), Param::Text(sku), Param::Int(quantity), Param::Int(now), Param::Int(MAX_ISSUE_QUANTITY)],
             )
-            .bind(cart_id)
-            .bind(sku)
-            .bind(quantity)
-            .bind(now)
-            .bind(MAX_ISSUE_QUANTITY)
-            .execute(&mut *tx)
-            .await,
-        };
+            .await
+        }
+    };
     let rows = match inserted {
-        Ok(done) => done.rows_affected(),
+        Ok(changed) => changed,
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             drop(tx);
             return Err(duplicate_subscription(db, cart_id, &product).await?);

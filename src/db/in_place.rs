@@ -42,6 +42,14 @@ pub enum Param<'a> {
     Text(&'a str),
     Int(i64),
     Blob(&'a [u8]),
+    /// An integer column's NULL (PostgreSQL types a NULL parameter too).
+    NullInt,
+}
+
+impl Param<'_> {
+    pub fn int_or_null(value: Option<i64>) -> Param<'static> {
+        value.map_or(Param::NullInt, Param::Int)
+    }
 }
 
 /// A row read here or through sqlx alike: tuples of columns both can decode.
@@ -96,6 +104,15 @@ impl InPlace {
         &self,
         work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> sqlx::Result<T> {
+        let tx = self.begin_unflushed().await?;
+        let value = work(tx.conn()).map_err(to_sqlx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Begins a write transaction on the read-write connection (`BEGIN IMMEDIATE`: it holds
+    /// SQLite's write lock from here). The caller holds the process's write gate.
+    pub async fn begin_unflushed(&self) -> sqlx::Result<InPlaceTx> {
         let kept = self.writer.lock().ok().and_then(|mut writer| writer.take());
         let conn = match kept {
             Some(conn) => conn,
@@ -104,30 +121,15 @@ impl InPlace {
         let started = Instant::now();
         loop {
             match conn.execute_batch("BEGIN IMMEDIATE") {
-                Ok(()) => break,
+                Ok(()) => return Ok(InPlaceTx { conn: Some(conn), home: self.writer.clone() }),
                 Err(e) if is_busy(&e) && started.elapsed() < WRITE_PATIENCE => {
                     tokio::time::sleep(Duration::from_millis(2)).await
                 }
                 Err(e) => {
-                    self.keep_writer(conn);
+                    keep_writer(&self.writer, conn);
                     return Err(to_sqlx(e));
                 }
             }
-        }
-        let result = work(&conn).and_then(|value| conn.execute_batch("COMMIT").map(|()| value));
-        if !conn.is_autocommit() {
-            // `work` or the commit failed: nothing of it stays.
-            if conn.execute_batch("ROLLBACK").is_err() {
-                return result.map_err(to_sqlx); // the connection is dropped, which rolls back
-            }
-        }
-        self.keep_writer(conn);
-        result.map_err(to_sqlx)
-    }
-
-    fn keep_writer(&self, conn: rusqlite::Connection) {
-        if let Ok(mut writer) = self.writer.lock() {
-            writer.get_or_insert(conn);
         }
     }
 
@@ -172,6 +174,54 @@ impl InPlace {
     }
 }
 
+fn keep_writer(home: &Mutex<Option<rusqlite::Connection>>, conn: rusqlite::Connection) {
+    if let Ok(mut writer) = home.lock() {
+        writer.get_or_insert(conn);
+    }
+}
+
+/// A write transaction on the in-place read-write connection; dropped without `commit`, it is
+/// rolled back at once (nothing in it ever waits, so it is never left halfway).
+pub struct InPlaceTx {
+    conn: Option<rusqlite::Connection>,
+    home: Arc<Mutex<Option<rusqlite::Connection>>>,
+}
+
+impl InPlaceTx {
+    fn conn(&self) -> &rusqlite::Connection {
+        self.conn.as_ref().expect("an open transaction has its connection")
+    }
+
+    /// Runs a statement; answers how many rows it changed.
+    pub fn execute(&self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<u64> {
+        sqlite_execute(self.conn(), sql, params).map(|n| n as u64).map_err(to_sqlx)
+    }
+
+    pub fn rows<T: ReadRow>(&self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<Vec<T>> {
+        sqlite_rows(self.conn(), sql, params).map_err(to_sqlx)
+    }
+
+    pub fn commit(mut self) -> sqlx::Result<()> {
+        let conn = self.conn.take().expect("an open transaction has its connection");
+        let committed = conn.execute_batch("COMMIT");
+        let rolled_back = committed.is_ok() || conn.execute_batch("ROLLBACK").is_ok();
+        if rolled_back {
+            keep_writer(&self.home, conn); // else dropped: closing it rolls back
+        }
+        committed.map_err(to_sqlx)
+    }
+}
+
+impl Drop for InPlaceTx {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if conn.is_autocommit() || conn.execute_batch("ROLLBACK").is_ok() {
+                keep_writer(&self.home, conn);
+            }
+        }
+    }
+}
+
 /// The rows of `sql` with its `$N` placeholders bound to `params[N - 1]`.
 pub fn sqlite_rows<T: ReadRow>(
     conn: &rusqlite::Connection,
@@ -209,6 +259,7 @@ fn prepare_bound<'c>(
             Param::Text(text) => statement.raw_bind_parameter(index, text)?,
             Param::Int(number) => statement.raw_bind_parameter(index, number)?,
             Param::Blob(bytes) => statement.raw_bind_parameter(index, bytes)?,
+            Param::NullInt => statement.raw_bind_parameter(index, rusqlite::types::Null)?,
         }
     }
     Ok(statement)
@@ -221,13 +272,102 @@ fn is_busy(error: &rusqlite::Error) -> bool {
 /// A failed read as sqlx would report it: a lock held too long or a file that cannot be opened is
 /// the database being unavailable (503); anything else is the shop's own mistake.
 fn to_sqlx(error: rusqlite::Error) -> sqlx::Error {
-    use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked};
-    match error.sqlite_error_code() {
-        Some(DatabaseBusy | DatabaseLocked | CannotOpen) => {
+    use rusqlite::ErrorCode::{CannotOpen, ConstraintViolation, DatabaseBusy, DatabaseLocked};
+    match (&error, error.sqlite_error_code()) {
+        (_, Some(DatabaseBusy | DatabaseLocked | CannotOpen)) => {
             sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, error))
+        }
+        (rusqlite::Error::SqliteFailure(failure, message), Some(ConstraintViolation)) => {
+            sqlx::Error::Database(Box::new(Violation {
+                extended_code: failure.extended_code,
+                message: message.clone().unwrap_or_else(|| failure.to_string()),
+            }))
         }
         _ => sqlx::Error::Protocol(format!("SQLite: {error}")),
     }
+}
+
+/// A constraint SQLite enforced, told as sqlx tells it (so `is_unique_violation()` and the
+/// like read the same whichever connection ran the statement).
+#[derive(Debug)]
+struct Violation {
+    extended_code: std::os::raw::c_int,
+    message: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+impl sqlx::error::DatabaseError for Violation {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        Some(self.extended_code.to_string().into())
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        use rusqlite::ffi;
+        match self.extended_code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                sqlx::error::ErrorKind::UniqueViolation
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => sqlx::error::ErrorKind::ForeignKeyViolation,
+            ffi::SQLITE_CONSTRAINT_NOTNULL => sqlx::error::ErrorKind::NotNullViolation,
+            ffi::SQLITE_CONSTRAINT_CHECK => sqlx::error::ErrorKind::CheckViolation,
+            _ => sqlx::error::ErrorKind::Other,
+        }
+    }
+}
+
+type AnyArguments<'q> = sqlx::any::AnyArguments<'q>;
+
+/// A sqlx statement or query with `params` bound in order.
+macro_rules! bind_params {
+    ($query:expr, $params:expr) => {{
+        let mut query = $query;
+        for param in $params {
+            query = match *param {
+                Param::Text(text) => query.bind(text),
+                Param::Int(number) => query.bind(number),
+                Param::Blob(bytes) => query.bind(bytes),
+                Param::NullInt => query.bind(None::<i64>),
+            };
+        }
+        query
+    }};
+}
+
+pub(super) fn bind_all<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>>,
+    params: &[Param<'q>],
+) -> sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>> {
+    bind_params!(query, params)
+}
+
+pub(super) fn bind_all_as<'q, T>(
+    query: sqlx::query::QueryAs<'q, sqlx::Any, T, AnyArguments<'q>>,
+    params: &[Param<'q>],
+) -> sqlx::query::QueryAs<'q, sqlx::Any, T, AnyArguments<'q>> {
+    bind_params!(query, params)
 }
 
 /// `ReadRow` for a struct whose fields are named as the columns read (`struct { a, b }`).
@@ -248,15 +388,7 @@ impl Db {
         if let (Backend::Sqlite, Some(reads)) = (self.backend, &self.in_place) {
             return reads.with_connection(|conn| sqlite_rows(conn, sql, params));
         }
-        let mut query = sqlx::query_as::<_, T>(sql);
-        for param in params {
-            query = match *param {
-                Param::Text(text) => query.bind(text),
-                Param::Int(number) => query.bind(number),
-                Param::Blob(bytes) => query.bind(bytes),
-            };
-        }
-        query.fetch_all(&self.pool).await
+        bind_all_as(sqlx::query_as::<_, T>(sql), params).fetch_all(&self.pool).await
     }
 
     /// The first row of a read by key, if any.
@@ -282,6 +414,71 @@ mod tests {
         )
         .expect("table");
         (path.clone(), InPlace::new(path))
+    }
+
+    fn items_of(reads: &InPlace, id: &str) -> Vec<(i64,)> {
+        reads
+            .with_connection(|c| sqlite_rows(c, "SELECT items FROM carts WHERE id = $1", &[Param::Text(id)]))
+            .expect("read")
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_write_commits_whole_or_not_at_all_and_a_unique_clash_reads_as_sqlx_tells_it() {
+        let (path, in_place) = shop_file("write");
+        rusqlite::Connection::open(&path).expect("open").execute_batch("PRAGMA journal_mode = WAL").expect("wal");
+        let tx = in_place.begin_unflushed().await.expect("begin");
+        let changed =
+            tx.execute("UPDATE carts SET items = items + $2 WHERE id = $1", &[Param::Text("a"), Param::Int(4)]);
+        assert_eq!(changed.expect("update"), 1);
+        tx.execute(
+            "INSERT INTO carts (id, owner, items) VALUES ($1, $2, $3)",
+            &[Param::Text("d"), Param::Text("di"), Param::Int(0)],
+        )
+        .expect("insert");
+        drop(tx); // never committed
+        assert_eq!(items_of(&in_place, "a"), vec![(1,)]);
+        assert_eq!(items_of(&in_place, "d"), vec![]);
+
+        let tx = in_place.begin_unflushed().await.expect("the connection is usable again");
+        tx.execute("UPDATE carts SET items = 5 WHERE id = $1", &[Param::Text("a")]).expect("update");
+        let clash = tx.execute("INSERT INTO carts (id, items) VALUES ($1, 1)", &[Param::Text("b")]);
+        assert!(matches!(&clash, Err(sqlx::Error::Database(e)) if e.is_unique_violation()), "{clash:?}");
+        let null = tx.execute("INSERT INTO carts (id, items) VALUES ($1, $2)", &[Param::Text("e"), Param::NullInt]);
+        assert!(matches!(&null, Err(sqlx::Error::Database(e)) if e.kind() == sqlx::error::ErrorKind::NotNullViolation));
+        tx.commit().expect("commit");
+        assert_eq!(items_of(&in_place, "a"), vec![(5,)]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_write_waits_asleep_for_another_process_holding_the_write_lock() {
+        let (path, in_place) = shop_file("wait");
+        let other = rusqlite::Connection::open(&path).expect("open");
+        other
+            .execute_batch("PRAGMA journal_mode = WAL; BEGIN IMMEDIATE; UPDATE carts SET items = 7 WHERE id = 'c';")
+            .expect("lock");
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            other.execute_batch("COMMIT").expect("commit");
+        });
+        let ticks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let ticker = tokio::spawn({
+            let ticks = ticks.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    ticks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        });
+        let tx = in_place.begin_unflushed().await.expect("begins once the lock is free");
+        // The runtime's only thread went on with other work while the write waited.
+        assert!(ticks.load(std::sync::atomic::Ordering::SeqCst) >= 1, "the wait blocked the thread");
+        ticker.abort();
+        // It began after the other's commit, which it sees.
+        let seen = tx.rows::<(i64,)>("SELECT items FROM carts WHERE id = $1", &[Param::Text("c")]);
+        assert_eq!(seen.expect("read"), vec![(7,)]);
+        tx.commit().expect("commit");
+        holder.join().expect("holder");
     }
 
     #[test]
