@@ -2,8 +2,9 @@
 //! PostgreSQL (production), the SQLite pragmas, and the migrations.
 //!
 //! Every query of the shop is portable SQL with `$1` placeholders, run through
-//! sqlx's `Any` driver, and every query runs in the test suite against both
-//! databases; see the README for the few rules that keeps.
+//! sqlx's `Any` driver (on a SQLite file, the few every reader's request makes run
+//! in place instead: `in_place`), and every query runs in the test suite against
+//! both databases; see the README for the few rules that keeps.
 
 use std::{str::FromStr, time::Duration};
 
@@ -54,8 +55,8 @@ pub struct Pools {
     /// SQLite makes a writer that finds the lock taken sleep and retry (1, 2, 5 ... 100 ms), so
     /// thirty writers at once mostly sleep; queued here, each starts the moment the previous ends.
     pub write_gate: Option<WriteGate>,
-    /// SQLite on a file: read-only connections for reads by key on the request's own thread
-    /// (see `in_place`).
+    /// SQLite on a file: the connections that run the statements every reader's request makes on
+    /// the request's own thread (see `in_place`).
     pub in_place: Option<InPlace>,
 }
 
@@ -205,8 +206,9 @@ impl Db {
                     .foreign_keys(true);
                 SessionPool::Sqlite(
                     sqlx::sqlite::SqlitePoolOptions::new()
-                        // Every request with a cookie reads its session first: as many as the shop's own pool.
-                        .max_connections(8)
+                        // Loading, creating and saving sessions run in place (`in_place`): this pool
+                        // only deletes them (a sign-out, the expiry sweep).
+                        .max_connections(2)
                         .acquire_timeout(acquire_timeout)
                         .test_before_acquire(false) // see `open_pool`
                         .connect_with(options)

@@ -1,8 +1,9 @@
 //! The session store, queued behind the shop's SQLite writers: a session saved at the end of a
 //! request is a write like any other, and on SQLite it takes the same turn (see `db::WriteGate`)
-//! instead of sleeping in SQLite's retry loop while an order commits. Loading a session, which
-//! every request with a cookie does first, is a read by key on the request's own thread
-//! (`db::in_place`): the same query and encoding as the sqlx store's own `load`.
+//! instead of sleeping in SQLite's retry loop while an order commits. On a SQLite file, loading a
+//! session (every request with a cookie does it first), creating and saving one run on the
+//! request's own thread (`db::in_place`), with the sqlx store's own statements and encoding; only
+//! deleting one (a sign-out) and the expiry sweep go through the sqlx store.
 
 use async_trait::async_trait;
 use tower_sessions::{

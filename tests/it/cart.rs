@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::{
     on_both_databases,
-    support::{save_coupon, test_coupon, TestApp},
+    support::{new_browser, released_together, save_coupon, test_coupon, TestApp},
 };
 
 on_both_databases!(
@@ -26,6 +26,7 @@ on_both_databases!(
     behind_a_trusted_proxy_each_reader_is_counted_by_their_own_address,
     the_cart_survives_a_restart,
     concurrent_changes_on_one_session_lose_nothing,
+    new_visitors_adding_at_once_on_two_instances_each_get_their_own_cart,
     the_html_forms_work_without_javascript,
     html_form_mistakes_show_the_cart_with_the_error,
     the_session_cookie_is_http_only_and_lax,
@@ -449,6 +450,55 @@ async fn concurrent_changes_on_one_session_lose_nothing(app: TestApp) {
     let quantity = lines[0]["quantity"].as_i64().expect("a number");
     assert!((1..=10).contains(&quantity), "one of the quantities sent: {quantity}");
     assert_eq!(cart["items"].as_array().expect("items").len(), 20);
+}
+
+/// New visitors add to their carts at once, half of them through each of two instances on one
+/// database (on SQLite, two processes' worth of writers, each instance's own turns, meeting at
+/// SQLite's lock): every one gets a session and a cart of their own holding exactly what they
+/// added, which the other instance shows them too.
+async fn new_visitors_adding_at_once_on_two_instances_each_get_their_own_cart(here: TestApp) {
+    let there = TestApp::start(here.config.clone()).await;
+    let count = |table: &'static str| {
+        let pool = here.db.pool.clone();
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        async move { sqlx::query_as::<_, (i64,)>(&sql).fetch_one(&pool).await.expect("a count").0 }
+    };
+    // Each store's own table.
+    let sessions = match here.db.backend {
+        masthead::db::Backend::Sqlite => "tower_sessions",
+        masthead::db::Backend::Postgres => "tower_sessions.session",
+    };
+    let (carts_before, sessions_before) = (count("carts").await, count(sessions).await);
+    const VISITORS: usize = 16;
+    const ROUNDS: usize = 3;
+    for round in 0..ROUNDS {
+        let visitors: Vec<(reqwest::Client, &TestApp, &TestApp, &str)> = (0..VISITORS)
+            .map(|i| {
+                let (add_at, look_at) = if i % 2 == 0 { (&here, &there) } else { (&there, &here) };
+                let sku = ["sw-print-1y", "isr-print-2y", "sw-2017-01", "sw-digital-4y"][(i + round) % 4];
+                (new_browser(), add_at, look_at, sku)
+            })
+            .collect();
+        let adds = visitors
+            .iter()
+            .map(|(browser, add_at, _, sku)| {
+                let request = browser.post(add_at.url("/api/v1/cart/items")).json(&json!({"sku": sku}));
+                async move { request.send().await.expect("answered").status().as_u16() }
+            })
+            .collect();
+        let statuses = released_together(adds).await;
+        assert!(statuses.iter().all(|&s| s == 200), "round {round}: {statuses:?}");
+        for (browser, _, look_at, sku) in &visitors {
+            let cart: Value =
+                browser.get(look_at.url("/api/v1/cart")).send().await.expect("answered").json().await.expect("JSON");
+            let skus: Vec<&str> =
+                cart["items"].as_array().expect("items").iter().filter_map(|i| i["sku"].as_str()).collect();
+            assert_eq!(skus, vec![*sku], "round {round}: each visitor's own line, seen on the other instance");
+        }
+    }
+    let added = (VISITORS * ROUNDS) as i64;
+    assert_eq!(count("carts").await, carts_before + added, "a cart each");
+    assert_eq!(count(sessions).await, sessions_before + added, "a session each");
 }
 
 /// Runs the futures concurrently on the test's runtime and collects their outputs in order.
