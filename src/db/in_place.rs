@@ -1,20 +1,22 @@
-//! Reads by key, and the session's writes, on the request's own thread (SQLite).
+//! Reads by key and the writes of a reader's session and cart, on the request's own thread (SQLite).
 //!
 //! sqlx runs each SQLite connection on a thread of its own and hands every statement and row over
 //! a channel: for a lookup SQLite answers from its cache in a few microseconds, the hand-offs cost
 //! many times that (about 40% of the CPU of the cart API under load, BENCHMARKS.md). The few
-//! lookups every request with a session makes (its session, its cart, a product, a coupon) run here
-//! instead, on read-only connections driven in place. A read in WAL mode does not wait for writers;
-//! the busy timeout below bounds the rare wait (a checkpoint restarting the log) and answers 503
-//! past it. PostgreSQL reads go through sqlx as every other query.
+//! lookups every request with a session makes (its session, its cart and lines, a line's plan or
+//! issue, the header's cart count) run here instead, on read-only connections driven in place. A
+//! read in WAL mode does not wait for writers; the busy timeout below bounds the rare wait (a
+//! checkpoint restarting the log) and answers 503 past it. PostgreSQL reads go through sqlx as
+//! every other query.
 //!
 //! Only single statements outside a transaction belong here: a read that must see a transaction's
 //! own writes runs on that transaction.
 //!
-//! Writes of what is not money (`InPlace::write_unflushed`: a reader's session) run here too, on
-//! one read-write connection with `synchronous = NORMAL` like `Db::unflushed_write`, under the
-//! process's write gate. Another process holding SQLite's write lock is waited for asleep, off the
-//! thread; once the transaction has begun, nothing in it waits.
+//! Writes of what is not money (a reader's session: `InPlace::write_unflushed`; adding to the
+//! cart: `Db::begin_unflushed`) run here too, on one read-write connection with
+//! `synchronous = NORMAL` like `Db::unflushed_write`, under the process's write gate. Another
+//! process holding SQLite's write lock is waited for asleep, off the thread; once the transaction
+//! has begun, nothing in it waits, so no request dropped midway can leave it open.
 
 use std::{
     path::PathBuf,

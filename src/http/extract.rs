@@ -42,13 +42,13 @@ fn session_error(error: tower_sessions::session::Error) -> Error {
 }
 
 impl Visitor {
-    /// The visitor's cart id, giving them one if they have none. The id is derived from the
-    /// session id, so requests racing on a session that has no cart yet agree on the same cart.
+    /// The visitor's cart id, giving them one if they have none: a random id, kept in the session
+    /// when the request ends. Two first additions racing on one session that has no cart yet each
+    /// make a cart, and the session keeps the one saved last.
     pub async fn cart_id_or_new(&mut self) -> Result<String, Error> {
         if let Some(id) = &self.cart_id {
             return Ok(id.clone());
         }
-        // A random id of its own (the session is saved once, when the request ends).
         let cart_id = uuid::Uuid::new_v4().simple().to_string();
         self.session.insert(CART_KEY, &cart_id).await.map_err(session_error)?;
         self.cart_id = Some(cart_id.clone());
