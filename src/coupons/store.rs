@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use crate::{
     audit::{self, Actor},
-    db::{flag, Db},
+    db::{flag, in_place::read_row_struct, Db, Param},
     error::{Error, Result},
     money::{Currency, Money},
 };
@@ -315,6 +315,28 @@ struct CouponRow {
     applies_to_reduced: i64,
     applies_to_sustainer: i64,
 }
+read_row_struct!(CouponRow {
+    id,
+    code,
+    normalized_code,
+    description,
+    kind,
+    percent_bp,
+    amount_off,
+    currency,
+    applies_to,
+    new_subscribers_only,
+    starts_at,
+    ends_at,
+    max_redemptions,
+    redemptions_used,
+    per_customer_limit,
+    min_subtotal,
+    active,
+    covers_postage,
+    applies_to_reduced,
+    applies_to_sustainer
+});
 
 async fn coupon_from_row(db: &Db, row: CouponRow) -> Result<Coupon> {
     let corrupt = |what: &str| Error::Internal(anyhow!("coupon {} has an unreadable {what}", row.id));
@@ -326,11 +348,9 @@ async fn coupon_from_row(db: &Db, row: CouponRow) -> Result<Coupon> {
         ("fixed", _, Some(amount)) => CouponValue::Fixed(Money::new(amount, currency)),
         _ => return Err(corrupt("value")),
     };
-    let targets: Vec<(String,)> =
-        sqlx::query_as("SELECT target FROM coupon_targets WHERE coupon_id = $1 ORDER BY target")
-            .bind(&row.id)
-            .fetch_all(&db.pool)
-            .await?;
+    let targets: Vec<(String,)> = db
+        .read_rows("SELECT target FROM coupon_targets WHERE coupon_id = $1 ORDER BY target", &[Param::Text(&row.id)])
+        .await?;
     let targets = targets.into_iter().map(|(t,)| t).collect();
     let applies_to = AppliesTo::from_kind(&row.applies_to, targets).ok_or_else(|| corrupt("scope"))?;
     Ok(Coupon {
@@ -358,7 +378,7 @@ pub async fn find_coupon(db: &Db, id: &str) -> Result<Option<Coupon>> {
     let sql = "SELECT id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
      applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, redemptions_used, per_customer_limit, \
      min_subtotal, active, covers_postage, applies_to_reduced, applies_to_sustainer FROM coupons WHERE id = $1";
-    let row: Option<CouponRow> = sqlx::query_as(sql).bind(id).fetch_optional(&db.pool).await?;
+    let row: Option<CouponRow> = db.read_row(sql, &[Param::Text(id)]).await?;
     match row {
         Some(row) => Ok(Some(coupon_from_row(db, row).await?)),
         None => Ok(None),
@@ -370,7 +390,7 @@ pub async fn find_coupon_by_code(db: &Db, code: &CouponCode) -> Result<Option<Co
     let sql = "SELECT id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
      applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, redemptions_used, per_customer_limit, \
      min_subtotal, active, covers_postage, applies_to_reduced, applies_to_sustainer FROM coupons WHERE normalized_code = $1";
-    let row: Option<CouponRow> = sqlx::query_as(sql).bind(code.normalized()).fetch_optional(&db.pool).await?;
+    let row: Option<CouponRow> = db.read_row(sql, &[Param::Text(code.normalized())]).await?;
     match row {
         Some(row) => Ok(Some(coupon_from_row(db, row).await?)),
         None => Ok(None),
