@@ -27,7 +27,7 @@ use std::{
 use rusqlite::{types::FromSql, OpenFlags};
 use sqlx::{any::AnyRow, FromRow};
 
-use super::{Backend, Db};
+use super::Db;
 
 /// Connections kept between reads: one per thread that reads at once (the runtime's workers).
 const KEEP_CONNECTIONS: usize = 4;
@@ -387,8 +387,9 @@ pub(crate) use read_row_struct;
 impl Db {
     /// The rows of a read by key (see the module's comment), with `$N` placeholders.
     pub async fn read_rows<T: ReadRow>(&self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<Vec<T>> {
-        if let (Backend::Sqlite, Some(reads)) = (self.backend, &self.in_place) {
-            return reads.with_connection(|conn| sqlite_rows(conn, sql, params));
+        // Only a SQLite file has in-place connections.
+        if let Some(in_place) = &self.in_place {
+            return in_place.with_connection(|conn| sqlite_rows(conn, sql, params));
         }
         bind_all_as(sqlx::query_as::<_, T>(sql), params).fetch_all(&self.pool).await
     }
