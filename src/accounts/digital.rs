@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::{catalog::Issue, db::Db, error::Result, orders::terms};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PdfAccess {
     /// The issue has no PDF.

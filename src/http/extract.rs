@@ -13,6 +13,7 @@ use tower_sessions::Session;
 
 use super::{
     error::{ApiError, PageError},
+    page_cache::ReaderParts,
     AppState,
 };
 use crate::{cart, error::Error};
@@ -123,11 +124,27 @@ impl FromRequestParts<AppState> for Visitor {
 
 /// The shared context plus what depends on the visitor: the cart count in the header.
 pub async fn visitor_context(state: &AppState, visitor: &Visitor, title: &str) -> tera::Context {
+    reader_context(state, title, reader_parts(state, visitor).await)
+}
+
+/// The visitor's own parts of a page's header: the cart count.
+pub async fn reader_parts(state: &AppState, visitor: &Visitor) -> ReaderParts {
+    // The header count is a nicety: a page still renders if it cannot be read.
+    let cart_count = match &visitor.cart_id {
+        Some(cart_id) => Some(cart::item_count(&state.db, cart_id).await.unwrap_or(0)),
+        None => None,
+    };
+    ReaderParts { cart_count, pdf: None }
+}
+
+/// The shared context plus a reader's parts (`ReaderParts`), and nothing else of them.
+pub fn reader_context(state: &AppState, title: &str, parts: ReaderParts) -> tera::Context {
     let mut context = super::render::page_context(state, title);
-    if let Some(cart_id) = &visitor.cart_id {
-        // The header count is a nicety: a page still renders if it cannot be read.
-        let count = cart::item_count(&state.db, cart_id).await.unwrap_or(0);
+    if let Some(count) = parts.cart_count {
         context.insert("cart_count", &count);
+    }
+    if let Some(pdf) = parts.pdf {
+        context.insert("pdf", &pdf);
     }
     context
 }

@@ -12,6 +12,11 @@
 //! reader alike (plans, the latest issues, the featured offer), under the same version and age
 //! rules, so that a page for a reader with a session is made from it plus their own parts, read
 //! afresh (their cart, their sign-in). Nothing of a reader is ever put there.
+//!
+//! And it keeps such pages rendered (`PageCache::rendered`): a page made from the shared data and
+//! a `ReaderParts` only (the header's cart count, the issue page's PDF link) is the same bytes for
+//! every reader with the same parts, so it is kept under the page and those parts together. A
+//! reader's parts are read afresh on every request; only the rendering is reused.
 
 use std::{
     any::Any,
@@ -40,6 +45,26 @@ const MAX_ENTRIES: usize = 2_000;
 /// Larger bodies are served afresh each time.
 const MAX_BODY_BYTES: usize = 512 * 1024;
 const SESSION_COOKIE: &str = "masthead_session=";
+/// Pages for larger carts are rendered each time (a few readers; the variants stay few).
+const MAX_KEPT_CART_COUNT: i64 = 20;
+
+/// All a page rendered for a reader with a session may show of them. The render function of
+/// `PageCache::rendered` gets these and nothing else of the reader, so the page is the same for
+/// everyone with the same parts, and these are (with the page's name) its key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ReaderParts {
+    /// The header's count of items; `None` for a visitor without a cart.
+    pub cart_count: Option<i64>,
+    /// What the issue page says of its PDF (read it, sign in, not covered).
+    pub pdf: Option<crate::accounts::PdfAccess>,
+}
+
+/// A page rendered under one content version.
+struct Rendered {
+    made_at: Instant,
+    version: i64,
+    body: Bytes,
+}
 
 #[derive(Clone)]
 struct Entry {
@@ -69,12 +94,18 @@ struct Inner {
     version: AtomicI64,
     entries: RwLock<HashMap<String, Entry>>,
     shared: RwLock<HashMap<String, Shared>>,
+    rendered: RwLock<HashMap<(String, ReaderParts), Rendered>>,
 }
 
 impl PageCache {
     pub fn new(enabled: bool) -> PageCache {
-        let inner =
-            Inner { enabled, version: AtomicI64::new(-1), entries: Default::default(), shared: Default::default() };
+        let inner = Inner {
+            enabled,
+            version: AtomicI64::new(-1),
+            entries: Default::default(),
+            shared: Default::default(),
+            rendered: Default::default(),
+        };
         PageCache { inner: Arc::new(inner) }
     }
 
@@ -84,6 +115,9 @@ impl PageCache {
         }
         if let Ok(mut shared) = self.inner.shared.write() {
             shared.clear();
+        }
+        if let Ok(mut rendered) = self.inner.rendered.write() {
+            rendered.clear();
         }
     }
 
@@ -118,6 +152,40 @@ impl PageCache {
             }
         }
         Ok(value)
+    }
+
+    /// The page `page` for a reader with `parts`: kept from an earlier reader with the same parts
+    /// under the current content version (and younger than `MAX_AGE`), or made now by `render`
+    /// from `parts` and shared data. Made every time with the cache off or the version unknown.
+    pub async fn rendered<F, Fut>(&self, page: &str, parts: ReaderParts, render: F) -> crate::error::Result<Bytes>
+    where
+        F: FnOnce(ReaderParts) -> Fut,
+        Fut: Future<Output = crate::error::Result<String>>,
+    {
+        let version = self.inner.version.load(Ordering::SeqCst);
+        let usable = self.inner.enabled && version >= 0 && parts.cart_count.unwrap_or(0) <= MAX_KEPT_CART_COUNT;
+        let key = (page.to_string(), parts);
+        if usable {
+            let kept = self.inner.rendered.read().ok().and_then(|rendered| {
+                rendered
+                    .get(&key)
+                    .filter(|r| r.version == version && r.made_at.elapsed() < MAX_AGE)
+                    .map(|r| r.body.clone())
+            });
+            if let Some(body) = kept {
+                return Ok(body);
+            }
+        }
+        let body = Bytes::from(render(parts).await?);
+        if usable && self.inner.version.load(Ordering::SeqCst) == version {
+            if let Ok(mut rendered) = self.inner.rendered.write() {
+                if rendered.len() >= MAX_ENTRIES {
+                    rendered.clear();
+                }
+                rendered.insert(key, Rendered { made_at: Instant::now(), version, body: body.clone() });
+            }
+        }
+        Ok(body)
     }
 
     /// Takes the database's version; drops every page when it moved.

@@ -1,6 +1,7 @@
 //! The catalog's public pages: home, subscribe, the archive and one issue.
 
 use axum::{
+    body::Bytes,
     extract::{Path, State},
     http::StatusCode,
     response::{Html, IntoResponse, Response},
@@ -9,7 +10,13 @@ use axum::{
 };
 use serde::Serialize;
 
-use super::{error::PageError, extract::visitor_context, extract::Visitor, render::render, AppState};
+use super::{
+    error::PageError,
+    extract::{reader_context, reader_parts, visitor_context, Visitor},
+    page_cache::ReaderParts,
+    render::render,
+    AppState,
+};
 use crate::{
     accounts,
     catalog::{self, Edition, Issue, IssueRef, Plan, Publication},
@@ -52,6 +59,8 @@ async fn policy_page(State(state): State<AppState>, visitor: Visitor, uri: axum:
 }
 
 type Page = Result<Html<String>, PageError>;
+/// A page kept rendered for readers with the same parts (`PageCache::rendered`).
+type RenderedPage = Result<Html<Bytes>, PageError>;
 
 #[derive(Serialize)]
 struct EditionPlans {
@@ -99,20 +108,28 @@ struct HomeCatalog {
     featured: Option<crate::offers::FeaturedOffer>,
 }
 
-async fn home(State(state): State<AppState>, visitor: Visitor) -> Page {
-    let mut context = visitor_context(&state, &visitor, "Home").await;
-    let catalog = state
+async fn home(State(state): State<AppState>, visitor: Visitor) -> RenderedPage {
+    let state = &state;
+    let parts = reader_parts(state, &visitor).await;
+    let html = state
         .page_cache
-        .shared("home", || async {
-            Ok(HomeCatalog {
-                offers: offers(&state, true).await?,
-                featured: crate::offers::featured_offer(&state.db, crate::clock::now()).await?,
-            })
+        .rendered("home", parts, |parts| async move {
+            let catalog = state
+                .page_cache
+                .shared("home", || async {
+                    Ok(HomeCatalog {
+                        offers: offers(state, true).await?,
+                        featured: crate::offers::featured_offer(&state.db, crate::clock::now()).await?,
+                    })
+                })
+                .await?;
+            let mut context = reader_context(state, "Home", parts);
+            context.insert("offers", &catalog.offers);
+            context.insert("featured", &catalog.featured);
+            Ok(render(state, "catalog/home.html", &context)?.0)
         })
         .await?;
-    context.insert("offers", &catalog.offers);
-    context.insert("featured", &catalog.featured);
-    Ok(render(&state, "catalog/home.html", &context)?)
+    Ok(Html(html))
 }
 
 /// Each plan's facts (issues, price per issue, first issue if paid now), by SKU.
@@ -149,7 +166,18 @@ pub(super) async fn subscribe_page(
     status: StatusCode,
     refused: Option<RateAttempt>,
 ) -> Result<Response, PageError> {
-    let mut context = visitor_context(state, visitor, "Subscribe").await;
+    let parts = reader_parts(state, visitor).await;
+    let html = match refused {
+        // A refused amount is this reader's own: that page is made for them alone.
+        Some(refused) => Bytes::from(render_subscribe(state, parts, Some(refused)).await?),
+        None => state.page_cache.rendered("subscribe", parts, |parts| render_subscribe(state, parts, None)).await?,
+    };
+    let mut response = Html(html).into_response();
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+async fn render_subscribe(state: &AppState, parts: ReaderParts, refused: Option<RateAttempt>) -> Result<String, Error> {
     let catalog = state
         .page_cache
         .shared("subscribe", || async {
@@ -162,6 +190,7 @@ pub(super) async fn subscribe_page(
             })
         })
         .await?;
+    let mut context = reader_context(state, "Subscribe", parts);
     context.insert("facts", &catalog.facts);
     context.insert("offers", &catalog.offers);
     context.insert("postage_zones", &catalog.postage_zones);
@@ -170,9 +199,7 @@ pub(super) async fn subscribe_page(
         "Prepaid subscriptions for 1, 2 or 4 years, in print or digital, with the price per year and where print is mailed.",
     );
     context.insert("refused", &refused);
-    let mut response = render(state, "catalog/subscribe.html", &context)?.into_response();
-    *response.status_mut() = status;
-    Ok(response)
+    Ok(render(state, "catalog/subscribe.html", &context)?.0)
 }
 
 #[derive(Serialize)]
@@ -229,7 +256,7 @@ async fn issue_page(
     State(state): State<AppState>,
     visitor: Visitor,
     Path((slug, year, month)): Path<(String, String, String)>,
-) -> Page {
+) -> RenderedPage {
     let not_found = || Error::not_found("issue_not_found", "There is no such issue in the archive.");
     let issue_ref = IssueRef::parse(&slug, &year, &month).ok_or_else(not_found)?;
     let page = state
@@ -248,19 +275,27 @@ async fn issue_page(
             })
         })
         .await?;
-    let issue = &page.issue;
-    let pdf = accounts::pdf_access(&state.db, visitor.reader().await?.as_deref(), issue, crate::clock::now()).await?;
-    let mut context = visitor_context(&state, &visitor, &issue.name()).await;
-    context.insert("facts", &page.facts);
-    context.insert("editions", &page.editions);
-    context.insert("issues_per_year", &page.publication.frequency.issues_per_year());
-    context.insert("pdf", &pdf);
-    context.insert("subscribe_from", &page.subscribe_from);
-    context.insert("publication", &page.publication);
-    context.insert("description", &issue.summary);
-    context.insert("issue", issue);
-    context.insert("branches", &page.branches);
-    Ok(render(&state, "catalog/issue.html", &context)?)
+    let reader = visitor.reader().await?;
+    let pdf = accounts::pdf_access(&state.db, reader.as_deref(), &page.issue, crate::clock::now()).await?;
+    let parts = ReaderParts { pdf: Some(pdf), ..reader_parts(&state, &visitor).await };
+    let (state, page) = (&state, &page);
+    let html = state
+        .page_cache
+        .rendered(&format!("issue:{}", issue_ref.sku()), parts, |parts| async move {
+            let issue = &page.issue;
+            let mut context = reader_context(state, &issue.name(), parts);
+            context.insert("facts", &page.facts);
+            context.insert("editions", &page.editions);
+            context.insert("issues_per_year", &page.publication.frequency.issues_per_year());
+            context.insert("subscribe_from", &page.subscribe_from);
+            context.insert("publication", &page.publication);
+            context.insert("description", &issue.summary);
+            context.insert("issue", issue);
+            context.insert("branches", &page.branches);
+            Ok(render(state, "catalog/issue.html", &context)?.0)
+        })
+        .await?;
+    Ok(Html(html))
 }
 
 /// What an issue's page shows every reader alike (the PDF link is the reader's own).

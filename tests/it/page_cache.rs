@@ -13,6 +13,7 @@ on_both_databases!(
     a_readers_home_page_shares_the_catalog_never_the_cart,
     a_staff_change_shows_here_at_once_and_on_another_instance_within_a_second,
     a_readers_subscribe_and_issue_pages_share_the_catalog_never_the_cart,
+    readers_asking_at_once_each_get_their_own_parts_of_kept_pages,
 );
 
 /// The app again, with the page cache on.
@@ -219,5 +220,77 @@ async fn a_readers_subscribe_and_issue_pages_share_the_catalog_never_the_cart(ap
     let changed = Instant::now();
     assert_eq!(page(&one, &here, issue).await.0, 404, "at once where it was made");
     eventually(changed, "issue", async || page(&two, &there, issue).await, |status, _| status == 404).await;
+    there.stop().await;
+}
+
+/// Readers with different carts and PDF rights ask for the same pages at once, on two instances,
+/// round after round, their carts growing between rounds: every page shows its own reader's count
+/// and PDF link, never another's (kept renderings are shared only by readers with the same parts).
+async fn readers_asking_at_once_each_get_their_own_parts_of_kept_pages(app: TestApp) {
+    let here = with_cache(app).await;
+    let there = TestApp::start(here.config.clone()).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let folder = here.config.data_dir.join("media").join("pdfs");
+    std::fs::create_dir_all(&folder).expect("a folder");
+    std::fs::write(folder.join("kept.pdf"), crate::digital::two_page_pdf()).expect("written");
+    sqlx::query("UPDATE issues SET pdf_file = 'pdfs/kept.pdf' WHERE sku = 'sw-2017-01'")
+        .execute(&here.db.pool)
+        .await
+        .expect("the PDF recorded");
+    let covering = Some((terms::period(2016, 6), terms::period(2017, 5)));
+    let elsewhere = Some((terms::period(2018, 1), terms::period(2018, 12)));
+    let readers = [
+        (crate::digital::reader_with(&here, "kept-a@example.org", "sw-digital-1y", covering).await, "Download the PDF"),
+        (
+            crate::digital::reader_with(&here, "kept-b@example.org", "sw-digital-1y", elsewhere).await,
+            "do not cover this issue's PDF",
+        ),
+        (here.with_new_client(), "Sign in</a> to read it"),
+        (here.with_new_client(), "Sign in</a> to read it"),
+    ];
+    // Reader n starts with n copies of a back issue in their cart; all but the first add one a round.
+    let mut counts = [0, 1, 2, 3];
+    for (n, (reader, _)) in readers.iter().enumerate() {
+        for _ in 0..n {
+            assert_eq!(reader.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-2016-12"})).await.0, 200);
+        }
+    }
+    for _ in 0..3 {
+        let instances = [&here, &there];
+        let paths = ["/", "/subscribe", "/issues/sw/2017/01"];
+        let asks: Vec<_> = readers
+            .iter()
+            .zip(counts)
+            .flat_map(|(reader, count)| {
+                instances.into_iter().flat_map(move |instance| paths.map(move |path| (reader, count, instance, path)))
+            })
+            .collect();
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(asks.len()));
+        let pages = asks.into_iter().map(|((reader, pdf_words), count, instance, path)| {
+            let (barrier, request) = (barrier.clone(), reader.client.get(instance.url(path)));
+            async move {
+                barrier.wait().await;
+                let response = request.send().await.expect("answered");
+                assert_eq!(response.status(), 200);
+                let html = response.text().await.expect("HTML");
+                match count {
+                    0 => assert!(!html.contains("cart-count"), "{path}: no cart count for an empty cart"),
+                    _ => assert!(html.contains(&format!("class=\"cart-count\">{count}<")), "{path}: count {count}"),
+                }
+                if path.starts_with("/issues") {
+                    assert!(html.contains(pdf_words), "{path}: the reader's own PDF link ({pdf_words})");
+                    let others = ["Download the PDF", "do not cover this issue's PDF", "Sign in</a> to read it"];
+                    for other in others.iter().filter(|w| *w != pdf_words) {
+                        assert!(!html.contains(other), "{path}: another reader's PDF link ({other})");
+                    }
+                }
+            }
+        });
+        futures_util::future::join_all(pages).await;
+        for (n, (reader, _)) in readers.iter().enumerate().skip(1) {
+            assert_eq!(reader.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-2016-12"})).await.0, 200);
+            counts[n] += 1;
+        }
+    }
     there.stop().await;
 }
