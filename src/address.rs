@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::FieldError;
+use crate::{db::Param, error::FieldError};
 
 /// An address as typed, unchecked.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -150,20 +150,27 @@ impl Address {
     }
 }
 
-/// Binds an address's six columns (line1, line2, city, region, postal_code, country), in that
-/// order, or six NULLs.
-pub(crate) trait BindAddress {
-    fn bind_address(self, address: Option<&Address>) -> Self;
+/// An address's six columns (line1, line2, city, region, postal_code, country), in that order, or
+/// six NULLs.
+pub(crate) fn params(address: Option<&Address>) -> [Param<'_>; 6] {
+    [
+        Param::text_or_null(address.map(|a| a.line1.as_str())),
+        Param::text_or_null(address.and_then(|a| a.line2.as_deref())),
+        Param::text_or_null(address.map(|a| a.city.as_str())),
+        Param::text_or_null(address.and_then(|a| a.region.as_deref())),
+        Param::text_or_null(address.map(|a| a.postal_code.as_str())),
+        Param::text_or_null(address.map(|a| a.country.as_str())),
+    ]
 }
 
-impl<'q> BindAddress for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    fn bind_address(self, address: Option<&Address>) -> Self {
-        self.bind(address.map(|a| a.line1.clone()))
-            .bind(address.and_then(|a| a.line2.clone()))
-            .bind(address.map(|a| a.city.clone()))
-            .bind(address.and_then(|a| a.region.clone()))
-            .bind(address.map(|a| a.postal_code.clone()))
-            .bind(address.map(|a| a.country.clone()))
+/// Binds `params(address)` to a sqlx statement.
+pub(crate) trait BindAddress<'q> {
+    fn bind_address(self, address: Option<&'q Address>) -> Self;
+}
+
+impl<'q> BindAddress<'q> for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    fn bind_address(self, address: Option<&'q Address>) -> Self {
+        crate::db::bind_all(self, &params(address))
     }
 }
 

@@ -6,7 +6,7 @@
 //! one upsert, never a read followed by a write.
 
 use crate::{
-    db::Db,
+    db::{Db, Param, PortableTx, Statements},
     error::{Error, Result},
 };
 
@@ -43,20 +43,24 @@ impl FailureLimit {
     pub async fn begin(&self, db: &Db, keys: &[String; 2], now: i64, refusal: &'static str) -> Result<Attempt> {
         // Every right-hand side reads the row as it was, on both databases: a window that has
         // ended starts again at one.
-        let counts: Vec<(i64, i64)> = sqlx::query_as(
-            "INSERT INTO attempt_counts (kind, limiter_key, window_start, failures) VALUES ($1, $2, $4, 1), ($1, $3, $4, 1) \
+        let mut tx = db.begin_unflushed().await?;
+        let counts: Vec<(i64, i64)> = tx
+            .rows(
+                "INSERT INTO attempt_counts (kind, limiter_key, window_start, failures) VALUES ($1, $2, $4, 1), ($1, $3, $4, 1) \
              ON CONFLICT (kind, limiter_key) DO UPDATE SET \
              failures = CASE WHEN attempt_counts.window_start <= $5 THEN 1 ELSE attempt_counts.failures + 1 END, \
              window_start = CASE WHEN attempt_counts.window_start <= $5 THEN $4 ELSE attempt_counts.window_start END \
              RETURNING failures, window_start",
-        )
-        .bind(self.kind)
-        .bind(&keys[0])
-        .bind(&keys[1])
-        .bind(now)
-        .bind(now - self.window_secs)
-        .fetch_all(db.unflushed_write().await?.pool())
-        .await?;
+                &[
+                    Param::Text(self.kind),
+                    Param::Text(&keys[0]),
+                    Param::Text(&keys[1]),
+                    Param::Int(now),
+                    Param::Int(now - self.window_secs),
+                ],
+            )
+            .await?;
+        tx.commit().await?;
         let count = counts.iter().map(|(failures, _)| *failures).max().unwrap_or(0);
         let retry_after = counts
             .iter()
@@ -73,17 +77,14 @@ impl FailureLimit {
         Ok(Attempt { count, keys: keys.clone() })
     }
 
-    /// The attempt was right: it stops counting against its keys. `conn` is a write transaction
-    /// (see `Db::unflushed_write`), so the caller's own change can commit with it.
-    pub async fn succeeded(&self, conn: &mut sqlx::AnyConnection, attempt: Attempt) -> Result<()> {
-        sqlx::query(
+    /// The attempt was right: it stops counting against its keys, in the caller's transaction so
+    /// that their own change commits with it.
+    pub async fn succeeded(&self, tx: &mut PortableTx, attempt: Attempt) -> Result<()> {
+        tx.execute(
             "UPDATE attempt_counts SET failures = failures - 1 \
              WHERE kind = $1 AND limiter_key IN ($2, $3) AND failures > 0",
+            &[Param::Text(self.kind), Param::Text(&attempt.keys[0]), Param::Text(&attempt.keys[1])],
         )
-        .bind(self.kind)
-        .bind(&attempt.keys[0])
-        .bind(&attempt.keys[1])
-        .execute(conn)
         .await?;
         Ok(())
     }

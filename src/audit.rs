@@ -3,9 +3,12 @@
 //! the transaction of the change itself, so a change and its entry commit together or not at all.
 
 use serde::Serialize;
-use sqlx::{AnyConnection, FromRow};
+use sqlx::FromRow;
 
-use crate::{db::Db, error::Result};
+use crate::{
+    db::{Db, Param, Statements},
+    error::Result,
+};
 
 /// Who is acting.
 #[derive(Clone, Debug)]
@@ -42,22 +45,25 @@ pub struct Change<'a> {
 }
 
 /// Writes an entry on the caller's connection or transaction, so it commits with the change.
-pub async fn record(conn: &mut AnyConnection, actor: &Actor, change: Change<'_>, now: i64) -> Result<()> {
+pub async fn record(conn: &mut impl Statements, actor: &Actor, change: Change<'_>, now: i64) -> Result<()> {
     let Change { action, entity, entity_id, before, after } = change;
-    sqlx::query(
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (before, after) = (before.map(|v| v.to_string()), after.map(|v| v.to_string()));
+    conn.execute(
         "INSERT INTO audit_log (id, at, staff_id, staff_email, action, entity, entity_id, before_json, after_json) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            Param::Text(&id),
+            Param::Int(now),
+            Param::text_or_null(actor.staff_id.as_deref()),
+            Param::Text(&actor.email),
+            Param::Text(action),
+            Param::Text(entity),
+            Param::Text(entity_id),
+            Param::text_or_null(before.as_deref()),
+            Param::text_or_null(after.as_deref()),
+        ],
     )
-    .bind(uuid::Uuid::new_v4().simple().to_string())
-    .bind(now)
-    .bind(&actor.staff_id)
-    .bind(&actor.email)
-    .bind(action)
-    .bind(entity)
-    .bind(entity_id)
-    .bind(before.map(|v| v.to_string()))
-    .bind(after.map(|v| v.to_string()))
-    .execute(&mut *conn)
     .await?;
     Ok(())
 }

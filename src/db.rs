@@ -6,7 +6,7 @@
 //! in place instead: `in_place`), and every query runs in the test suite against
 //! both databases; see the README for the few rules that keeps.
 
-use std::{str::FromStr, time::Duration};
+use std::{future::Future, str::FromStr, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
@@ -17,7 +17,7 @@ use tower_sessions::ExpiredDeletion;
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 pub mod in_place;
-pub use in_place::{InPlace, InPlaceTx, Param, ReadRow};
+pub use in_place::{bind_all, Durability, InPlace, InPlaceTx, Param, ReadRow};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -100,38 +100,81 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
-/// A write transaction of what is not money (see `Db::unflushed_write`) whose statements are
-/// written once for both databases: on SQLite it runs in place (`in_place`), on PostgreSQL through
-/// sqlx. Dropped without `commit`, it is rolled back.
-pub enum UnflushedTx {
+/// A write transaction whose statements are written once for both databases (`Statements`): on a
+/// SQLite file it runs in place (`in_place`), on PostgreSQL through sqlx. `Db::begin_unflushed`
+/// for what is not money, `Db::begin_durable` for orders. Dropped without `commit`, it is rolled
+/// back.
+pub enum PortableTx {
     // Field order is drop order: the transaction ends before the turn is given up.
     InPlace { tx: InPlaceTx, _turn: Option<tokio::sync::OwnedMutexGuard<()>> },
     Sqlx(WriteTx),
 }
 
-impl UnflushedTx {
-    /// Runs a statement; answers how many rows it changed.
-    pub async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<u64> {
-        match self {
-            UnflushedTx::InPlace { tx, .. } => tx.execute(sql, params),
-            UnflushedTx::Sqlx(tx) => {
-                Ok(in_place::bind_all(sqlx::query(sql), params).execute(&mut **tx).await?.rows_affected())
-            }
-        }
-    }
-
-    /// The first row a statement answers, if any.
-    pub async fn row<T: ReadRow>(&mut self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<Option<T>> {
-        match self {
-            UnflushedTx::InPlace { tx, .. } => Ok(tx.rows(sql, params)?.into_iter().next()),
-            UnflushedTx::Sqlx(tx) => in_place::bind_all_as(sqlx::query_as(sql), params).fetch_optional(&mut **tx).await,
-        }
-    }
-
+impl PortableTx {
     pub async fn commit(self) -> sqlx::Result<()> {
         match self {
-            UnflushedTx::InPlace { tx, _turn } => tx.commit(),
-            UnflushedTx::Sqlx(tx) => tx.commit().await,
+            PortableTx::InPlace { tx, _turn } => tx.commit(),
+            PortableTx::Sqlx(tx) => tx.commit().await,
+        }
+    }
+}
+
+/// Statements written once for both databases, `$N` placeholders bound to `Param`s: what a
+/// portable transaction runs, and a sqlx connection too (`&mut *tx` of a `WriteTx`), so that a
+/// step shared by code on either (taking a reader's lock, an audit entry) is written once.
+pub trait Statements: Send {
+    /// Runs a statement; answers how many rows it changed.
+    fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> impl Future<Output = sqlx::Result<u64>> + Send;
+
+    /// Every row a statement answers.
+    fn rows<T: ReadRow>(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> impl Future<Output = sqlx::Result<Vec<T>>> + Send;
+
+    /// The first row a statement answers, if any.
+    fn row<T: ReadRow>(
+        &mut self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> impl Future<Output = sqlx::Result<Option<T>>> + Send {
+        async move { Ok(self.rows(sql, params).await?.into_iter().next()) }
+    }
+}
+
+impl Statements for sqlx::AnyConnection {
+    async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<u64> {
+        Ok(in_place::bind_all(sqlx::query(sql), params).execute(&mut *self).await?.rows_affected())
+    }
+
+    async fn rows<T: ReadRow>(&mut self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<Vec<T>> {
+        in_place::bind_all_as(sqlx::query_as(sql), params).fetch_all(&mut *self).await
+    }
+}
+
+impl Statements for WriteTx {
+    async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<u64> {
+        Statements::execute(&mut **self, sql, params).await
+    }
+
+    async fn rows<T: ReadRow>(&mut self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<Vec<T>> {
+        Statements::rows(&mut **self, sql, params).await
+    }
+}
+
+impl Statements for PortableTx {
+    async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<u64> {
+        match self {
+            PortableTx::InPlace { tx, .. } => tx.execute(sql, params),
+            PortableTx::Sqlx(tx) => Statements::execute(&mut **tx, sql, params).await,
+        }
+    }
+
+    async fn rows<T: ReadRow>(&mut self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<Vec<T>> {
+        match self {
+            PortableTx::InPlace { tx, .. } => tx.rows(sql, params),
+            PortableTx::Sqlx(tx) => Statements::rows(&mut **tx, sql, params).await,
         }
     }
 }
@@ -279,13 +322,25 @@ impl Db {
     }
 
     /// A transaction within `unflushed_write`'s rules, run in place on a SQLite file.
-    pub async fn begin_unflushed(&self) -> sqlx::Result<UnflushedTx> {
+    pub async fn begin_unflushed(&self) -> sqlx::Result<PortableTx> {
         match &self.in_place {
             Some(in_place) => {
                 let turn = self.take_turn().await?;
-                Ok(UnflushedTx::InPlace { tx: in_place.begin_unflushed().await?, _turn: turn })
+                Ok(PortableTx::InPlace { tx: in_place.begin(Durability::Unflushed).await?, _turn: turn })
             }
-            None => Ok(UnflushedTx::Sqlx(self.unflushed_write().await?.begin().await?)),
+            None => Ok(PortableTx::Sqlx(self.unflushed_write().await?.begin().await?)),
+        }
+    }
+
+    /// A transaction within `begin_write`'s rules (its commit waits for the disk: orders), run in
+    /// place on a SQLite file.
+    pub async fn begin_durable(&self) -> sqlx::Result<PortableTx> {
+        match &self.in_place {
+            Some(in_place) => {
+                let turn = self.take_turn().await?;
+                Ok(PortableTx::InPlace { tx: in_place.begin(Durability::Full).await?, _turn: turn })
+            }
+            None => Ok(PortableTx::Sqlx(self.begin_write().await?)),
         }
     }
 
@@ -390,7 +445,7 @@ async fn open_pool(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
                          PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; {cache}"
                     );
-                    conn.execute(pragmas.as_str()).await?;
+                    Executor::execute(&mut *conn, pragmas.as_str()).await?;
                 }
                 Ok(())
             })

@@ -93,18 +93,16 @@ fn sorted_choices(home: &str, keep: impl Fn(&str) -> bool) -> Vec<CountryChoice>
 
 /// The zones in their order, with their countries.
 pub async fn zones(db: &Db, currency: Currency) -> Result<Vec<Zone>> {
-    let rows: Vec<(String, String, i64, i64)> =
-        // The zone taking every other country reads last.
-        sqlx::query_as(
+    // The zone taking every other country reads last.
+    let rows: Vec<(String, String, i64, i64)> = db
+        .read_rows(
             "SELECT id, name, per_copy, every_other_country FROM postage_zones \
              ORDER BY every_other_country, position, name",
+            &[],
         )
-            .fetch_all(&db.pool)
-            .await?;
+        .await?;
     let countries: Vec<(String, String)> =
-        sqlx::query_as("SELECT zone_id, country FROM postage_zone_countries ORDER BY country")
-            .fetch_all(&db.pool)
-            .await?;
+        db.read_rows("SELECT zone_id, country FROM postage_zone_countries ORDER BY country", &[]).await?;
     Ok(rows
         .into_iter()
         .map(|(id, name, per_copy, every_other)| {

@@ -58,6 +58,6 @@ pub async fn export_for_staff(db: &Db, email_normalized: &str, actor: &Actor, no
         before: None,
         after: Some(serde_json::json!({ "orders": data.orders.len(), "subscriptions": data.subscriptions.len() })),
     };
-    audit::record(&mut conn, actor, change, now).await?;
+    audit::record(&mut *conn, actor, change, now).await?;
     Ok(data)
 }

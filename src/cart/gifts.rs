@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::Notice;
 use crate::{
     catalog::rates::{Rate, RateChoice},
-    db::Db,
+    db::{Db, Param, ReadRow, Statements},
     error::{Error, Result},
     gifts::{self, Gift, GiftColumns},
 };
@@ -36,6 +36,18 @@ struct GiftRow {
     gift: GiftColumns,
 }
 
+impl ReadRow for GiftRow {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<GiftRow> {
+        Ok(GiftRow {
+            id: row.get("id")?,
+            sku: row.get("sku")?,
+            rate: row.get("rate")?,
+            rate_amount: row.get("rate_amount")?,
+            gift: GiftColumns::from_sqlite(row)?,
+        })
+    }
+}
+
 impl GiftRow {
     fn into_gift(self) -> CartGift {
         let gift = self.gift.into_gift();
@@ -55,9 +67,9 @@ fn select(filter: &str) -> String {
 }
 
 /// The cart's gifts, oldest first.
-pub async fn cart_gifts(conn: &mut sqlx::AnyConnection, cart_id: &str) -> Result<Vec<CartGift>> {
+pub async fn cart_gifts(conn: &mut impl Statements, cart_id: &str) -> Result<Vec<CartGift>> {
     let sql = select("cart_id = $1 ORDER BY added_at, id");
-    let rows: Vec<GiftRow> = sqlx::query_as(&sql).bind(cart_id).fetch_all(&mut *conn).await?;
+    let rows: Vec<GiftRow> = conn.rows(&sql, &[Param::Text(cart_id)]).await?;
     Ok(rows.into_iter().map(GiftRow::into_gift).collect())
 }
 

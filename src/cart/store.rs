@@ -10,7 +10,7 @@ use crate::{
         Product,
     },
     coupons::{self, CouponCode, CouponProblem},
-    db::{Db, Param},
+    db::{Db, Param, PortableTx, Statements},
     error::Result,
     money::{Currency, Money},
 };
@@ -274,7 +274,7 @@ pub async fn apply_coupon(
     // A wrong code keeps its place in the guessing count; a right one gives it back.
     let coupon = checked.map_err(problem)?;
     // The place given back and the coupon set (opening the cart with it): one commit.
-    let mut tx = db.unflushed_write().await?.begin().await?;
+    let mut tx = db.begin_unflushed().await?;
     attempts::COUPON_CODES.succeeded(&mut tx, attempt).await?;
     set_cart_coupon(&mut tx, cart_id, &coupon.id, now).await?;
     tx.commit().await?;
@@ -286,15 +286,12 @@ fn coupon_applied(coupon: &coupons::Coupon) -> Notice {
     Notice::new("coupon_applied", format!("Coupon {} applied: {}", coupon.code, coupon.description))
 }
 
-async fn set_cart_coupon(conn: &mut sqlx::AnyConnection, cart_id: &str, coupon_id: &str, now: i64) -> Result<()> {
-    sqlx::query(
+async fn set_cart_coupon(tx: &mut PortableTx, cart_id: &str, coupon_id: &str, now: i64) -> Result<()> {
+    tx.execute(
         "INSERT INTO carts (id, coupon_id, created_at, updated_at) VALUES ($1, $2, $3, $3) \
          ON CONFLICT (id) DO UPDATE SET coupon_id = excluded.coupon_id, updated_at = excluded.updated_at",
+        &[Param::Text(cart_id), Param::Text(coupon_id), Param::Int(now)],
     )
-    .bind(cart_id)
-    .bind(coupon_id)
-    .bind(now)
-    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -312,7 +309,7 @@ pub async fn apply_offer_coupon(
     let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
     let subtotal = price(&lines, None, currency).subtotal;
     coupon.check(now, &facts, subtotal).map_err(|p| Error::invalid(p.code(), p.message()))?;
-    let mut tx = db.unflushed_write().await?.begin().await?;
+    let mut tx = db.begin_unflushed().await?;
     set_cart_coupon(&mut tx, cart_id, &coupon.id, now).await?;
     tx.commit().await?;
     Ok(vec![coupon_applied(coupon)])
@@ -337,12 +334,12 @@ type LineRow = (String, i64, i64, Rate, Option<i64>);
 
 /// The cart's lines as stored, in the order they were added.
 async fn line_rows(db: &Db, cart_id: &str) -> Result<Vec<LineRow>> {
-    Ok(sqlx::query_as(
-        "SELECT sku, quantity, renewal, rate, rate_amount FROM cart_items WHERE cart_id = $1 ORDER BY added_at, sku",
-    )
-    .bind(cart_id)
-    .fetch_all(&db.pool)
-    .await?)
+    Ok(db
+        .read_rows(
+            "SELECT sku, quantity, renewal, rate, rate_amount FROM cart_items WHERE cart_id = $1 ORDER BY added_at, sku",
+            &[Param::Text(cart_id)],
+        )
+        .await?)
 }
 
 /// The cart's lines (`rows`, as read) priced from the catalog now; lines whose product is no longer

@@ -19,6 +19,7 @@ struct PublicationRow {
     tagline: String,
     description: String,
 }
+read_row_struct!(PublicationRow { slug, name, kind, frequency, tagline, description });
 
 #[derive(FromRow)]
 struct PlanRow {
@@ -184,13 +185,14 @@ fn issue_from_row(row: IssueRow) -> Result<Issue> {
 
 /// Every publication, in the publisher's order, with the editions it is offered in.
 pub async fn publications(db: &Db) -> Result<Vec<Publication>> {
-    let rows: Vec<PublicationRow> = sqlx::query_as(
-        "SELECT slug, name, kind, frequency, tagline, description FROM publications ORDER BY position, slug",
-    )
-    .fetch_all(&db.pool)
-    .await?;
+    let rows: Vec<PublicationRow> = db
+        .read_rows(
+            "SELECT slug, name, kind, frequency, tagline, description FROM publications ORDER BY position, slug",
+            &[],
+        )
+        .await?;
     let edition_rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT publication, edition FROM publication_editions").fetch_all(&db.pool).await?;
+        db.read_rows("SELECT publication, edition FROM publication_editions", &[]).await?;
     rows.into_iter()
         .map(|row| {
             let mut editions: Vec<Edition> = edition_rows

@@ -12,11 +12,13 @@
 //! Only single statements outside a transaction belong here: a read that must see a transaction's
 //! own writes runs on that transaction.
 //!
-//! Writes of what is not money (a reader's session: `InPlace::write_unflushed`; adding to the
-//! cart: `Db::begin_unflushed`) run here too, on one read-write connection with
-//! `synchronous = NORMAL` like `Db::unflushed_write`, under the process's write gate. Another
-//! process holding SQLite's write lock is waited for asleep, off the thread; once the transaction
-//! has begun, nothing in it waits, so no request dropped midway can leave it open.
+//! Writes run here too, under the process's write gate: what is not money (a reader's session:
+//! `InPlace::write_unflushed`; the cart and its coupon: `Db::begin_unflushed`) on a read-write
+//! connection with `synchronous = NORMAL` like `Db::unflushed_write`, and placing an order
+//! (`Db::begin_durable`) on another with `synchronous = FULL`, whose commit waits for the disk
+//! (an `fsync` of the log, on the request's thread) like every order's. Another process holding
+//! SQLite's write lock is waited for asleep, off the thread; once the transaction has begun,
+//! nothing in it waits, so no request dropped midway can leave it open.
 
 use std::{
     path::PathBuf,
@@ -46,12 +48,27 @@ pub enum Param<'a> {
     Blob(&'a [u8]),
     /// An integer column's NULL (PostgreSQL types a NULL parameter too).
     NullInt,
+    /// A text column's NULL.
+    NullText,
 }
 
-impl Param<'_> {
+impl<'a> Param<'a> {
     pub fn int_or_null(value: Option<i64>) -> Param<'static> {
         value.map_or(Param::NullInt, Param::Int)
     }
+
+    pub fn text_or_null(value: Option<&'a str>) -> Param<'a> {
+        value.map_or(Param::NullText, Param::Text)
+    }
+}
+
+/// Whether a write transaction's commit waits for the disk (see the module's comment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous = NORMAL`: what is not money.
+    Unflushed,
+    /// `synchronous = FULL`: orders.
+    Full,
 }
 
 /// A row read here or through sqlx alike: tuples of columns both can decode.
@@ -91,13 +108,15 @@ pub struct InPlace {
     path: PathBuf,
     /// Read-only connections not in use.
     idle: Arc<Mutex<Vec<rusqlite::Connection>>>,
-    /// The read-write connection, when no write is using it (writers take turns: one is enough).
+    /// The read-write connections, when no write is using them (writers take turns: one of each
+    /// durability is enough).
     writer: Arc<Mutex<Option<rusqlite::Connection>>>,
+    durable_writer: Arc<Mutex<Option<rusqlite::Connection>>>,
 }
 
 impl InPlace {
     pub fn new(path: PathBuf) -> InPlace {
-        InPlace { path, idle: Default::default(), writer: Default::default() }
+        InPlace { path, idle: Default::default(), writer: Default::default(), durable_writer: Default::default() }
     }
 
     /// Runs `work` in one write transaction that commits without waiting for the disk (see the
@@ -106,43 +125,53 @@ impl InPlace {
         &self,
         work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> sqlx::Result<T> {
-        let tx = self.begin_unflushed().await?;
+        let tx = self.begin(Durability::Unflushed).await?;
         let value = work(tx.conn()).map_err(to_sqlx)?;
         tx.commit()?;
         Ok(value)
     }
 
-    /// Begins a write transaction on the read-write connection (`BEGIN IMMEDIATE`: it holds
-    /// SQLite's write lock from here). The caller holds the process's write gate.
-    pub async fn begin_unflushed(&self) -> sqlx::Result<InPlaceTx> {
-        let kept = self.writer.lock().ok().and_then(|mut writer| writer.take());
+    /// Begins a write transaction on the read-write connection of `durability` (`BEGIN IMMEDIATE`:
+    /// it holds SQLite's write lock from here). The caller holds the process's write gate.
+    pub async fn begin(&self, durability: Durability) -> sqlx::Result<InPlaceTx> {
+        let home = match durability {
+            Durability::Unflushed => &self.writer,
+            Durability::Full => &self.durable_writer,
+        };
+        let kept = home.lock().ok().and_then(|mut writer| writer.take());
         let conn = match kept {
             Some(conn) => conn,
-            None => self.open_writer().map_err(to_sqlx)?,
+            None => self.open_writer(durability).map_err(to_sqlx)?,
         };
         let started = Instant::now();
         loop {
             match conn.execute_batch("BEGIN IMMEDIATE") {
-                Ok(()) => return Ok(InPlaceTx { conn: Some(conn), home: self.writer.clone() }),
+                Ok(()) => return Ok(InPlaceTx { conn: Some(conn), home: home.clone() }),
                 Err(e) if is_busy(&e) && started.elapsed() < WRITE_PATIENCE => {
                     tokio::time::sleep(Duration::from_millis(2)).await
                 }
                 Err(e) => {
-                    keep_writer(&self.writer, conn);
+                    keep_writer(home, conn);
                     return Err(to_sqlx(e));
                 }
             }
         }
     }
 
-    fn open_writer(&self) -> rusqlite::Result<rusqlite::Connection> {
+    fn open_writer(&self, durability: Durability) -> rusqlite::Result<rusqlite::Connection> {
         let conn = rusqlite::Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        // A lock taken by another process is waited for in `write_unflushed`, asleep.
+        // A lock taken by another process is waited for in `begin`, asleep.
         conn.busy_timeout(Duration::ZERO)?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -256;")?;
+        let synchronous = match durability {
+            Durability::Unflushed => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA cache_size = -256;"
+        ))?;
         conn.set_prepared_statement_cache_capacity(16);
         Ok(conn)
     }
@@ -261,7 +290,7 @@ fn prepare_bound<'c>(
             Param::Text(text) => statement.raw_bind_parameter(index, text)?,
             Param::Int(number) => statement.raw_bind_parameter(index, number)?,
             Param::Blob(bytes) => statement.raw_bind_parameter(index, bytes)?,
-            Param::NullInt => statement.raw_bind_parameter(index, rusqlite::types::Null)?,
+            Param::NullInt | Param::NullText => statement.raw_bind_parameter(index, rusqlite::types::Null)?,
         }
     }
     Ok(statement)
@@ -352,13 +381,14 @@ macro_rules! bind_params {
                 Param::Int(number) => query.bind(number),
                 Param::Blob(bytes) => query.bind(bytes),
                 Param::NullInt => query.bind(None::<i64>),
+                Param::NullText => query.bind(None::<String>),
             };
         }
         query
     }};
 }
 
-pub(super) fn bind_all<'q>(
+pub fn bind_all<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>>,
     params: &[Param<'q>],
 ) -> sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>> {
@@ -429,7 +459,7 @@ mod tests {
     async fn a_write_commits_whole_or_not_at_all_and_a_unique_clash_reads_as_sqlx_tells_it() {
         let (path, in_place) = shop_file("write");
         rusqlite::Connection::open(&path).expect("open").execute_batch("PRAGMA journal_mode = WAL").expect("wal");
-        let tx = in_place.begin_unflushed().await.expect("begin");
+        let tx = in_place.begin(Durability::Unflushed).await.expect("begin");
         let changed =
             tx.execute("UPDATE carts SET items = items + $2 WHERE id = $1", &[Param::Text("a"), Param::Int(4)]);
         assert_eq!(changed.expect("update"), 1);
@@ -442,7 +472,7 @@ mod tests {
         assert_eq!(items_of(&in_place, "a"), vec![(1,)]);
         assert_eq!(items_of(&in_place, "d"), vec![]);
 
-        let tx = in_place.begin_unflushed().await.expect("the connection is usable again");
+        let tx = in_place.begin(Durability::Unflushed).await.expect("the connection is usable again");
         tx.execute("UPDATE carts SET items = 5 WHERE id = $1", &[Param::Text("a")]).expect("update");
         let clash = tx.execute("INSERT INTO carts (id, items) VALUES ($1, 1)", &[Param::Text("b")]);
         assert!(matches!(&clash, Err(sqlx::Error::Database(e)) if e.is_unique_violation()), "{clash:?}");
@@ -450,6 +480,18 @@ mod tests {
         assert!(matches!(&null, Err(sqlx::Error::Database(e)) if e.kind() == sqlx::error::ErrorKind::NotNullViolation));
         tx.commit().expect("commit");
         assert_eq!(items_of(&in_place, "a"), vec![(5,)]);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn an_orders_commit_waits_for_the_disk_and_a_carts_does_not() {
+        let (path, in_place) = shop_file("durability");
+        rusqlite::Connection::open(&path).expect("open").execute_batch("PRAGMA journal_mode = WAL").expect("wal");
+        // SQLite's levels: 1 NORMAL, 2 FULL; each transaction asks its own connection.
+        for (durability, level) in [(Durability::Full, 2), (Durability::Unflushed, 1), (Durability::Full, 2)] {
+            let tx = in_place.begin(durability).await.expect("begin");
+            assert_eq!(tx.rows::<(i64,)>("PRAGMA synchronous", &[]).expect("read"), vec![(level,)], "{durability:?}");
+            tx.commit().expect("commit");
+        }
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -473,7 +515,7 @@ mod tests {
                 }
             }
         });
-        let tx = in_place.begin_unflushed().await.expect("begins once the lock is free");
+        let tx = in_place.begin(Durability::Unflushed).await.expect("begins once the lock is free");
         // The runtime's only thread went on with other work while the write waited.
         assert!(ticks.load(std::sync::atomic::Ordering::SeqCst) >= 1, "the wait blocked the thread");
         ticker.abort();

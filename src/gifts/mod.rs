@@ -13,6 +13,7 @@ use crate::{
     address::{Address, AddressForm},
     catalog::{Edition, Frequency},
     clock,
+    db::Param,
     email::EmailAddress,
     error::FieldError,
     terms,
@@ -117,6 +118,22 @@ pub struct GiftColumns {
     remind_recipient: i64,
 }
 
+crate::db::in_place::read_row_struct!(GiftColumns {
+    recipient_name,
+    recipient_email,
+    ship_line1,
+    ship_line2,
+    ship_city,
+    ship_region,
+    ship_postal_code,
+    ship_country,
+    message,
+    first_period,
+    notify,
+    notify_on,
+    remind_recipient,
+});
+
 /// The column list `GiftColumns` reads.
 pub const GIFT_COLUMNS: &str = "recipient_name, recipient_email, ship_line1, ship_line2, ship_city, ship_region, \
      ship_postal_code, ship_country, message, first_period, notify, notify_on, remind_recipient";
@@ -142,21 +159,26 @@ impl GiftColumns {
     }
 }
 
-/// Binds a gift's columns in `GIFT_COLUMNS` order (13 parameters).
+/// A gift's columns in `GIFT_COLUMNS` order (13 parameters).
+pub fn params(gift: &Gift) -> Vec<Param<'_>> {
+    let mut params = vec![Param::Text(&gift.recipient_name), Param::text_or_null(gift.recipient_email.as_deref())];
+    params.extend(crate::address::params(gift.address.as_ref()));
+    params.extend([
+        Param::text_or_null(gift.message.as_deref()),
+        Param::int_or_null(gift.first_period),
+        Param::Text(gift.notify.kind()),
+        Param::int_or_null(gift.notify.day()),
+        Param::Int(gift.remind_recipient as i64),
+    ]);
+    params
+}
+
+/// Binds `params(gift)` to a sqlx statement.
 pub fn bind<'q>(
     query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     gift: &'q Gift,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    use crate::address::BindAddress;
-    query
-        .bind(&gift.recipient_name)
-        .bind(&gift.recipient_email)
-        .bind_address(gift.address.as_ref())
-        .bind(&gift.message)
-        .bind(gift.first_period)
-        .bind(gift.notify.kind())
-        .bind(gift.notify.day())
-        .bind(gift.remind_recipient as i64)
+    crate::db::bind_all(query, &params(gift))
 }
 
 /// The first issues a gift of this edition may start with, bought at `now`: the next one (as

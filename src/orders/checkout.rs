@@ -3,16 +3,13 @@
 
 use serde::Deserialize;
 
-use super::{
-    BindAddress, DiscountsCounted::PaidOrPending, LineKind, Order, PaymentMethod, CHECKOUT_LIFETIME_SECS,
-    MINIMUM_CHARGE,
-};
+use super::{DiscountsCounted::PaidOrPending, LineKind, Order, PaymentMethod, CHECKOUT_LIFETIME_SECS, MINIMUM_CHARGE};
 use crate::{
     address::Address,
     cart::{self, CartView},
     catalog::{self, rates::Rate, Edition, Product},
     coupons::Coupon,
-    db::Db,
+    db::{Db, Param, Statements},
     email::EmailAddress,
     error::{Error, FieldError, Result},
     money::Currency,
@@ -247,7 +244,8 @@ pub(super) async fn save_order(
     let (charged_postage, waived_postage) = if *waive_postage { (0, postage_amount) } else { (postage_amount, 0) };
     let id = uuid::Uuid::new_v4().simple().to_string();
     let email_normalized = details.email.normalized();
-    let mut tx = db.begin_write().await?;
+    // In place on a SQLite file, its commit waiting for the disk like every order's.
+    let mut tx = db.begin_durable().await?;
     // The readers' rows first (the buyer's and each gift recipient's): on PostgreSQL their locks
     // make two checkouts (or a checkout and a settlement) for one reader take turns, so each sees
     // what the other reserved.
@@ -258,23 +256,24 @@ pub(super) async fn save_order(
     // changed.
     // (An order taken by staff has no cart.)
     if let Some(cart_id) = cart_id {
-        let cart: Option<(Option<String>, i64)> =
-            sqlx::query_as("UPDATE carts SET updated_at = $2 WHERE id = $1 RETURNING coupon_id, donation")
-                .bind(cart_id)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let cart: Option<(Option<String>, i64)> = tx
+            .row(
+                "UPDATE carts SET updated_at = $2 WHERE id = $1 RETURNING coupon_id, donation",
+                &[Param::Text(cart_id), Param::Int(now)],
+            )
+            .await?;
         let Some((cart_coupon, donation)) = cart else { return Err(cart_changed()) };
         if cart_coupon.as_deref() != coupon.map(|c| c.id.as_str()) || donation != view.quote.donation.amount {
             return Err(cart_changed());
         }
         // And its lines: a line added, removed or changed since the cart was priced is not ordered
         // unseen.
-        let mut items: Vec<(String, i64, Rate, Option<i64>)> =
-            sqlx::query_as("SELECT sku, quantity, rate, rate_amount FROM cart_items WHERE cart_id = $1 ORDER BY sku")
-                .bind(cart_id)
-                .fetch_all(&mut *tx)
-                .await?;
+        let mut items: Vec<(String, i64, Rate, Option<i64>)> = tx
+            .rows(
+                "SELECT sku, quantity, rate, rate_amount FROM cart_items WHERE cart_id = $1 ORDER BY sku",
+                &[Param::Text(cart_id)],
+            )
+            .await?;
         let mut priced: Vec<(String, i64, Rate, Option<i64>)> = view
             .quote
             .lines
@@ -301,16 +300,14 @@ pub(super) async fn save_order(
     if let Some(coupon) = coupon {
         // The limit is guarded by this one conditional statement: however many checkouts run at
         // once, on however many instances, only as many as the limit see a row change.
-        let reserved = sqlx::query(
-            "UPDATE coupons SET redemptions_used = redemptions_used + 1 \
-             WHERE id = $1 AND active = 1 AND (max_redemptions IS NULL OR redemptions_used < max_redemptions) \
-             AND (starts_at IS NULL OR starts_at <= $2) AND (ends_at IS NULL OR ends_at > $2)",
-        )
-        .bind(&coupon.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let reserved = tx
+            .execute(
+                "UPDATE coupons SET redemptions_used = redemptions_used + 1 \
+                 WHERE id = $1 AND active = 1 AND (max_redemptions IS NULL OR redemptions_used < max_redemptions) \
+                 AND (starts_at IS NULL OR starts_at <= $2) AND (ends_at IS NULL OR ends_at > $2)",
+                &[Param::Text(&coupon.id), Param::Int(now)],
+            )
+            .await?;
         if reserved == 0 {
             return Err(Error::invalid(
                 "coupon_used_up",
@@ -322,14 +319,14 @@ pub(super) async fn save_order(
         }
         // Counted under the reader's lock, so two checkouts by one reader at once see each other.
         if let Some(limit) = coupon.per_customer_limit {
-            let (used,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM coupon_redemptions WHERE coupon_id = $1 AND email_normalized = $2 \
-                 AND status IN ('reserved', 'final')",
-            )
-            .bind(&coupon.id)
-            .bind(email_normalized)
-            .fetch_one(&mut *tx)
-            .await?;
+            let (used,): (i64,) = tx
+                .row(
+                    "SELECT COUNT(*) FROM coupon_redemptions WHERE coupon_id = $1 AND email_normalized = $2 \
+                     AND status IN ('reserved', 'final')",
+                    &[Param::Text(&coupon.id), Param::Text(email_normalized)],
+                )
+                .await?
+                .unwrap_or((0,));
             if used >= limit {
                 return Err(Error::invalid(
                     "coupon_limit_reached",
@@ -370,8 +367,43 @@ pub(super) async fn save_order(
         }
     }
 
-    let address = details.address.as_ref();
-    sqlx::query(
+    let expires_at =
+        // An invoice waits until its due date and a month more; staff mark it paid or cancel it.
+        staff.as_ref().and_then(|s| s.invoice_due).map_or(now + CHECKOUT_LIFETIME_SECS, |due| due + 31 * 86_400);
+    let mut params = vec![
+        Param::Text(&id),
+        Param::text_or_null(cart_id),
+        Param::Text(details.email.as_str()),
+        Param::Text(email_normalized),
+        Param::Text(&details.name),
+    ];
+    params.extend(crate::address::params(details.address.as_ref()));
+    params.extend([
+        Param::Text(currency.code()),
+        Param::Int(view.quote.subtotal.amount),
+        Param::Int(view.quote.discount.amount),
+        Param::Int(charged_postage),
+        Param::text_or_null(postage.as_ref().map(|p| p.zone.as_str())),
+        Param::Int(postage.as_ref().map_or(0, |p| p.copies)),
+        Param::Int(postage.as_ref().map_or(0, |p| p.per_copy.amount)),
+        // The column is the items' total; postage and the donation have their own (see `ORDER_COLUMNS`).
+        Param::Int(view.quote.items_total().amount),
+        Param::text_or_null(coupon.map(|c| c.id.as_str())),
+        Param::text_or_null(coupon.map(|c| c.code.as_str())),
+        Param::Text(provider.as_str()),
+        Param::Int(expires_at),
+        Param::Int(now),
+        Param::Text(if staff.is_some() { "staff" } else { "checkout" }),
+        Param::text_or_null(staff.as_ref().map(|s| s.payment_method)),
+        Param::int_or_null(staff.as_ref().and_then(|s| s.invoice_due)),
+        Param::text_or_null(staff.as_ref().and_then(|s| s.complimentary_reason.as_deref())),
+        Param::text_or_null(staff.as_ref().and_then(|s| s.notes.as_deref())),
+        Param::text_or_null(staff.as_ref().map(|s| s.request.as_str())),
+        Param::Int(waived_postage),
+        Param::Int(view.quote.donation.amount),
+        Param::Int(gifts_postage(lines)),
+    ]);
+    tx.execute(
         "INSERT INTO orders (id, cart_id, email, email_normalized, name, ship_line1, ship_line2, ship_city, ship_region, \
          ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
          postage_per_copy, total, coupon_id, coupon_code, status, provider, expires_at, created_at, source, \
@@ -379,76 +411,50 @@ pub(super) async fn save_order(
          gift_postage) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
          'pending', $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)",
+        &params,
     )
-    .bind(&id)
-    .bind(cart_id)
-    .bind(details.email.as_str())
-    .bind(email_normalized)
-    .bind(&details.name)
-    .bind_address(address)
-    .bind(currency.code())
-    .bind(view.quote.subtotal.amount)
-    .bind(view.quote.discount.amount)
-    .bind(charged_postage)
-    .bind(postage.as_ref().map(|p| p.zone.clone()))
-    .bind(postage.as_ref().map_or(0, |p| p.copies))
-    .bind(postage.as_ref().map_or(0, |p| p.per_copy.amount))
-    // The column is the items' total; postage and the donation have their own (see `ORDER_COLUMNS`).
-    .bind(view.quote.items_total().amount)
-    .bind(coupon.map(|c| c.id.clone()))
-    .bind(coupon.map(|c| c.code.clone()))
-    .bind(provider.as_str())
-    // An invoice waits until its due date and a month more; staff mark it paid or cancel it.
-    .bind(staff.as_ref().and_then(|s| s.invoice_due).map_or(now + CHECKOUT_LIFETIME_SECS, |due| due + 31 * 86_400))
-    .bind(now)
-    .bind(if staff.is_some() { "staff" } else { "checkout" })
-    .bind(staff.as_ref().map(|s| s.payment_method))
-    .bind(staff.as_ref().and_then(|s| s.invoice_due))
-    .bind(staff.as_ref().and_then(|s| s.complimentary_reason.clone()))
-    .bind(staff.as_ref().and_then(|s| s.notes.clone()))
-    .bind(staff.as_ref().map(|s| s.request.clone()))
-    .bind(waived_postage)
-    .bind(view.quote.donation.amount)
-    .bind(gifts_postage(lines))
-    .execute(&mut *tx)
     .await?;
     for (position, line) in lines.iter().enumerate() {
-        sqlx::query(
+        let kind = if line.product.term_years().is_some() { LineKind::Subscription } else { LineKind::Issue };
+        let (name, beneficiary) = (line.product.name(), line.beneficiary(email_normalized));
+        tx.execute(
             "INSERT INTO order_lines (order_id, position, sku, name, kind, publication, edition, term_years, quantity, \
              unit_price, line_total, discount, rate, beneficiary) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            &[
+                Param::Text(&id),
+                Param::Int(position as i64),
+                Param::Text(line.product.sku()),
+                Param::Text(&name),
+                Param::Text(kind.as_str()),
+                Param::Text(line.product.publication()),
+                Param::Text(line.product.edition().as_str()),
+                Param::int_or_null(line.product.term_years()),
+                Param::Int(line.quantity),
+                Param::Int(line.unit_price),
+                Param::Int(line.line_total),
+                Param::Int(line.discount),
+                Param::Text(line.rate.as_str()),
+                Param::text_or_null(beneficiary.as_deref()),
+            ],
         )
-        .bind(&id)
-        .bind(position as i64)
-        .bind(line.product.sku())
-        .bind(line.product.name())
-        .bind(if line.product.term_years().is_some() { LineKind::Subscription } else { LineKind::Issue }.as_str())
-        .bind(line.product.publication())
-        .bind(line.product.edition().as_str())
-        .bind(line.product.term_years())
-        .bind(line.quantity)
-        .bind(line.unit_price)
-        .bind(line.line_total)
-        .bind(line.discount)
-        .bind(line.rate.as_str())
-        .bind(line.beneficiary(email_normalized))
-        .execute(&mut *tx)
         .await?;
         if let Some(gift) = &line.gift {
             super::gifts::save_gift(&mut tx, &id, position as i64, gift, line.gift_postage.as_ref()).await?;
         }
     }
     if let Some(coupon) = coupon {
-        sqlx::query(
+        tx.execute(
             "INSERT INTO coupon_redemptions (order_id, coupon_id, email_normalized, amount_saved, status, created_at, \
              updated_at) VALUES ($1, $2, $3, $4, 'reserved', $5, $5)",
+            &[
+                Param::Text(&id),
+                Param::Text(&coupon.id),
+                Param::Text(email_normalized),
+                Param::Int(view.quote.discount.amount),
+                Param::Int(now),
+            ],
         )
-        .bind(&id)
-        .bind(&coupon.id)
-        .bind(email_normalized)
-        .bind(view.quote.discount.amount)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
     }
     if let Some(staff) = staff {

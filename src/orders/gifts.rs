@@ -7,7 +7,7 @@ use sqlx::AnyConnection;
 use super::{Order, Subscription};
 use crate::{
     cart::CartGift,
-    db::Db,
+    db::{Db, Param, Statements},
     email,
     error::Result,
     gifts::{self, Gift, GiftWords, Notify},
@@ -84,7 +84,7 @@ pub async fn gifts_of_order(db: &Db, order_id: &str) -> Result<Vec<OrderGift>> {
 
 /// Saves a gift line with the order (in its transaction).
 pub(super) async fn save_gift(
-    conn: &mut AnyConnection,
+    conn: &mut impl Statements,
     order_id: &str,
     position: i64,
     cart_gift: &CartGift,
@@ -96,14 +96,15 @@ pub(super) async fn save_gift(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         gifts::GIFT_COLUMNS
     );
-    let insert = sqlx::query(&sql).bind(order_id).bind(position).bind(&cart_gift.id);
-    gifts::bind(insert, &cart_gift.gift)
-        .bind(postage.map_or(0, |p| p.amount.amount))
-        .bind(postage.map(|p| p.zone.clone()))
-        .bind(postage.map_or(0, |p| p.copies))
-        .bind(postage.map_or(0, |p| p.per_copy.amount))
-        .execute(&mut *conn)
-        .await?;
+    let mut params = vec![Param::Text(order_id), Param::Int(position), Param::Text(&cart_gift.id)];
+    params.extend(gifts::params(&cart_gift.gift));
+    params.extend([
+        Param::Int(postage.map_or(0, |p| p.amount.amount)),
+        Param::text_or_null(postage.map(|p| p.zone.as_str())),
+        Param::Int(postage.map_or(0, |p| p.copies)),
+        Param::Int(postage.map_or(0, |p| p.per_copy.amount)),
+    ]);
+    conn.execute(&sql, &params).await?;
     Ok(())
 }
 

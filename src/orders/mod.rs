@@ -18,11 +18,11 @@ pub mod staff_orders;
 pub use crate::terms;
 
 use serde::Serialize;
-use sqlx::{AnyConnection, FromRow};
+use sqlx::FromRow;
 
 use crate::{
     address::Address,
-    db::Db,
+    db::{Db, Param, Statements},
     error::Result,
     money::{Currency, Money},
 };
@@ -194,6 +194,47 @@ pub struct Order {
     pub postage_waived: i64,
 }
 
+crate::db::in_place::read_row_struct!(Order {
+    id,
+    cart_id,
+    email,
+    name,
+    ship_line1,
+    ship_line2,
+    ship_city,
+    ship_region,
+    ship_postal_code,
+    ship_country,
+    currency,
+    subtotal,
+    discount,
+    postage,
+    postage_zone,
+    postage_copies,
+    postage_per_copy,
+    donation,
+    gift_postage,
+    total,
+    coupon_id,
+    coupon_code,
+    status,
+    provider,
+    provider_session_id,
+    payment_url,
+    payment_reference,
+    review_reason,
+    failure_reason,
+    expires_at,
+    created_at,
+    paid_at,
+    source,
+    payment_method,
+    invoice_due,
+    complimentary_reason,
+    notes,
+    postage_waived,
+});
+
 /// How a donation line reads at Stripe, on the receipt and in the confirmation.
 pub const DONATION_LABEL: &str = "Donation to support the paper";
 
@@ -350,7 +391,7 @@ pub const ORDER_COLUMNS: &str = "id, cart_id, email, name, ship_line1, ship_line
 
 pub async fn find_order(db: &Db, id: &str) -> Result<Option<Order>> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = $1");
-    Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&db.pool).await?)
+    Ok(db.read_row(&sql, &[Param::Text(id)]).await?)
 }
 
 pub async fn order_lines(db: &Db, order_id: &str) -> Result<Vec<OrderLine>> {
@@ -378,21 +419,19 @@ pub async fn subscriptions_of_order(db: &Db, order_id: &str) -> Result<Vec<Subsc
 /// Takes the reader's row lock for the rest of the transaction (creating the row the first
 /// time). Checkouts and settlements for one email call this first, so on PostgreSQL they run one
 /// after another; SQLite's write transactions take turns anyway.
-pub(crate) async fn lock_reader(conn: &mut AnyConnection, email_normalized: &str, now: i64) -> Result<()> {
-    sqlx::query(
+pub(crate) async fn lock_reader(conn: &mut impl Statements, email_normalized: &str, now: i64) -> Result<()> {
+    conn.execute(
         "INSERT INTO readers (email_normalized, created_at, updated_at) VALUES ($1, $2, $2) \
          ON CONFLICT (email_normalized) DO UPDATE SET updated_at = excluded.updated_at",
+        &[Param::Text(email_normalized), Param::Int(now)],
     )
-    .bind(email_normalized)
-    .bind(now)
-    .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 /// Takes the locks of a buyer and of everyone else an order is for (gift recipients), in one
 /// order (sorted), so two orders naming the same readers never wait on each other in a circle.
-pub(crate) async fn lock_readers(conn: &mut AnyConnection, buyer: &str, others: &[String], now: i64) -> Result<()> {
+pub(crate) async fn lock_readers(conn: &mut impl Statements, buyer: &str, others: &[String], now: i64) -> Result<()> {
     let mut readers: Vec<&str> = others.iter().map(String::as_str).chain([buyer]).collect();
     readers.sort_unstable();
     readers.dedup();
@@ -416,7 +455,7 @@ enum DiscountsCounted {
 /// subscription, once. `except_order` leaves out the order being judged. Call it holding the
 /// reader's lock.
 async fn new_subscriber_discount_used(
-    conn: &mut AnyConnection,
+    conn: &mut impl Statements,
     email_normalized: &str,
     publication: &str,
     except_order: Option<&str>,
@@ -427,27 +466,24 @@ async fn new_subscriber_discount_used(
         DiscountsCounted::PaidOrPending => "reserved",
         DiscountsCounted::Paid => "final",
     };
-    let (subscriptions,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM subscriptions WHERE email_normalized = $1 AND publication = $2 AND order_id <> $3",
-    )
-    .bind(email_normalized)
-    .bind(publication)
-    .bind(except)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (subscriptions,): (i64,) = conn
+        .row(
+            "SELECT COUNT(*) FROM subscriptions WHERE email_normalized = $1 AND publication = $2 AND order_id <> $3",
+            &[Param::Text(email_normalized), Param::Text(publication), Param::Text(except)],
+        )
+        .await?
+        .unwrap_or((0,));
     // A discounted line counts for its beneficiary: the buyer, or the recipient of a gift.
-    let (discounts,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM order_lines l JOIN coupon_redemptions r ON r.order_id = l.order_id \
-         JOIN coupons c ON c.id = r.coupon_id \
-         WHERE l.beneficiary = $1 AND l.publication = $2 AND l.discount > 0 AND l.order_id <> $3 \
-         AND r.status IN ('final', $4) AND c.new_subscribers_only = 1",
-    )
-    .bind(email_normalized)
-    .bind(publication)
-    .bind(except)
-    .bind(also_counted)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (discounts,): (i64,) = conn
+        .row(
+            "SELECT COUNT(*) FROM order_lines l JOIN coupon_redemptions r ON r.order_id = l.order_id \
+             JOIN coupons c ON c.id = r.coupon_id \
+             WHERE l.beneficiary = $1 AND l.publication = $2 AND l.discount > 0 AND l.order_id <> $3 \
+             AND r.status IN ('final', $4) AND c.new_subscribers_only = 1",
+            &[Param::Text(email_normalized), Param::Text(publication), Param::Text(except), Param::Text(also_counted)],
+        )
+        .await?
+        .unwrap_or((0,));
     Ok(subscriptions + discounts > 0)
 }
 
@@ -462,12 +498,12 @@ pub async fn overdue_pending_orders(db: &Db, now: i64, limit: i64) -> Result<Vec
 
 /// Records the payment provider's session for an order.
 pub async fn attach_payment(db: &Db, order_id: &str, session_id: &str, url: &str, expires_at: i64) -> Result<()> {
-    sqlx::query("UPDATE orders SET provider_session_id = $2, payment_url = $3, expires_at = $4 WHERE id = $1")
-        .bind(order_id)
-        .bind(session_id)
-        .bind(url)
-        .bind(expires_at)
-        .execute(db.write_turn().await?.pool())
-        .await?;
+    let mut tx = db.begin_durable().await?;
+    tx.execute(
+        "UPDATE orders SET provider_session_id = $2, payment_url = $3, expires_at = $4 WHERE id = $1",
+        &[Param::Text(order_id), Param::Text(session_id), Param::Text(url), Param::Int(expires_at)],
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -287,7 +287,7 @@ pub async fn sign_in(db: &Db, email: &str, password: &str, code: &str, ip: &str,
         return Err(error);
     }
     let Some(row) = row else { return Err(wrong_credentials()) };
-    let mut tx = db.unflushed_write().await?.begin().await?;
+    let mut tx = db.begin_unflushed().await?;
     STAFF_SIGN_IN.succeeded(&mut tx, attempt).await?;
     tx.commit().await?;
     STAFF_SIGN_IN.forget(db, &format!("account:{email}")).await?;

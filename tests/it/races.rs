@@ -17,6 +17,7 @@ on_both_databases!(
     a_paid_order_whose_new_subscriber_discount_was_used_meanwhile_goes_to_review,
     two_payments_for_one_reader_at_once_make_terms_that_follow_each_other,
     a_line_changed_in_another_tab_is_never_ordered_unseen,
+    checkouts_through_two_instances_at_once_spend_a_limited_coupon_and_a_new_subscriber_discount_once,
 );
 
 const ROUNDS: usize = 8;
@@ -303,4 +304,72 @@ async fn a_line_changed_in_another_tab_is_never_ordered_unseen(app: TestApp) {
         assert!(outcomes[1].0 == 200, "round {round}: the other tab's change: {:?}", outcomes[1]);
     }
     eprintln!("{placed} of {ROUNDS} rounds placed an order before the other tab's change");
+}
+
+/// One checkout of `browser`'s cart as `email` (one future type for `released_together`).
+async fn checkout_as(browser: reqwest::Client, url: String, email: String) -> (u16, Value) {
+    post(&browser, url, checkout_body(&email)).await
+}
+
+/// Checkouts released together through two instances on one database: a coupon limited to three
+/// is reserved three times in all, and a reader checking out on both instances at once gets the
+/// new-subscriber discount once; every order placed is whole (its line and reservation), and a
+/// refused one leaves nothing.
+async fn checkouts_through_two_instances_at_once_spend_a_limited_coupon_and_a_new_subscriber_discount_once(
+    app: TestApp,
+) {
+    let there = TestApp::start(app.config.clone()).await;
+    for round in 0..3 {
+        let code = format!("THREE {round}");
+        save_coupon(&app, masthead::coupons::NewCoupon { max_redemptions: Some(3), ..test_coupon(&code) }).await;
+        let mut checkouts = Vec::new();
+        for n in 0..12 {
+            let instance = if n % 2 == 0 { &app } else { &there };
+            let browser = browser_with(instance, &["isr-print-1y"], Some(&code)).await;
+            checkouts.push(checkout_as(
+                browser,
+                instance.url("/api/v1/checkout"),
+                format!("three-{round}-{n}@example.org"),
+            ));
+        }
+        for (instance, sku) in [(&app, "isr-print-1y"), (&there, "isr-print-2y")] {
+            let browser = browser_with(instance, &[sku], Some("FTR 2016")).await;
+            checkouts.push(checkout_as(
+                browser,
+                instance.url("/api/v1/checkout"),
+                format!("twice-{round}@example.org"),
+            ));
+        }
+        let outcomes = released_together(checkouts).await;
+        let (limited, twice) = outcomes.split_at(12);
+        let placed = limited.iter().filter(|(s, _)| *s == 201).count();
+        let used_up = limited
+            .iter()
+            .filter(|(s, a)| {
+                *s == 422
+                    && ["coupon_used_up", "coupon_no_longer_applies"]
+                        .contains(&a["error"]["code"].as_str().unwrap_or(""))
+            })
+            .count();
+        assert_eq!((placed, used_up), (3, 9), "round {round}: {limited:?}");
+        let refused =
+            twice.iter().filter(|(s, a)| *s == 422 && a["error"]["code"] == "coupon_new_subscribers_only").count();
+        assert_eq!((twice.iter().filter(|(s, _)| *s == 201).count(), refused), (1, 1), "round {round}: {twice:?}");
+        let normalized = format!("THREE{round}");
+        let reserved = format!(
+            "SELECT COUNT(*) FROM coupon_redemptions r JOIN coupons c ON c.id = r.coupon_id \
+             JOIN orders o ON o.id = r.order_id WHERE c.normalized_code = '{normalized}' AND r.status = 'reserved'"
+        );
+        assert_eq!(count(&app, &reserved).await, 3);
+        let used = format!("SELECT redemptions_used FROM coupons WHERE normalized_code = '{normalized}'");
+        assert_eq!(count(&there, &used).await, 3);
+        let orders = format!("SELECT COUNT(*) FROM orders WHERE email LIKE 'three-{round}-%'");
+        assert_eq!(count(&app, &orders).await, 3, "a refused checkout places no order");
+        let lines = format!(
+            "SELECT COUNT(*) FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE o.email LIKE 'three-{round}-%'"
+        );
+        assert_eq!(count(&app, &lines).await, 3, "each order with its line");
+    }
+    assert_eq!(count(&app, "SELECT redemptions_used FROM coupons WHERE normalized_code = 'FTR2016'").await, 3);
+    there.stop().await;
 }
