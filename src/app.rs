@@ -173,6 +173,7 @@ pub async fn serve_on(
         tracing::warn!(error = %error, "policy links not read at start; retrying every second");
     }
     let links = tokio::spawn(state.policy_links.clone().follow_changes(state.db.clone()));
+    let checkpoints = tokio::spawn(state.db.clone().checkpoint_continually(std::time::Duration::from_millis(250)));
     let router = http::router(state);
     let served = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
@@ -180,6 +181,7 @@ pub async fn serve_on(
         .context("serving");
     follower.abort();
     links.abort();
+    checkpoints.abort();
     served
 }
 

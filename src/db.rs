@@ -344,6 +344,25 @@ impl Db {
         }
     }
 
+    /// SQLite file: copies the write-ahead log into the database file every `every`, on a sqlx
+    /// connection's own thread, for as long as the instance runs. The in-place writers never do it
+    /// themselves: SQLite would do it within the commit that crosses its threshold (1,000 pages), on
+    /// the request's thread and holding the write gate, which made checkouts' p99 170 ms
+    /// (BENCHMARKS.md). A PASSIVE checkpoint waits for nobody and blocks nobody.
+    pub async fn checkpoint_continually(self, every: Duration) {
+        if self.in_place.is_none() {
+            return;
+        }
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.unflushed).await {
+                tracing::debug!(error = %error, "checkpoint: will try again");
+            }
+        }
+    }
+
     /// A turn at writing (SQLite: this process's writers queue here instead of in SQLite's
     /// sleeping retry loop), for single statements outside a transaction: `pool()`.
     pub async fn write_turn(&self) -> sqlx::Result<WriteTurn<'_>> {

@@ -169,8 +169,11 @@ impl InPlace {
             Durability::Unflushed => "NORMAL",
             Durability::Full => "FULL",
         };
+        // No checkpoint inside a commit (on the request's thread, holding the write gate): the log
+        // is copied into the database off the request threads (`Db::checkpoint_continually`).
         conn.execute_batch(&format!(
-            "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA cache_size = -256;"
+            "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA cache_size = -256; \
+             PRAGMA wal_autocheckpoint = 0;"
         ))?;
         conn.set_prepared_statement_cache_capacity(16);
         Ok(conn)
@@ -492,6 +495,37 @@ mod tests {
             assert_eq!(tx.rows::<(i64,)>("PRAGMA synchronous", &[]).expect("read"), vec![(level,)], "{durability:?}");
             tx.commit().expect("commit");
         }
+    }
+
+    #[tokio::test]
+    async fn an_in_place_writers_log_is_copied_into_the_database_by_the_checkpointer_not_by_its_commits() {
+        use crate::db::Statements;
+        let dir = std::env::temp_dir().join(format!("masthead-checkpoint-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("shop.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let db = Db::connect(&url, Duration::from_secs(5)).await.expect("a database");
+        sqlx::query("CREATE TABLE blobs (id INTEGER PRIMARY KEY, body BLOB)").execute(&db.pool).await.expect("table");
+        let size = || std::fs::metadata(&path).expect("the file").len();
+        let before = size();
+        // 1,500 pages of log in three commits, past SQLite's threshold of 1,000 for a checkpoint.
+        let body = vec![7u8; 4000];
+        for _ in 0..3 {
+            let mut tx = db.begin_unflushed().await.expect("begin");
+            for _ in 0..500 {
+                tx.execute("INSERT INTO blobs (body) VALUES ($1)", &[Param::Blob(&body)]).await.expect("insert");
+            }
+            tx.commit().await.expect("commit");
+        }
+        assert_eq!(size(), before, "a commit copied the log into the database");
+        let checkpoints = tokio::spawn(db.clone().checkpoint_continually(Duration::from_millis(20)));
+        let started = Instant::now();
+        while size() < before + 1_500 * 4_000 {
+            assert!(started.elapsed() < Duration::from_secs(5), "the checkpointer did not copy the log");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        checkpoints.abort();
+        db.close().await;
     }
 
     #[tokio::test(flavor = "current_thread")]
