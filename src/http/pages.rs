@@ -356,15 +356,16 @@ async fn issue_pdf(
             let line = accounts::stamp_line(&state.db, &reader, &issue, &state.config.shop_name)
                 .await?
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("no covering subscription for a covered reader")))?;
-            // The turn is taken before the file is read, so waiting downloads hold no copy of it.
-            let _turn = state.pdf_stamping.acquire().await.map_err(|e| Error::Internal(e.into()))?;
+            // The turn is taken before the file is read, so waiting downloads hold no copy of it,
+            // and given back once the copy is sent, so copies waiting to be sent count too.
+            let turn = state.pdf_stamping.clone().acquire_owned().await.map_err(|e| Error::Internal(e.into()))?;
             let original =
                 state.media.read(&key).await.map_err(super::media::storage_unreachable)?.ok_or_else(not_found)?;
             let stamped = tokio::task::spawn_blocking(move || accounts::stamp_pdf(&original, &line))
                 .await
                 .map_err(|e| Error::Internal(e.into()))?
                 .map_err(|e| Error::Internal(e.context(format!("stamping the PDF of {}", issue.sku))))?;
-            stamped.into_response()
+            sent_holding(stamped, turn)
         }
         _ => super::media::stream(super::media::open_stored(&state, &key, not_found).await?),
     };
@@ -376,4 +377,18 @@ async fn issue_pdf(
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
+}
+
+/// A response of `bytes` that keeps `turn` until the server has taken the whole body to send
+/// (it asks for more only once what it has is written), so at most as many stamped copies are in
+/// memory as there are turns, however many downloads wait.
+fn sent_holding(bytes: Vec<u8>, turn: tokio::sync::OwnedSemaphorePermit) -> Response {
+    let length = bytes.len();
+    let body = futures_util::stream::unfold((Some(Bytes::from(bytes)), Some(turn)), |(bytes, turn)| async move {
+        // The first call gives the bytes and keeps the turn; the next ends the body, and the turn.
+        bytes.map(|bytes| (Ok::<_, std::convert::Infallible>(bytes), (None, turn)))
+    });
+    let mut response = axum::body::Body::from_stream(body).into_response();
+    response.headers_mut().insert(axum::http::header::CONTENT_LENGTH, length.into());
+    response
 }
