@@ -26,15 +26,20 @@ async fn with_cache(app: TestApp) -> TestApp {
     app
 }
 
-async fn cached_pages_never_carry_a_readers_parts(app: TestApp) {
-    let app = with_cache(app).await;
+/// The January 2017 issue of the paper gets a PDF (behind the admin's back).
+async fn give_january_a_pdf(app: &TestApp) {
     let folder = app.config.data_dir.join("media").join("pdfs");
     std::fs::create_dir_all(&folder).expect("a folder");
-    std::fs::write(folder.join("cached.pdf"), crate::digital::two_page_pdf()).expect("written");
-    sqlx::query("UPDATE issues SET pdf_file = 'pdfs/cached.pdf' WHERE sku = 'sw-2017-01'")
+    std::fs::write(folder.join("january.pdf"), crate::digital::two_page_pdf()).expect("written");
+    sqlx::query("UPDATE issues SET pdf_file = 'pdfs/january.pdf' WHERE sku = 'sw-2017-01'")
         .execute(&app.db.pool)
         .await
         .expect("the PDF recorded");
+}
+
+async fn cached_pages_never_carry_a_readers_parts(app: TestApp) {
+    let app = with_cache(app).await;
+    give_january_a_pdf(&app).await;
     let page = "/issues/sw/2017/01";
 
     // A reader with a cart and a digital term covering the issue asks first, then a stranger.
@@ -230,13 +235,7 @@ async fn readers_asking_at_once_each_get_their_own_parts_of_kept_pages(app: Test
     let here = with_cache(app).await;
     let there = TestApp::start(here.config.clone()).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let folder = here.config.data_dir.join("media").join("pdfs");
-    std::fs::create_dir_all(&folder).expect("a folder");
-    std::fs::write(folder.join("kept.pdf"), crate::digital::two_page_pdf()).expect("written");
-    sqlx::query("UPDATE issues SET pdf_file = 'pdfs/kept.pdf' WHERE sku = 'sw-2017-01'")
-        .execute(&here.db.pool)
-        .await
-        .expect("the PDF recorded");
+    give_january_a_pdf(&here).await;
     let covering = Some((terms::period(2016, 6), terms::period(2017, 5)));
     let elsewhere = Some((terms::period(2018, 1), terms::period(2018, 12)));
     let readers = [
