@@ -22,6 +22,7 @@ use std::{
     any::Any,
     collections::HashMap,
     future::Future,
+    hash::Hash,
     sync::{
         atomic::{AtomicI64, Ordering},
         Arc, RwLock,
@@ -59,26 +60,49 @@ pub struct ReaderParts {
     pub pdf: Option<crate::accounts::PdfAccess>,
 }
 
-/// A page rendered under one content version.
-struct Rendered {
-    made_at: Instant,
-    version: i64,
-    body: Bytes,
-}
-
+/// A whole answer for a visitor without a session.
 #[derive(Clone)]
 struct Entry {
-    made_at: Instant,
     /// The handler's headers (the layers outside this one add theirs to every answer).
     headers: HeaderMap,
     body: Bytes,
 }
 
-/// Catalog data every reader sees alike, made under one content version.
-struct Shared {
-    made_at: Instant,
-    version: i64,
-    value: Arc<dyn Any + Send + Sync>,
+/// Values each made under one content version, served while it holds and for at most `MAX_AGE`;
+/// past `MAX_ENTRIES` they start over.
+struct Kept<K, V> {
+    values: RwLock<HashMap<K, (Instant, i64, V)>>,
+}
+
+impl<K, V> Default for Kept<K, V> {
+    fn default() -> Self {
+        Kept { values: RwLock::new(HashMap::new()) }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Kept<K, V> {
+    fn get(&self, key: &K, version: i64) -> Option<V> {
+        let values = self.values.read().ok()?;
+        values
+            .get(key)
+            .filter(|(made_at, made_under, _)| *made_under == version && made_at.elapsed() < MAX_AGE)
+            .map(|(_, _, value)| value.clone())
+    }
+
+    fn put(&self, key: K, value: V, version: i64) {
+        if let Ok(mut values) = self.values.write() {
+            if values.len() >= MAX_ENTRIES {
+                values.clear();
+            }
+            values.insert(key, (Instant::now(), version, value));
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut values) = self.values.write() {
+            values.clear();
+        }
+    }
 }
 
 /// One instance's cached pages, and the content version they were made under.
@@ -92,9 +116,9 @@ struct Inner {
     enabled: bool,
     /// The `content_version` these pages belong to; -1 before the first poll.
     version: AtomicI64,
-    entries: RwLock<HashMap<String, Entry>>,
-    shared: RwLock<HashMap<String, Shared>>,
-    rendered: RwLock<HashMap<(String, ReaderParts), Rendered>>,
+    entries: Kept<String, Entry>,
+    shared: Kept<String, Arc<dyn Any + Send + Sync>>,
+    rendered: Kept<(String, ReaderParts), Bytes>,
 }
 
 impl PageCache {
@@ -110,82 +134,61 @@ impl PageCache {
     }
 
     fn clear(&self) {
-        if let Ok(mut entries) = self.inner.entries.write() {
-            entries.clear();
+        self.inner.entries.clear();
+        self.inner.shared.clear();
+        self.inner.rendered.clear();
+    }
+
+    /// What `kept` holds under `key` for the current content version, or what `make` makes,
+    /// kept when `keep` and no change was seen while it was made. Made every time with the cache
+    /// off or the version unknown.
+    async fn kept_or_made<K, V>(
+        &self,
+        kept: &Kept<K, V>,
+        key: K,
+        keep: bool,
+        make: impl Future<Output = crate::error::Result<V>>,
+    ) -> crate::error::Result<V>
+    where
+        K: Eq + Hash,
+        V: Clone,
+    {
+        let version = self.inner.version.load(Ordering::SeqCst);
+        let usable = keep && self.inner.enabled && version >= 0;
+        if let Some(value) = usable.then(|| kept.get(&key, version)).flatten() {
+            return Ok(value);
         }
-        if let Ok(mut shared) = self.inner.shared.write() {
-            shared.clear();
+        let value = make.await?;
+        if usable && self.inner.version.load(Ordering::SeqCst) == version {
+            kept.put(key, value.clone(), version);
         }
-        if let Ok(mut rendered) = self.inner.rendered.write() {
-            rendered.clear();
-        }
+        Ok(value)
     }
 
     /// Data every reader sees alike, made by `load` when this instance has none for the current
-    /// content version (or it is older than `MAX_AGE`); made afresh every time with the cache off
-    /// or the version unknown.
+    /// content version (or it is older than `MAX_AGE`).
     pub async fn shared<T, F, Fut>(&self, key: &str, load: F) -> crate::error::Result<Arc<T>>
     where
         T: Send + Sync + 'static,
         F: FnOnce() -> Fut,
         Fut: Future<Output = crate::error::Result<T>>,
     {
-        let version = self.inner.version.load(Ordering::SeqCst);
-        let usable = self.inner.enabled && version >= 0;
-        if usable {
-            let kept = self.inner.shared.read().ok().and_then(|shared| {
-                shared
-                    .get(key)
-                    .filter(|s| s.version == version && s.made_at.elapsed() < MAX_AGE)
-                    .map(|s| s.value.clone())
-            });
-            if let Some(value) = kept.and_then(|v| v.downcast::<T>().ok()) {
-                return Ok(value);
-            }
-        }
-        let value = Arc::new(load().await?);
-        // Kept only when no change was seen while it was made.
-        if usable && self.inner.version.load(Ordering::SeqCst) == version {
-            if let Ok(mut shared) = self.inner.shared.write() {
-                let kept: Arc<dyn Any + Send + Sync> = value.clone();
-                shared.insert(key.to_string(), Shared { made_at: Instant::now(), version, value: kept });
-            }
-        }
-        Ok(value)
+        let make = async { Ok(Arc::new(load().await?) as Arc<dyn Any + Send + Sync>) };
+        let value = self.kept_or_made(&self.inner.shared, key.to_string(), true, make).await?;
+        value.downcast::<T>().map_err(|_| anyhow::anyhow!("shared data {key} was kept as another type").into())
     }
 
     /// The page `page` for a reader with `parts`: kept from an earlier reader with the same parts
     /// under the current content version (and younger than `MAX_AGE`), or made now by `render`
-    /// from `parts` and shared data. Made every time with the cache off or the version unknown.
+    /// from `parts` and shared data.
     pub async fn rendered<F, Fut>(&self, page: &str, parts: ReaderParts, render: F) -> crate::error::Result<Bytes>
     where
         F: FnOnce(ReaderParts) -> Fut,
         Fut: Future<Output = crate::error::Result<String>>,
     {
-        let version = self.inner.version.load(Ordering::SeqCst);
-        let usable = self.inner.enabled && version >= 0 && parts.cart_count.unwrap_or(0) <= MAX_KEPT_CART_COUNT;
-        let key = (page.to_string(), parts);
-        if usable {
-            let kept = self.inner.rendered.read().ok().and_then(|rendered| {
-                rendered
-                    .get(&key)
-                    .filter(|r| r.version == version && r.made_at.elapsed() < MAX_AGE)
-                    .map(|r| r.body.clone())
-            });
-            if let Some(body) = kept {
-                return Ok(body);
-            }
-        }
-        let body = Bytes::from(render(parts).await?);
-        if usable && self.inner.version.load(Ordering::SeqCst) == version {
-            if let Ok(mut rendered) = self.inner.rendered.write() {
-                if rendered.len() >= MAX_ENTRIES {
-                    rendered.clear();
-                }
-                rendered.insert(key, Rendered { made_at: Instant::now(), version, body: body.clone() });
-            }
-        }
-        Ok(body)
+        let keep = parts.cart_count.unwrap_or(0) <= MAX_KEPT_CART_COUNT;
+        let make = async { Ok(Bytes::from(render(parts).await?)) };
+        self.kept_or_made(&self.inner.rendered, (page.to_string(), parts), keep, make).await
     }
 
     /// Takes the database's version; drops every page when it moved.
@@ -217,24 +220,6 @@ impl PageCache {
                     tracing::debug!(error = %error, "page cache: content version unavailable");
                 }
             }
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<Entry> {
-        let entries = self.inner.entries.read().ok()?;
-        entries.get(key).filter(|e| e.made_at.elapsed() < MAX_AGE).cloned()
-    }
-
-    fn put(&self, key: String, entry: Entry, version: i64) {
-        if let Ok(mut entries) = self.inner.entries.write() {
-            // A change seen while the page was being made: it may show the old content.
-            if self.inner.version.load(Ordering::SeqCst) != version {
-                return;
-            }
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-            entries.insert(key, entry);
         }
     }
 }
@@ -274,7 +259,7 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
         return next.run(request).await;
     }
     let key = request.uri().path_and_query().map_or_else(|| request.uri().path().to_string(), |p| p.to_string());
-    if let Some(entry) = cache.get(&key) {
+    if let Some(entry) = cache.inner.entries.get(&key, version) {
         let mut response = Response::new(Body::from(entry.body));
         *response.headers_mut() = entry.headers;
         return response;
@@ -297,8 +282,10 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
     let (parts, body) = response.into_parts();
     match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => {
-            let entry = Entry { made_at: Instant::now(), headers: parts.headers.clone(), body: body.clone() };
-            cache.put(key, entry, version);
+            // Not kept when a change was seen while the page was being made: it may show the old content.
+            if cache.inner.version.load(Ordering::SeqCst) == version {
+                cache.inner.entries.put(key, Entry { headers: parts.headers.clone(), body: body.clone() }, version);
+            }
             Response::from_parts(parts, Body::from(body))
         }
         Err(error) => {
