@@ -60,11 +60,18 @@ pub async fn prepare(config: &Config) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// A worker's clock: its first turn comes a second after the shop opens, so an instance answers
+/// its first requests before its housekeeping runs.
+fn after_opening_every(seconds: u64) -> tokio::time::Interval {
+    let first = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    tokio::time::interval_at(first, std::time::Duration::from_secs(seconds))
+}
+
 /// Housekeeping every instance may run at once (each statement is safe to repeat): expired
 /// sessions, carts untouched for 30 days, coupon failures too old to count.
 fn spawn_maintenance(db: Db) {
     tokio::spawn(async move {
-        let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+        let mut every_hour = after_opening_every(3600);
         loop {
             every_hour.tick().await;
             let now = clock::now();
@@ -84,14 +91,33 @@ fn spawn_maintenance(db: Db) {
 }
 
 pub async fn build_state(config: Config, db: Db) -> anyhow::Result<http::AppState> {
-    let templates = http::render::load_templates(&config.site_dir)?;
-    build_state_with(config, db, templates)
+    let site = SiteFiles::read(&config.site_dir)?;
+    build_state_with(config, db, site)
 }
 
-/// The state, with templates parsed already (`serve` parses them while the database is prepared).
-fn build_state_with(config: Config, db: Db, mut templates: tera::Tera) -> anyhow::Result<http::AppState> {
-    let static_hashes =
-        http::static_files::StaticHashes::scan(&config.site_dir.join("static")).context("reading the static files")?;
+/// What the shop serves from its site folder: the templates, parsed, and the static files' hashes.
+struct SiteFiles {
+    templates: tera::Tera,
+    static_hashes: http::static_files::StaticHashes,
+}
+
+impl SiteFiles {
+    fn read(site_dir: &std::path::Path) -> anyhow::Result<SiteFiles> {
+        let static_dir = site_dir.join("static");
+        let (templates, static_hashes) = std::thread::scope(|scope| {
+            let hashes = scope.spawn(|| http::static_files::StaticHashes::scan(&static_dir));
+            (http::render::load_templates(site_dir), hashes.join())
+        });
+        let static_hashes = static_hashes
+            .map_err(|_| anyhow::anyhow!("reading the static files panicked"))?
+            .context("reading the static files")?;
+        Ok(SiteFiles { templates: templates?, static_hashes })
+    }
+}
+
+/// The state, with the site's files read already (`serve` reads them while the database is prepared).
+fn build_state_with(config: Config, db: Db, site: SiteFiles) -> anyhow::Result<http::AppState> {
+    let SiteFiles { mut templates, static_hashes } = site;
     http::static_files::register(&mut templates, static_hashes.clone());
     let payments = match &config.stripe_secret_key {
         Some(key) => {
@@ -123,7 +149,7 @@ pub fn spawn_workers(state: &http::AppState) -> anyhow::Result<()> {
     let mailer = Mailer::new(smtp.as_deref(), &state.config.outbox_dir())?;
     let (db, from) = (state.db.clone(), state.config.email_from.clone());
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
+        let mut tick = after_opening_every(2);
         loop {
             tick.tick().await;
             if let Err(e) = email::deliver_due(&db, &mailer, &from, clock::now()).await {
@@ -133,7 +159,7 @@ pub fn spawn_workers(state: &http::AppState) -> anyhow::Result<()> {
     });
     let (db, payments) = (state.db.clone(), state.payments.clone());
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        let mut tick = after_opening_every(60);
         loop {
             tick.tick().await;
             match payments::reconcile(&db, &payments).await {
@@ -146,7 +172,7 @@ pub fn spawn_workers(state: &http::AppState) -> anyhow::Result<()> {
     let (db, shop_name) = (state.db.clone(), state.config.shop_name.clone());
     let account_url = format!("{}/account", state.config.base());
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        let mut tick = after_opening_every(600);
         loop {
             tick.tick().await;
             match orders::reminders::send_due_reminders(&db, &shop_name, &account_url, clock::now()).await {
@@ -187,13 +213,15 @@ pub async fn serve_on(
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("starting masthead: {}", config.describe());
-    // Parsing the templates takes about as long as preparing the database: both at once.
+    // Parsing the templates takes about as long as preparing the database: both at once. So
+    // does making the metrics recorder (its clock calibrates itself by spinning for some ms).
+    std::thread::spawn(crate::health::metrics_handle);
     let site_dir = config.site_dir.clone();
-    let templates = tokio::task::spawn_blocking(move || http::render::load_templates(&site_dir));
+    let site = tokio::task::spawn_blocking(move || SiteFiles::read(&site_dir));
     let db = prepare(&config).await?;
-    let templates = templates.await.context("parsing the templates")??;
+    let site = site.await.context("reading the site's files")??;
     let listener = TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
-    let state = build_state_with(config, db.clone(), templates)?;
+    let state = build_state_with(config, db.clone(), site)?;
     tracing::info!("the shop is open at {}", state.config.base_url);
     spawn_workers(&state)?;
     serve_on(listener, state, shutdown_signal()).await?;

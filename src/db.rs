@@ -233,8 +233,10 @@ impl Db {
             open_pool(backend, &options, if backend == Backend::Sqlite { 8 } else { 16 }, "FULL", acquire_timeout)
                 .await?;
         // Writes take turns (the gate), so a few connections are plenty.
+        // Opened at its first use (the main pool has shown the file opens): one connection and
+        // thread fewer to make before an instance serves.
         let unflushed = match backend {
-            Backend::Sqlite => open_pool(backend, &options, 4, "NORMAL", acquire_timeout).await?,
+            Backend::Sqlite => pool_options(backend, 4, "NORMAL", acquire_timeout).connect_lazy_with(options.clone()),
             Backend::Postgres => pool.clone(),
         };
         let sessions = match backend {
@@ -439,6 +441,13 @@ async fn open_pool(
     synchronous: &'static str,
     acquire_timeout: Duration,
 ) -> anyhow::Result<AnyPool> {
+    pool_options(backend, size, synchronous, acquire_timeout)
+        .connect_with(options.clone())
+        .await
+        .with_context(|| format!("cannot open the database ({})", backend.name()))
+}
+
+fn pool_options(backend: Backend, size: u32, synchronous: &'static str, acquire_timeout: Duration) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(size)
         .acquire_timeout(acquire_timeout)
@@ -469,9 +478,6 @@ async fn open_pool(
                 Ok(())
             })
         })
-        .connect_with(options.clone())
-        .await
-        .with_context(|| format!("cannot open the database ({})", backend.name()))
 }
 
 /// The key of the advisory lock instances take while preparing the database (any constant;

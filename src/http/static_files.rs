@@ -25,17 +25,8 @@ impl StaticHashes {
     /// Reads every file under `dir` once, at start.
     pub fn scan(dir: &Path) -> anyhow::Result<StaticHashes> {
         let mut hashes = HashMap::new();
-        let mut folders = vec![dir.to_path_buf()];
-        while let Some(folder) = folders.pop() {
-            for entry in std::fs::read_dir(&folder)? {
-                let path = entry?.path();
-                if path.is_dir() {
-                    folders.push(path);
-                } else if let Ok(relative) = path.strip_prefix(dir) {
-                    let name = relative.to_string_lossy().replace('\\', "/");
-                    hashes.insert(name, short_hash(&std::fs::read(&path)?));
-                }
-            }
+        for (name, path) in files_under(dir)? {
+            hashes.insert(name, short_hash(&std::fs::read(&path)?));
         }
         Ok(StaticHashes(Arc::new(hashes)))
     }
@@ -51,6 +42,23 @@ impl StaticHashes {
     fn is_current(&self, path: &str, version: &str) -> bool {
         self.0.get(path).is_some_and(|hash| hash == version)
     }
+}
+
+/// Every file under `dir`, in any folder, with its name there (its relative path, with `/`).
+pub fn files_under(dir: &Path) -> std::io::Result<Vec<(String, std::path::PathBuf)>> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if let Ok(relative) = path.strip_prefix(dir) {
+                files.push((relative.to_string_lossy().replace('\\', "/"), path));
+            }
+        }
+    }
+    Ok(files)
 }
 
 /// Templates write `{{ static_url(path="site.css") }}`.
