@@ -25,7 +25,7 @@ pub fn load_templates(site_dir: &Path) -> anyhow::Result<Tera> {
         while let Some((name, path)) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
             let template = Template::new(name, Some(path.to_string_lossy().into_owned()), &text)
-                .map_err(|e| anyhow::anyhow!("parsing the template {}: {}", path.display(), tera_message(&e)))?;
+                .with_context(|| format!("parsing the template {}", path.display()))?;
             parsed.push((name.clone(), template));
         }
         Ok(parsed)
@@ -39,21 +39,10 @@ pub fn load_templates(site_dir: &Path) -> anyhow::Result<Tera> {
     tera.templates.extend(mine?.into_iter().chain(theirs?));
     tera.build_inheritance_chains()
         .and_then(|()| tera.check_macro_files())
-        .map_err(|e| anyhow::anyhow!("loading templates from {}: {}", root.display(), tera_message(&e)))?;
+        .with_context(|| format!("loading templates from {}", root.display()))?;
     tera.autoescape_on(vec![".html", ".xml", ".svg"]);
     tera.set_escape_fn(escape_markup);
     Ok(tera)
-}
-
-/// Tera keeps the useful part (which line, what was expected) in the error's sources.
-fn tera_message(e: &tera::Error) -> String {
-    let mut message = format!("{e} ({:?})", e.kind);
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    message
 }
 
 /// Escapes what HTML and XML (the Atom feed, SVG covers) both need escaped, and nothing else:
