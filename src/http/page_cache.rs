@@ -159,10 +159,18 @@ impl PageCache {
             return Ok(value);
         }
         let value = make.await?;
-        if usable && self.inner.version.load(Ordering::SeqCst) == version {
-            kept.put(key, value.clone(), version);
+        if usable {
+            self.keep(kept, key, value.clone(), version);
         }
         Ok(value)
+    }
+
+    /// Keeps `value`, made under `version`, unless a change was seen while it was being made (it
+    /// may show the old content).
+    fn keep<K: Eq + Hash, V: Clone>(&self, kept: &Kept<K, V>, key: K, value: V, version: i64) {
+        if self.inner.version.load(Ordering::SeqCst) == version {
+            kept.put(key, value, version);
+        }
     }
 
     /// Data every reader sees alike, made by `load` when this instance has none for the current
@@ -282,10 +290,8 @@ pub async fn serve(State(cache): State<PageCache>, request: Request, next: Next)
     let (parts, body) = response.into_parts();
     match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => {
-            // Not kept when a change was seen while the page was being made: it may show the old content.
-            if cache.inner.version.load(Ordering::SeqCst) == version {
-                cache.inner.entries.put(key, Entry { headers: parts.headers.clone(), body: body.clone() }, version);
-            }
+            let entry = Entry { headers: parts.headers.clone(), body: body.clone() };
+            cache.keep(&cache.inner.entries, key, entry, version);
             Response::from_parts(parts, Body::from(body))
         }
         Err(error) => {
