@@ -97,7 +97,7 @@ pub async fn build_state(config: Config, db: Db) -> anyhow::Result<http::AppStat
 
 /// What the shop serves from its site folder: the templates, parsed, and the static files' hashes.
 struct SiteFiles {
-    templates: tera::Tera,
+    templates: http::render::Templates,
     static_hashes: http::static_files::StaticHashes,
 }
 
@@ -111,14 +111,14 @@ impl SiteFiles {
         let static_hashes = static_hashes
             .map_err(|_| anyhow::anyhow!("reading the static files panicked"))?
             .context("reading the static files")?;
-        Ok(SiteFiles { templates: templates?, static_hashes })
+        let templates = http::render::Templates::new(templates?, static_hashes.clone())?;
+        Ok(SiteFiles { templates, static_hashes })
     }
 }
 
 /// The state, with the site's files read already (`serve` reads them while the database is prepared).
 fn build_state_with(config: Config, db: Db, site: SiteFiles) -> anyhow::Result<http::AppState> {
-    let SiteFiles { mut templates, static_hashes } = site;
-    http::static_files::register(&mut templates, static_hashes.clone());
+    let SiteFiles { templates, static_hashes } = site;
     let payments = match &config.stripe_secret_key {
         Some(key) => {
             PaymentProvider::Stripe(Arc::new(StripeGateway::new(key.expose(), config.stripe_api_base.as_deref())?))
@@ -223,6 +223,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.addr).await.with_context(|| format!("binding {}", config.addr))?;
     let state = build_state_with(config, db.clone(), site)?;
     tracing::info!("the shop is open at {}", state.config.base_url);
+    // The admin's templates a second after opening, like the workers' first turn (or at the
+    // first admin page, if that comes sooner).
+    let templates = state.templates.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        if let Err(error) = templates.admin() {
+            tracing::error!(error = format!("{error:#}"), "the staff admin's pages cannot be shown");
+        }
+    });
     spawn_workers(&state)?;
     serve_on(listener, state, shutdown_signal()).await?;
     db.close().await;

@@ -256,8 +256,8 @@ impl Db {
                         .max_connections(2)
                         .acquire_timeout(acquire_timeout)
                         .test_before_acquire(false) // see `open_pool`
-                        .connect_with(options)
-                        .await?,
+                        // Opened at its first use: its table is made once (`migrate_sessions`).
+                        .connect_lazy_with(options),
                 )
             }
             Backend::Postgres => SessionPool::Postgres(
@@ -281,7 +281,17 @@ impl Db {
     /// instance doing the same at once on PostgreSQL: call it under `with_setup_lock`.
     pub async fn migrate_sessions(&self) -> anyhow::Result<()> {
         match &self.sessions {
-            SessionPool::Sqlite(pool) => SqliteStore::new(pool.clone()).migrate().await,
+            SessionPool::Sqlite(pool) => {
+                // Asked on the open pool, so the sessions' own opens only when it has work.
+                let made: Option<(i64,)> =
+                    sqlx::query_as("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tower_sessions'")
+                        .fetch_optional(&self.pool)
+                        .await?;
+                match made {
+                    Some(_) => Ok(()),
+                    None => SqliteStore::new(pool.clone()).migrate().await,
+                }
+            }
             SessionPool::Postgres(pool) => PostgresStore::new(pool.clone()).migrate().await,
         }
         .context("creating the session table")?;

@@ -71,7 +71,7 @@ impl std::ops::Deref for AppState {
 pub struct Services {
     pub db: Db,
     pub config: Arc<Config>,
-    pub templates: Arc<tera::Tera>,
+    pub templates: Arc<render::Templates>,
     pub payments: PaymentProvider,
     pub page_cache: page_cache::PageCache,
     /// The policy pages with text, for every page's footer.
