@@ -138,7 +138,7 @@ fn build_state_with(config: Config, db: Db, site: SiteFiles) -> anyhow::Result<h
         policy_links: Default::default(),
         static_hashes,
         media,
-        pdf_stamping: Arc::new(tokio::sync::Semaphore::new(http::PDF_STAMPING_AT_ONCE)),
+        stamp_plans: Arc::default(),
     }))
 }
 

@@ -79,14 +79,9 @@ pub struct Services {
     pub static_hashes: static_files::StaticHashes,
     /// Where uploads are kept (the data folder or object storage).
     pub media: crate::storage::MediaStore,
-    /// Turns at stamping a subscriber's PDF (see `PDF_STAMPING_AT_ONCE`).
-    pub pdf_stamping: Arc<tokio::sync::Semaphore>,
+    /// The updates that stamp a subscriber's copy of a PDF, by file.
+    pub stamp_plans: Arc<crate::accounts::StampPlans>,
 }
-
-/// PDFs stamped at once: each holds the whole file, parsed, and its copy in memory, so a rush of
-/// downloads queues here instead of growing the process by a file's size for every one (the
-/// work is all CPU: more at once would not finish sooner).
-pub const PDF_STAMPING_AT_ONCE: usize = 2;
 
 impl AppState {
     /// The currency the shop prices in.

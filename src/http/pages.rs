@@ -8,6 +8,7 @@ use axum::{
     routing::get,
     Router,
 };
+use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::{
@@ -22,6 +23,7 @@ use crate::{
     catalog::{self, Edition, Issue, IssueRef, Plan, Publication},
     error::Error,
     money::Money,
+    storage::StoredFile,
 };
 
 pub fn router() -> Router<AppState> {
@@ -356,16 +358,17 @@ async fn issue_pdf(
             let line = accounts::stamp_line(&state.db, &reader, &issue, &state.config.shop_name)
                 .await?
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("no covering subscription for a covered reader")))?;
-            // The turn is taken before the file is read, so waiting downloads hold no copy of it,
-            // and given back once the copy is sent, so copies waiting to be sent count too.
-            let turn = state.pdf_stamping.clone().acquire_owned().await.map_err(|e| Error::Internal(e.into()))?;
-            let original =
-                state.media.read(&key).await.map_err(super::media::storage_unreachable)?.ok_or_else(not_found)?;
-            let stamped = tokio::task::spawn_blocking(move || accounts::stamp_pdf(&original, &line))
-                .await
-                .map_err(|e| Error::Internal(e.into()))?
-                .map_err(|e| Error::Internal(e.context(format!("stamping the PDF of {}", issue.sku))))?;
-            sent_holding(stamped, turn)
+            let read = || async {
+                let pdf = state.media.read(&key).await.map_err(super::media::storage_unreachable)?;
+                pdf.map(Vec::from).ok_or_else(not_found)
+            };
+            let plan = state.stamp_plans.plan_for(&key, read).await?;
+            let file = super::media::open_stored(&state, &key, not_found).await?;
+            if file.size != plan.original_len() {
+                let sizes = format!("{} bytes stored, {} planned", file.size, plan.original_len());
+                return Err(Error::Internal(anyhow::anyhow!("the PDF {key} changed under its key: {sizes}")).into());
+            }
+            stamped(file, plan.update_for(&line))
         }
         _ => super::media::stream(super::media::open_stored(&state, &key, not_found).await?),
     };
@@ -379,16 +382,11 @@ async fn issue_pdf(
     Ok(response)
 }
 
-/// A response of `bytes` that keeps `turn` until the server has taken the whole body to send
-/// (it asks for more only once what it has is written), so at most as many stamped copies are in
-/// memory as there are turns, however many downloads wait.
-fn sent_holding(bytes: Vec<u8>, turn: tokio::sync::OwnedSemaphorePermit) -> Response {
-    let length = bytes.len();
-    let body = futures_util::stream::unfold((Some(Bytes::from(bytes)), Some(turn)), |(bytes, turn)| async move {
-        // The first call gives the bytes and keeps the turn; the next ends the body, and the turn.
-        bytes.map(|bytes| (Ok::<_, std::convert::Infallible>(bytes), (None, turn)))
-    });
-    let mut response = axum::body::Body::from_stream(body).into_response();
+/// The stored file streamed as it is, then the update that stamps it.
+fn stamped(file: StoredFile, update: Vec<u8>) -> Response {
+    let length = file.size + update.len() as u64;
+    let update = futures_util::stream::once(async move { Ok(Bytes::from(update)) });
+    let mut response = axum::body::Body::from_stream(file.stream.chain(update)).into_response();
     response.headers_mut().insert(axum::http::header::CONTENT_LENGTH, length.into());
     response
 }

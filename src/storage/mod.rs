@@ -113,6 +113,39 @@ pub struct StoredFile {
     pub stream: BoxStream<'static, Result<Bytes, object_store::Error>>,
 }
 
+/// How much of a file in the data folder is read at a time when it is streamed. object_store
+/// reads 8 KiB, each a hop to a blocking thread: a 400 KB PDF took 50 hops, and the downloads of a
+/// rush kept dozens of threads busy (BENCHMARKS.md, stop 26).
+const FILE_CHUNK: u64 = 64 * 1024;
+
+/// A file of `size` bytes from its start, read `FILE_CHUNK` at a time on blocking threads.
+fn file_chunks(file: std::fs::File, size: u64) -> BoxStream<'static, Result<Bytes, object_store::Error>> {
+    let read_error =
+        |source: std::io::Error| object_store::Error::Generic { store: "data folder", source: source.into() };
+    let chunks = futures_util::stream::try_unfold((file, size), move |(mut file, remaining)| async move {
+        if remaining == 0 {
+            return Ok(None);
+        }
+        let chunk = remaining.min(FILE_CHUNK);
+        // Allocated here, not on the blocking thread: glibc gives each thread that allocates an
+        // arena of its own, which keeps what it freed, and a rush of downloads uses dozens of them.
+        let mut bytes = Vec::with_capacity(chunk as usize);
+        let (file, bytes) = tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            (&mut file).take(chunk).read_to_end(&mut bytes)?;
+            match bytes.len() as u64 == chunk {
+                true => Ok((file, bytes)),
+                false => Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file is shorter than it was")),
+            }
+        })
+        .await
+        .map_err(|e| read_error(e.into()))?
+        .map_err(read_error)?;
+        Ok(Some((Bytes::from(bytes), (file, remaining - chunk))))
+    });
+    Box::pin(chunks)
+}
+
 /// A request to object storage gives up after this long, and a dead endpoint is noticed after
 /// this long (rather than object_store's minutes of retries), so a page waits seconds at most.
 const S3_CONNECT_TIMEOUT: &str = "3s";
@@ -157,7 +190,13 @@ impl MediaStore {
 
     /// A stored file to stream; `None` when there is none. An error means the store could not answer.
     pub async fn open_file(&self, key: &str) -> anyhow::Result<Option<StoredFile>> {
-        Ok(self.get(key).await?.map(|found| StoredFile { size: found.meta.size, stream: found.into_stream() }))
+        let Some(found) = self.get(key).await? else { return Ok(None) };
+        let size = found.meta.size;
+        let stream = match found.payload {
+            object_store::GetResultPayload::File(file, _) => file_chunks(file, size),
+            object_store::GetResultPayload::Stream(stream) => stream,
+        };
+        Ok(Some(StoredFile { size, stream }))
     }
 
     /// A stored file whole, in memory (a PDF to stamp); `None` when there is none.
@@ -224,7 +263,31 @@ pub(crate) fn open_s3(s3: &S3Location) -> anyhow::Result<Arc<dyn ObjectStore>> {
 
 #[cfg(test)]
 mod tests {
+    use futures_util::StreamExt;
+
     use super::*;
+
+    #[tokio::test]
+    async fn a_file_in_the_data_folder_streams_whole_in_chunks_and_a_shrunk_one_fails() {
+        let dir = std::env::temp_dir().join(format!("masthead-chunks-{}", std::process::id()));
+        let media = MediaStore::folder(&dir).expect("a store");
+        let path = dir.join("pdfs");
+        std::fs::create_dir_all(&path).expect("a folder");
+        // Two whole chunks and a part of one, every byte telling where it is.
+        let bytes: Vec<u8> = (0..2 * FILE_CHUNK + 1234).map(|n| (n % 251) as u8).collect();
+        std::fs::write(path.join("big.pdf"), &bytes).expect("written");
+        let file = media.open_file("pdfs/big.pdf").await.expect("the store").expect("the file");
+        assert_eq!(file.size, bytes.len() as u64);
+        let chunks: Vec<Bytes> = file.stream.map(|c| c.expect("a chunk")).collect().await;
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks.concat(), bytes);
+        // Cut short after it was opened: the stream ends in an error, not a short file sent as whole.
+        let file = media.open_file("pdfs/big.pdf").await.expect("the store").expect("the file");
+        std::fs::write(path.join("big.pdf"), &bytes[..1000]).expect("rewritten");
+        let read: Vec<_> = file.stream.collect().await;
+        assert!(read.last().is_some_and(|last| last.is_err()), "{} chunks", read.len());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn kinds_come_from_the_bytes() {

@@ -7,7 +7,7 @@ use crate::{account::ask_for_link, checkout::checkout, on_both_databases, suppor
 on_both_databases!(
     only_readers_whose_digital_term_covers_the_issue_download_its_pdf,
     a_digital_buyer_is_told_how_to_read_the_issues,
-    downloads_at_once_take_turns_and_each_reader_gets_their_own_copy,
+    downloads_at_once_each_carry_their_own_readers_stamp,
 );
 
 /// A real two-page PDF, as the publisher's layout program would make (smaller).
@@ -97,8 +97,12 @@ async fn only_readers_whose_digital_term_covers_the_issue_download_its_pdf(app: 
     assert_eq!(headers["content-type"], "application/pdf");
     assert_eq!(headers["content-disposition"], "attachment; filename=\"sw-2017-01.pdf\"");
     assert_eq!(headers["cache-control"], "private, no-store");
-    // Every page is stamped with the reader's name and order number; the file on disk is untouched.
+    // Every page is stamped with the reader's name and order number: the publisher's file byte for
+    // byte, then an update that adds the stamp. The file on disk is untouched.
+    let length: usize = headers["content-length"].to_str().ok().and_then(|l| l.parse().ok()).expect("a length");
     let stamped = response.bytes().await.expect("the PDF");
+    assert_eq!(stamped.len(), length);
+    assert!(stamped.starts_with(&original) && stamped.len() > original.len());
     let (order_id,): (String,) =
         sqlx::query_as("SELECT order_id FROM subscriptions WHERE email_normalized = 'digital@example.org'")
             .fetch_one(&app.db.pool)
@@ -197,7 +201,7 @@ async fn a_digital_buyer_is_told_how_to_read_the_issues(app: TestApp) {
     assert!(!body.contains("digital issues"), "{body}");
 }
 
-async fn downloads_at_once_take_turns_and_each_reader_gets_their_own_copy(app: TestApp) {
+async fn downloads_at_once_each_carry_their_own_readers_stamp(app: TestApp) {
     let folder = app.config.data_dir.join("media").join("pdfs");
     std::fs::create_dir_all(&folder).expect("a folder");
     std::fs::write(folder.join("rush.pdf"), two_page_pdf()).expect("written");
@@ -219,7 +223,7 @@ async fn downloads_at_once_take_turns_and_each_reader_gets_their_own_copy(app: T
         marks.push(format!("(order {})", &order[..8]));
     }
     let (ada_mark, bo_mark) = (&marks[0], &marks[1]);
-    // Rounds of downloads released together, far more than are stamped at once.
+    // Rounds of downloads released together, the first of them before any copy was stamped.
     for _ in 0..3 {
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(16));
         let downloads = (0..16).map(|n| {
@@ -238,4 +242,19 @@ async fn downloads_at_once_take_turns_and_each_reader_gets_their_own_copy(app: T
         });
         futures_util::future::join_all(downloads).await;
     }
+    // A new file under a new key (staff replacing the PDF) is stamped from itself, not from the
+    // plan of the one before.
+    let mut corrected = lopdf::Document::load_mem(&two_page_pdf()).expect("the PDF");
+    let info = corrected.add_object(lopdf::dictionary! { "Title" => lopdf::Object::string_literal("Corrected") });
+    corrected.trailer.set("Info", info);
+    let mut replacement = Vec::new();
+    corrected.save_to(&mut replacement).expect("saved");
+    std::fs::write(folder.join("rush-corrected.pdf"), &replacement).expect("written");
+    sqlx::query("UPDATE issues SET pdf_file = 'pdfs/rush-corrected.pdf' WHERE sku = 'sw-2017-01'")
+        .execute(&app.db.pool)
+        .await
+        .expect("the PDF recorded");
+    let copy = ada.get("/issues/sw/2017/01/pdf").await.bytes().await.expect("the PDF");
+    assert!(copy.starts_with(&replacement), "the corrected file comes first");
+    assert!(text_of(&copy).iter().all(|page| page.contains(ada_mark.as_str())));
 }
