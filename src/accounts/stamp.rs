@@ -47,18 +47,13 @@ impl StampPlan {
         anyhow::ensure!(!previous.is_encrypted(), "the PDF is encrypted");
         anyhow::ensure!(previous.xref_start != 0, "the PDF's cross-reference table is broken");
         let mut doc = IncrementalDocument::create_from(pdf, previous);
-        let new = |doc: &mut IncrementalDocument, object: Object| doc.new_document.add_object(object);
-        let font = new(
-            &mut doc,
-            dictionary! {
-                "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding",
-            }
-            .into(),
-        );
-        let open = new(&mut doc, Stream::new(dictionary! {}, b"q\n".to_vec()).into());
+        let font = doc.new_document.add_object(dictionary! {
+            "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica", "Encoding" => "WinAnsiEncoding",
+        });
+        let open = doc.new_document.add_object(Stream::new(dictionary! {}, b"q\n".to_vec()));
         let mut blank = SLOT_MARK.to_vec();
         blank.resize(SLOT_LEN, b' ');
-        let stamp = new(&mut doc, Stream::new(dictionary! {}, blank.clone()).into());
+        let stamp = doc.new_document.add_object(Stream::new(dictionary! {}, blank.clone()));
         let pages: Vec<_> = doc.get_prev_documents().get_pages().into_values().collect();
         for page in pages {
             // The page's own resources (or a copy of those it inherits) gain the stamp's font.

@@ -23,7 +23,6 @@ use crate::{
     catalog::{self, Edition, Issue, IssueRef, Plan, Publication},
     error::Error,
     money::Money,
-    storage::StoredFile,
 };
 
 pub fn router() -> Router<AppState> {
@@ -358,17 +357,7 @@ async fn issue_pdf(
             let line = accounts::stamp_line(&state.db, &reader, &issue, &state.config.shop_name)
                 .await?
                 .ok_or_else(|| Error::Internal(anyhow::anyhow!("no covering subscription for a covered reader")))?;
-            let read = || async {
-                let pdf = state.media.read(&key).await.map_err(super::media::storage_unreachable)?;
-                pdf.map(Vec::from).ok_or_else(not_found)
-            };
-            let plan = state.stamp_plans.plan_for(&key, read).await?;
-            let file = super::media::open_stored(&state, &key, not_found).await?;
-            if file.size != plan.original_len() {
-                let sizes = format!("{} bytes stored, {} planned", file.size, plan.original_len());
-                return Err(Error::Internal(anyhow::anyhow!("the PDF {key} changed under its key: {sizes}")).into());
-            }
-            stamped(file, plan.update_for(&line))
+            stamped_copy(&state, &key, &line, not_found).await?
         }
         _ => super::media::stream(super::media::open_stored(&state, &key, not_found).await?),
     };
@@ -382,11 +371,22 @@ async fn issue_pdf(
     Ok(response)
 }
 
-/// The stored file streamed as it is, then the update that stamps it.
-fn stamped(file: StoredFile, update: Vec<u8>) -> Response {
+/// The stored PDF under `key` streamed as it is, then the update that stamps it with `line`.
+async fn stamped_copy(state: &AppState, key: &str, line: &str, missing: fn() -> Error) -> Result<Response, Error> {
+    let read = || async {
+        let pdf = state.media.read(key).await.map_err(super::media::storage_unreachable)?;
+        pdf.map(Vec::from).ok_or_else(missing)
+    };
+    let plan = state.stamp_plans.plan_for(key, read).await?;
+    let file = super::media::open_stored(state, key, missing).await?;
+    if file.size != plan.original_len() {
+        let sizes = format!("{} bytes stored, {} planned", file.size, plan.original_len());
+        return Err(Error::Internal(anyhow::anyhow!("the PDF {key} changed under its key: {sizes}")));
+    }
+    let update = plan.update_for(line);
     let length = file.size + update.len() as u64;
     let update = futures_util::stream::once(async move { Ok(Bytes::from(update)) });
     let mut response = axum::body::Body::from_stream(file.stream.chain(update)).into_response();
     response.headers_mut().insert(axum::http::header::CONTENT_LENGTH, length.into());
-    response
+    Ok(response)
 }
