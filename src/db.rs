@@ -17,7 +17,14 @@ use tower_sessions::ExpiredDeletion;
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 pub mod in_place;
+mod kept;
 pub use in_place::{bind_all, Durability, InPlace, InPlaceTx, Param, ReadRow};
+pub use kept::{KeptConnections, KeptTx};
+
+/// PostgreSQL: how many reads by key, and how many reader's writes, run at once on kept connections
+/// (each holds its connection for a statement or a short transaction; two cores keep few busy).
+const KEPT_READS: usize = 8;
+const KEPT_WRITES: usize = 8;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -58,6 +65,10 @@ pub struct Pools {
     /// SQLite on a file: the connections that run the statements every reader's request makes on
     /// the request's own thread (see `in_place`).
     pub in_place: Option<InPlace>,
+    /// PostgreSQL: the connections the reads by key every reader's request makes run on, and those
+    /// its writes (`begin_unflushed`, `begin_durable`) run on, without the pool's checks (see `kept`).
+    pub kept_reads: Option<KeptConnections>,
+    pub kept_writes: Option<KeptConnections>,
 }
 
 /// The queue of this process's SQLite writers (see `Db::write_gate`).
@@ -106,7 +117,12 @@ impl std::ops::DerefMut for WriteTx {
 /// back.
 pub enum PortableTx {
     // Field order is drop order: the transaction ends before the turn is given up.
-    InPlace { tx: InPlaceTx, _turn: Option<tokio::sync::OwnedMutexGuard<()>> },
+    InPlace {
+        tx: InPlaceTx,
+        _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    },
+    /// PostgreSQL, on a kept connection (`kept`).
+    Kept(KeptTx),
     Sqlx(WriteTx),
 }
 
@@ -114,6 +130,7 @@ impl PortableTx {
     pub async fn commit(self) -> sqlx::Result<()> {
         match self {
             PortableTx::InPlace { tx, _turn } => tx.commit(),
+            PortableTx::Kept(tx) => tx.commit().await,
             PortableTx::Sqlx(tx) => tx.commit().await,
         }
     }
@@ -167,6 +184,7 @@ impl Statements for PortableTx {
     async fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<u64> {
         match self {
             PortableTx::InPlace { tx, .. } => tx.execute(sql, params),
+            PortableTx::Kept(tx) => tx.execute(sql, params).await,
             PortableTx::Sqlx(tx) => Statements::execute(&mut **tx, sql, params).await,
         }
     }
@@ -174,6 +192,7 @@ impl Statements for PortableTx {
     async fn rows<T: ReadRow>(&mut self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<Vec<T>> {
         match self {
             PortableTx::InPlace { tx, .. } => tx.rows(sql, params),
+            PortableTx::Kept(tx) => tx.rows(sql, params).await,
             PortableTx::Sqlx(tx) => Statements::rows(&mut **tx, sql, params).await,
         }
     }
@@ -229,6 +248,10 @@ impl Db {
         let setup_lock_file = sqlite_file.as_ref().map(|db| db.with_extension("setup-lock"));
         let in_place = sqlite_file.map(InPlace::new);
         let options = AnyConnectOptions::from_str(url).context("DATABASE_URL is not a database URL")?;
+        let kept =
+            |size| (backend == Backend::Postgres).then(|| KeptConnections::new(options.clone(), size, acquire_timeout));
+        // Separate, so that writes waiting on each other's row locks never hold up the reads.
+        let (kept_reads, kept_writes) = (kept(KEPT_READS), kept(KEPT_WRITES));
         let pool =
             open_pool(backend, &options, if backend == Backend::Sqlite { 8 } else { 16 }, "FULL", acquire_timeout)
                 .await?;
@@ -269,7 +292,17 @@ impl Db {
             ),
         };
         let write_gate = (backend == Backend::Sqlite).then(WriteGate::default);
-        Ok(Db(std::sync::Arc::new(Pools { pool, backend, unflushed, sessions, setup_lock_file, write_gate, in_place })))
+        Ok(Db(std::sync::Arc::new(Pools {
+            pool,
+            backend,
+            unflushed,
+            sessions,
+            setup_lock_file,
+            write_gate,
+            in_place,
+            kept_reads,
+            kept_writes,
+        })))
     }
 
     /// The shop's migrations (sqlx takes PostgreSQL's advisory lock around them).
@@ -308,6 +341,9 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        for kept in [&self.kept_reads, &self.kept_writes].into_iter().flatten() {
+            kept.close().await;
+        }
         self.pool.close().await;
         self.unflushed.close().await;
         match &self.sessions {
@@ -340,7 +376,10 @@ impl Db {
                 let turn = self.take_turn().await?;
                 Ok(PortableTx::InPlace { tx: in_place.begin(Durability::Unflushed).await?, _turn: turn })
             }
-            None => Ok(PortableTx::Sqlx(self.unflushed_write().await?.begin().await?)),
+            None => match &self.kept_writes {
+                Some(kept) => Ok(PortableTx::Kept(kept.begin(Durability::Unflushed).await?)),
+                None => Ok(PortableTx::Sqlx(self.unflushed_write().await?.begin().await?)),
+            },
         }
     }
 
@@ -352,7 +391,10 @@ impl Db {
                 let turn = self.take_turn().await?;
                 Ok(PortableTx::InPlace { tx: in_place.begin(Durability::Full).await?, _turn: turn })
             }
-            None => Ok(PortableTx::Sqlx(self.begin_write().await?)),
+            None => match &self.kept_writes {
+                Some(kept) => Ok(PortableTx::Kept(kept.begin(Durability::Full).await?)),
+                None => Ok(PortableTx::Sqlx(self.begin_write().await?)),
+            },
         }
     }
 

@@ -46,21 +46,27 @@ pub async fn product_for_sku(db: &Db, sku: &str) -> Result<Product> {
     })
 }
 
-/// The rate a reader chose for a SKU (`None`: the standard price), checked against the catalog;
-/// a price a client sends is never read, only a sustainer's own amount.
-pub async fn rate_choice_for(db: &Db, sku: &str, rate: Option<&str>, amount: Option<&str>) -> Result<RateChoice> {
+/// The product a reader asked for and the rate they chose for it (`None`: the standard price),
+/// checked against the catalog; a price a client sends is never read, only a sustainer's own amount.
+pub async fn product_and_rate(
+    db: &Db,
+    sku: &str,
+    rate: Option<&str>,
+    amount: Option<&str>,
+) -> Result<(Product, RateChoice)> {
     let product = product_for_sku(db, sku).await?;
-    match &product {
-        Product::Plan(plan) => RateChoice::parse(plan, rate, amount),
-        Product::Issue(_) if rate.is_none_or(|r| r.trim().is_empty() || r.trim() == "standard") => {
-            Ok(RateChoice::STANDARD)
+    let choice = match &product {
+        Product::Plan(plan) => RateChoice::parse(plan, rate, amount)?,
+        Product::Issue(_) if rate.is_none_or(|r| r.trim().is_empty() || r.trim() == "standard") => RateChoice::STANDARD,
+        Product::Issue(_) => {
+            return Err(Error::Fields(vec![crate::error::FieldError::with_code(
+                "rate",
+                "rate_not_offered",
+                "A single issue has one price: it has no other rates.",
+            )]))
         }
-        Product::Issue(_) => Err(Error::Fields(vec![crate::error::FieldError::with_code(
-            "rate",
-            "rate_not_offered",
-            "A single issue has one price: it has no other rates.",
-        )])),
-    }
+    };
+    Ok((product, choice))
 }
 
 fn plan_slot(product: &Product) -> Option<String> {
@@ -76,7 +82,8 @@ fn one_subscription_only() -> Error {
 
 /// Adds a product at its standard price (see `add_item_at`).
 pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: Quantity, now: i64) -> Result<Vec<Notice>> {
-    add_item_at(db, cart_id, sku, quantity, RateChoice::STANDARD, now).await
+    let product = product_for_sku(db, sku).await?;
+    add_item_at(db, cart_id, &product, quantity, RateChoice::STANDARD, now).await
 }
 
 /// Adds a product, a plan at the rate chosen (checked by `RateChoice::parse`). A copy of an issue
@@ -85,17 +92,17 @@ pub async fn add_item(db: &Db, cart_id: &str, sku: &str, quantity: Quantity, now
 pub async fn add_item_at(
     db: &Db,
     cart_id: &str,
-    sku: &str,
+    product: &Product,
     quantity: Quantity,
     choice: RateChoice,
     now: i64,
 ) -> Result<Vec<Notice>> {
-    let product = product_for_sku(db, sku).await?;
+    let sku = product.sku();
     let quantity = quantity.get();
     if product.term_years().is_some() && quantity != 1 {
         return Err(one_subscription_only());
     }
-    let slot = plan_slot(&product);
+    let slot = plan_slot(product);
     // Opening the cart, the line and the cart's time: one commit.
     let mut tx = db.begin_unflushed().await?;
     tx.execute(OPEN_CART, &[Param::Text(cart_id), Param::Int(now)]).await?;
@@ -143,7 +150,7 @@ pub async fn add_item_at(
         Ok(changed) => changed,
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             drop(tx);
-            return Err(duplicate_subscription(db, cart_id, &product).await?);
+            return Err(duplicate_subscription(db, cart_id, product).await?);
         }
         Err(e) => return Err(e.into()),
     };

@@ -6,8 +6,8 @@
 //! lookups every request with a session makes (its session, its cart and lines, a line's plan or
 //! issue, the header's cart count) run here instead, on read-only connections driven in place. A
 //! read in WAL mode does not wait for writers; the busy timeout below bounds the rare wait (a
-//! checkpoint restarting the log) and answers 503 past it. PostgreSQL reads go through sqlx as
-//! every other query.
+//! checkpoint restarting the log) and answers 503 past it. On PostgreSQL the same reads run on
+//! connections kept for them (`kept`).
 //!
 //! Only single statements outside a transaction belong here: a read that must see a transaction's
 //! own writes runs on that transaction.
@@ -423,6 +423,9 @@ impl Db {
         // Only a SQLite file has in-place connections.
         if let Some(in_place) = &self.in_place {
             return in_place.with_connection(|conn| sqlite_rows(conn, sql, params));
+        }
+        if let Some(kept) = &self.kept_reads {
+            return kept.rows(sql, params).await;
         }
         bind_all_as(sqlx::query_as::<_, T>(sql), params).fetch_all(&self.pool).await
     }

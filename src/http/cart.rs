@@ -118,9 +118,10 @@ async fn add_item(
 ) -> Result<Response, PageError> {
     let outcome = async {
         let quantity = Quantity::parse(QuantityInput::Text(form.quantity.as_deref().unwrap_or("1")))?;
-        let choice = cart::rate_choice_for(&state.db, &form.sku, form.rate.as_deref(), form.amount.as_deref()).await?;
+        let (product, choice) =
+            cart::product_and_rate(&state.db, &form.sku, form.rate.as_deref(), form.amount.as_deref()).await?;
         let cart_id = visitor.cart_id_or_new().await?;
-        cart::add_item_at(&state.db, &cart_id, &form.sku, quantity, choice, clock::now()).await
+        cart::add_item_at(&state.db, &cart_id, &product, quantity, choice, clock::now()).await
     }
     .await;
     match outcome {

@@ -199,10 +199,15 @@ fn with_sessions(router: Router, state: &AppState) -> Router {
     match &state.db.sessions {
         SessionPool::Sqlite(pool) => {
             let in_place = state.db.in_place.clone();
-            let store = session_store::GatedStore { store: SqliteStore::new(pool.clone()), gate, in_place };
+            let store = session_store::GatedStore { store: SqliteStore::new(pool.clone()), gate, in_place, kept: None };
             router.layer(session_layer(store, secure))
         }
-        SessionPool::Postgres(pool) => router.layer(session_layer(PostgresStore::new(pool.clone()), secure)),
+        SessionPool::Postgres(pool) => {
+            let kept = Some(state.db.clone());
+            let store =
+                session_store::GatedStore { store: PostgresStore::new(pool.clone()), gate, in_place: None, kept };
+            router.layer(session_layer(store, secure))
+        }
     }
 }
 

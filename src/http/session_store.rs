@@ -3,7 +3,9 @@
 //! instead of sleeping in SQLite's retry loop while an order commits. On a SQLite file, loading a
 //! session (every request with a cookie does it first), creating and saving one run on the
 //! request's own thread (`db::in_place`), with the sqlx store's own statements and encoding; only
-//! deleting one (a sign-out) and the expiry sweep go through the sqlx store.
+//! deleting one (a sign-out) and the expiry sweep go through the sqlx store. On PostgreSQL loading,
+//! creating and saving one run on kept connections (`db::KeptConnections`) with the sqlx store's
+//! table and encoding, deleting and the sweep through the sqlx store.
 
 use async_trait::async_trait;
 use tower_sessions::{
@@ -13,7 +15,7 @@ use tower_sessions::{
 
 use crate::db::{
     in_place::{sqlite_execute, sqlite_rows},
-    InPlace, Param, WriteGate,
+    InPlace, KeptConnections, Param, WriteGate,
 };
 
 /// A record that cannot be encoded, as the in-place write's error.
@@ -23,8 +25,16 @@ fn to_rusqlite(error: session_store::Error) -> rusqlite::Error {
 
 /// The sqlx store's table (`SqliteStore`'s default name).
 const LOAD_SQL: &str = "SELECT data FROM tower_sessions WHERE id = $1 AND expiry_date > $2";
+/// `PostgresStore`'s default schema and table; its times are `timestamptz`.
+const PG_LOAD_SQL: &str =
+    "SELECT data FROM \"tower_sessions\".\"session\" WHERE id = $1 AND expiry_date > CAST($2 AS timestamptz)";
 const CREATE_SQL: &str = "INSERT OR ABORT INTO tower_sessions (id, data, expiry_date) VALUES ($1, $2, $3)";
 const SAVE_SQL: &str = "INSERT INTO tower_sessions (id, data, expiry_date) VALUES ($1, $2, $3) \
+     ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry_date = excluded.expiry_date";
+const PG_CREATE_SQL: &str = "INSERT INTO \"tower_sessions\".\"session\" (id, data, expiry_date) \
+     VALUES ($1, $2, CAST($3 AS timestamptz)) ON CONFLICT (id) DO NOTHING";
+const PG_SAVE_SQL: &str = "INSERT INTO \"tower_sessions\".\"session\" (id, data, expiry_date) \
+     VALUES ($1, $2, CAST($3 AS timestamptz)) \
      ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry_date = excluded.expiry_date";
 
 /// The sqlx store writes times as RFC 3339 text (and compares them as text).
@@ -45,9 +55,19 @@ pub struct GatedStore<S> {
     pub store: S,
     pub gate: Option<WriteGate>,
     pub in_place: Option<InPlace>,
+    /// The database whose kept connections load and write sessions on PostgreSQL.
+    pub kept: Option<crate::db::Db>,
 }
 
 impl<S> GatedStore<S> {
+    fn kept_reads(&self) -> Option<&KeptConnections> {
+        self.kept.as_ref().and_then(|db| db.kept_reads.as_ref())
+    }
+
+    fn kept_writes(&self) -> Option<&KeptConnections> {
+        self.kept.as_ref().and_then(|db| db.kept_writes.as_ref())
+    }
+
     async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         match &self.gate {
             Some(gate) => Some(gate.enter().await),
@@ -60,8 +80,19 @@ impl<S> GatedStore<S> {
 impl<S: SessionStore + Clone> SessionStore for GatedStore<S> {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         let _turn = self.turn().await;
-        let Some(in_place) = &self.in_place else { return self.store.create(record).await };
         let expiry = as_text(record.expiry_date)?;
+        let Some(in_place) = &self.in_place else {
+            let Some(kept) = self.kept_writes() else { return self.store.create(record).await };
+            loop {
+                // A new id until one is free, as the sqlx store does.
+                let (id, data) = (record.id.to_string(), encoded(record)?);
+                let params = [Param::Text(&id), Param::Blob(&data), Param::Text(&expiry)];
+                match kept.execute(PG_CREATE_SQL, &params).await.map_err(backend)? {
+                    0 => record.id = Id::default(),
+                    _ => return Ok(()),
+                }
+            }
+        };
         in_place
             .write_unflushed(|conn| loop {
                 // A new id until one is free, as the sqlx store does.
@@ -80,19 +111,30 @@ impl<S: SessionStore + Clone> SessionStore for GatedStore<S> {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let _turn = self.turn().await;
-        let Some(in_place) = &self.in_place else { return self.store.save(record).await };
         let (id, data, expiry) = (record.id.to_string(), encoded(record)?, as_text(record.expiry_date)?);
         let params = [Param::Text(&id), Param::Blob(&data), Param::Text(&expiry)];
-        in_place.write_unflushed(|conn| sqlite_execute(conn, SAVE_SQL, &params).map(|_| ())).await.map_err(backend)
+        match (&self.in_place, self.kept_writes()) {
+            (Some(in_place), _) => in_place
+                .write_unflushed(|conn| sqlite_execute(conn, SAVE_SQL, &params).map(|_| ()))
+                .await
+                .map_err(backend),
+            (None, Some(kept)) => kept.execute(PG_SAVE_SQL, &params).await.map(|_| ()).map_err(backend),
+            (None, None) => self.store.save(record).await,
+        }
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let Some(reads) = &self.in_place else { return self.store.load(id).await };
         let now = as_text(time::OffsetDateTime::now_utc())?;
-        let id = id.to_string();
-        let params = [Param::Text(&id), Param::Text(&now)];
-        let rows: Vec<(Vec<u8>,)> =
-            reads.with_connection(|conn| sqlite_rows(conn, LOAD_SQL, &params)).map_err(backend)?;
+        let id_text = id.to_string();
+        let params = [Param::Text(&id_text), Param::Text(&now)];
+        let rows: Vec<(Vec<u8>,)> = if let Some(reads) = &self.in_place {
+            reads.with_connection(|conn| sqlite_rows(conn, LOAD_SQL, &params))
+        } else if let Some(kept) = self.kept_reads() {
+            kept.rows(PG_LOAD_SQL, &params).await
+        } else {
+            return self.store.load(id).await;
+        }
+        .map_err(backend)?;
         match rows.into_iter().next() {
             Some((data,)) => {
                 rmp_serde::from_slice(&data).map(Some).map_err(|e| session_store::Error::Decode(e.to_string()))
@@ -130,7 +172,8 @@ mod tests {
         let pool = sqlx::SqlitePool::connect_with(options).await.expect("pool");
         let sqlx_store = SqliteStore::new(pool);
         sqlx_store.migrate().await.expect("table");
-        let store = GatedStore { store: sqlx_store.clone(), gate: None, in_place: Some(InPlace::new(path)) };
+        let store =
+            GatedStore { store: sqlx_store.clone(), gate: None, in_place: Some(InPlace::new(path)), kept: None };
 
         let now = tower_sessions::cookie::time::OffsetDateTime::now_utc();
         let mut alive = Record { id: Id::default(), data: Default::default(), expiry_date: now + Duration::days(30) };

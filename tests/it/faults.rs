@@ -18,6 +18,7 @@ on_both_databases!(
     readiness_says_so_when_the_database_cannot_be_written,
     instances_started_together_on_an_empty_database_all_come_up,
     a_shop_keeps_the_currency_it_started_with,
+    writes_dropped_without_their_commit_are_undone_and_hold_no_lock,
 );
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -192,18 +193,71 @@ async fn a_shop_keeps_the_currency_it_started_with(app: TestApp) {
     assert_eq!(currencies, [("EUR".to_string(),)]);
 }
 
+/// The reader's writes (`begin_unflushed`, `begin_durable`: in place on SQLite, on kept connections
+/// on PostgreSQL), many at once, half of them dropped after writing and before their commit: only
+/// the committed rows remain, and a dropped write's row can be written again at once (its lock
+/// was given up). Far more at once than connections are kept, so most wait their turn.
+async fn writes_dropped_without_their_commit_are_undone_and_hold_no_lock(app: TestApp) {
+    use masthead::db::{Param, Statements};
+    const INSERT: &str = "INSERT INTO carts (id, created_at, updated_at) VALUES ($1, $2, $2)";
+    for round in 0..3 {
+        let writes = (0..24).map(|n| {
+            let db = app.db.clone();
+            async move {
+                let id = format!("dropped-{round}-{n}");
+                let mut tx = if n % 3 == 0 { db.begin_durable().await } else { db.begin_unflushed().await }
+                    .expect("a transaction");
+                assert_eq!(tx.execute(INSERT, &[Param::Text(&id), Param::Int(1)]).await.expect("written"), 1);
+                if n % 2 == 0 {
+                    tx.commit().await.expect("committed");
+                }
+            }
+        });
+        released_together(writes.collect()).await;
+        let pattern = format!("dropped-{round}-%");
+        let kept: Vec<(String,)> = sqlx::query_as("SELECT id FROM carts WHERE id LIKE $1 ORDER BY id")
+            .bind(&pattern)
+            .fetch_all(&app.db.pool)
+            .await
+            .expect("rows");
+        let mut committed: Vec<String> =
+            (0..24).filter(|n| n % 2 == 0).map(|n| format!("dropped-{round}-{n}")).collect();
+        committed.sort();
+        assert_eq!(kept.into_iter().map(|(id,)| id).collect::<Vec<_>>(), committed, "round {round}");
+        // A dropped write's key, written again: it would wait for ever behind a lock still held.
+        let again = async {
+            let mut tx = app.db.begin_unflushed().await.expect("a transaction");
+            let id = format!("dropped-{round}-1");
+            let written = tx.execute(INSERT, &[Param::Text(&id), Param::Int(2)]).await.expect("written");
+            tx.commit().await.expect("committed");
+            written
+        };
+        let written = tokio::time::timeout(Duration::from_secs(10), again).await.expect("no lock left behind");
+        assert_eq!(written, 1);
+    }
+}
+
+/// A PostgreSQL cluster of the test's own (stopping it disturbs no other test); none, with a word,
+/// where PostgreSQL is not installed outside CI.
+fn own_cluster() -> Option<support::postgres::Cluster> {
+    match support::postgres::Cluster::start_new() {
+        Ok(cluster) => Some(cluster),
+        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("PostgreSQL is required when CI=true: {why}")
+        }
+        Err(why) => {
+            eprintln!("PostgreSQL outage test skipped: {why}");
+            None
+        }
+    }
+}
+
 /// PostgreSQL stops under a running shop (its own cluster, so no other test is disturbed) and
 /// comes back: meanwhile every request is answered 503 quickly, and afterwards the shop sells
 /// again without a restart and has lost nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_postgres_is_answered_503_at_once_and_the_shop_recovers() {
-    let cluster = match support::postgres::Cluster::start_new() {
-        Ok(cluster) => cluster,
-        Err(why) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("PostgreSQL is required when CI=true: {why}")
-        }
-        Err(why) => return eprintln!("PostgreSQL outage test skipped: {why}"),
-    };
+    let Some(cluster) = own_cluster() else { return };
     let dir = std::env::temp_dir().join(format!("masthead-outage-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("a folder");
     let app = TestApp::start(test_config(&cluster.url, dir)).await;
@@ -248,4 +302,49 @@ async fn a_stopped_postgres_is_answered_503_at_once_and_the_shop_recovers() {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM orders").await, 2, "the refused checkout placed nothing");
     reservations_match_orders(&app).await;
     app.stop().await;
+}
+
+/// PostgreSQL restarts between two requests of a reader: the connections the shop kept for reads
+/// by key (`db::KeptConnections`) were all closed by the server, and the reader's next requests,
+/// several at once, are answered at once without an error, their cart intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restarted_between_requests_costs_the_readers_nothing() {
+    let Some(cluster) = own_cluster() else { return };
+    let dir = std::env::temp_dir().join(format!("masthead-restart-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let app = TestApp::start(test_config(&cluster.url, dir.clone())).await;
+    let reader = new_browser();
+    let added = reader.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "isr-print-1y"})).send().await;
+    assert_eq!(added.expect("answered").status(), 200);
+
+    let cart_reads = |rounds: usize| {
+        (0..rounds)
+            .map(|round| {
+                let path = if round % 2 == 0 { "/api/v1/cart" } else { "/" };
+                let (reader, url) = (reader.clone(), app.url(path));
+                async move {
+                    let response = reader.get(url).send().await.expect("answered");
+                    let status = response.status().as_u16();
+                    (path, status, response.text().await.expect("a body"))
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    // Several reads at once, so that several connections are kept.
+    for (path, status, body) in released_together(cart_reads(12)).await {
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+
+    cluster.stop().expect("PostgreSQL stopped");
+    cluster.start().expect("PostgreSQL started again");
+    for (path, status, body) in released_together(cart_reads(12)).await {
+        assert_eq!(status, 200, "{path} answered as before the restart: {body}");
+        if path.starts_with("/api/") {
+            assert!(body.contains("\"sku\":\"isr-print-1y\""), "the reader's own cart: {body}");
+        }
+    }
+    let cart: Value = reader.get(app.url("/api/v1/cart")).send().await.expect("answered").json().await.expect("JSON");
+    assert_eq!(cart["items"][0]["sku"], "isr-print-1y", "the cart survived: {cart}");
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -175,9 +175,10 @@ pub async fn add_item(
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
     });
-    let choice = cart::rate_choice_for(&state.db, &body.sku, body.rate.as_deref(), amount.as_deref()).await?;
+    let (product, choice) =
+        cart::product_and_rate(&state.db, &body.sku, body.rate.as_deref(), amount.as_deref()).await?;
     let cart_id = visitor.cart_id_or_new().await?;
-    let notices = cart::add_item_at(&state.db, &cart_id, &body.sku, quantity, choice, clock::now()).await?;
+    let notices = cart::add_item_at(&state.db, &cart_id, &product, quantity, choice, clock::now()).await?;
     answer(&state, &visitor, notices).await
 }
 
