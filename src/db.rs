@@ -285,7 +285,9 @@ impl Db {
             }
             Backend::Postgres => SessionPool::Postgres(
                 sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(16)
+                    // Loading, creating and saving sessions run on the kept connections (`kept`):
+                    // this pool only deletes them (a sign-out, the expiry sweep).
+                    .max_connections(4)
                     .acquire_timeout(acquire_timeout)
                     .connect(url)
                     .await?,

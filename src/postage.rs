@@ -93,21 +93,25 @@ fn sorted_choices(home: &str, keep: impl Fn(&str) -> bool) -> Vec<CountryChoice>
 
 /// The zones in their order, with their countries.
 pub async fn zones(db: &Db, currency: Currency) -> Result<Vec<Zone>> {
-    // The zone taking every other country reads last.
-    let rows: Vec<(String, String, i64, i64)> = db
+    // The zone taking every other country reads last. One statement: a row per zone and country.
+    let rows: Vec<(String, String, i64, i64, Option<String>)> = db
         .read_rows(
-            "SELECT id, name, per_copy, every_other_country FROM postage_zones \
-             ORDER BY every_other_country, position, name",
+            "SELECT z.id, z.name, z.per_copy, z.every_other_country, c.country \
+             FROM postage_zones z LEFT JOIN postage_zone_countries c ON c.zone_id = z.id \
+             ORDER BY z.every_other_country, z.position, z.name, z.id, c.country",
             &[],
         )
         .await?;
-    let countries: Vec<(String, String)> =
-        db.read_rows("SELECT zone_id, country FROM postage_zone_countries ORDER BY country", &[]).await?;
-    Ok(rows
+    let mut zones: Vec<(String, String, i64, i64, Vec<String>)> = Vec::new();
+    for (id, name, per_copy, every_other, country) in rows {
+        match zones.last_mut() {
+            Some(last) if last.0 == id => last.4.extend(country),
+            _ => zones.push((id, name, per_copy, every_other, country.into_iter().collect())),
+        }
+    }
+    Ok(zones
         .into_iter()
-        .map(|(id, name, per_copy, every_other)| {
-            let countries: Vec<String> =
-                countries.iter().filter(|(zone, _)| *zone == id).map(|(_, c)| c.clone()).collect();
+        .map(|(id, name, per_copy, every_other, countries)| {
             let mut described: Vec<String> = countries.iter().map(|c| country_name(c)).collect();
             described.sort();
             if every_other != 0 {

@@ -18,8 +18,10 @@ struct PublicationRow {
     frequency: String,
     tagline: String,
     description: String,
+    /// One of its editions (none when it has none yet).
+    edition: Option<String>,
 }
-read_row_struct!(PublicationRow { slug, name, kind, frequency, tagline, description });
+read_row_struct!(PublicationRow { slug, name, kind, frequency, tagline, description, edition });
 
 #[derive(FromRow)]
 struct PlanRow {
@@ -183,23 +185,28 @@ fn issue_from_row(row: IssueRow) -> Result<Issue> {
     })
 }
 
-/// Every publication, in the publisher's order, with the editions it is offered in.
+/// Every publication, in the publisher's order, with the editions it is offered in (one statement:
+/// a row per publication and edition).
 pub async fn publications(db: &Db) -> Result<Vec<Publication>> {
     let rows: Vec<PublicationRow> = db
         .read_rows(
-            "SELECT slug, name, kind, frequency, tagline, description FROM publications ORDER BY position, slug",
+            "SELECT p.slug, p.name, p.kind, p.frequency, p.tagline, p.description, e.edition \
+             FROM publications p LEFT JOIN publication_editions e ON e.publication = p.slug \
+             ORDER BY p.position, p.slug",
             &[],
         )
         .await?;
-    let edition_rows: Vec<(String, String)> =
-        db.read_rows("SELECT publication, edition FROM publication_editions", &[]).await?;
-    rows.into_iter()
-        .map(|row| {
-            let mut editions: Vec<Edition> = edition_rows
-                .iter()
-                .filter(|(publication, _)| *publication == row.slug)
-                .filter_map(|(_, edition)| Edition::parse(edition))
-                .collect();
+    let mut publications: Vec<(PublicationRow, Vec<Edition>)> = Vec::new();
+    for row in rows {
+        let edition = row.edition.as_deref().and_then(Edition::parse);
+        match publications.last_mut() {
+            Some((last, editions)) if last.slug == row.slug => editions.extend(edition),
+            _ => publications.push((row, edition.into_iter().collect())),
+        }
+    }
+    publications
+        .into_iter()
+        .map(|(row, mut editions)| {
             editions.sort();
             publication_from_row(row, editions)
         })

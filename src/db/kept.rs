@@ -7,7 +7,8 @@
 //! with a session makes two or three such reads (BENCHMARKS.md, stop 27). Here work takes a kept
 //! connection and runs its statements. A kept connection the server closed since it was last used
 //! (a restart) fails the first statement without having done anything; that statement is then run
-//! once more on a new connection, which is what the pool's check bought. A connection whose
+//! once more on a new connection, which is what the pool's check bought; like the check, that first
+//! statement is bounded by the pools' acquire timeout (503 past it). A connection whose
 //! statement failed is closed, never kept; a transaction dropped without its commit is rolled back
 //! by a task of its own before its connection is kept.
 
@@ -51,10 +52,13 @@ macro_rules! first_statement {
         let kept = $kept.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut answered = None;
         if let Some(mut $conn) = kept {
-            match $first {
-                Ok(value) => answered = Some(($conn, value)),
-                Err(e) if closed(&e) => drop($conn),
-                Err(e) => return Err(e),
+            // Bounded like the pool's check was: a server that stopped answering is a 503 in
+            // `patience`, not a request held until its time limit.
+            match tokio::time::timeout_at(deadline.into(), async { $first }).await {
+                Ok(Ok(value)) => answered = Some(($conn, value)),
+                Ok(Err(e)) if closed(&e) => drop($conn),
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(sqlx::Error::PoolTimedOut),
             }
         }
         match answered {
@@ -63,7 +67,9 @@ macro_rules! first_statement {
                 let mut $conn = tokio::time::timeout_at(deadline.into(), AnyConnection::connect_with(&$kept.options))
                     .await
                     .map_err(|_| sqlx::Error::PoolTimedOut)??;
-                let value = $first?;
+                let value = tokio::time::timeout_at(deadline.into(), async { $first })
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)??;
                 ($conn, value, permit)
             }
         }

@@ -304,18 +304,26 @@ async fn a_stopped_postgres_is_answered_503_at_once_and_the_shop_recovers() {
     app.stop().await;
 }
 
-/// PostgreSQL restarts between two requests of a reader: the connections the shop kept for reads
-/// by key (`db::KeptConnections`) were all closed by the server, and the reader's next requests,
-/// several at once, are answered at once without an error, their cart intact.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_postgres_restarted_between_requests_costs_the_readers_nothing() {
-    let Some(cluster) = own_cluster() else { return };
-    let dir = std::env::temp_dir().join(format!("masthead-restart-{}", uuid::Uuid::new_v4().simple()));
+/// A shop on a PostgreSQL cluster of its own, and a reader who has put the journal in their cart.
+async fn a_reader_with_a_cart_on_own_cluster(
+    name: &str,
+) -> Option<(support::postgres::Cluster, TestApp, std::path::PathBuf, reqwest::Client)> {
+    let cluster = own_cluster()?;
+    let dir = std::env::temp_dir().join(format!("masthead-{name}-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("a folder");
     let app = TestApp::start(test_config(&cluster.url, dir.clone())).await;
     let reader = new_browser();
     let added = reader.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "isr-print-1y"})).send().await;
     assert_eq!(added.expect("answered").status(), 200);
+    Some((cluster, app, dir, reader))
+}
+
+/// PostgreSQL restarts between two requests of a reader: the connections the shop kept for reads
+/// by key (`db::KeptConnections`) were all closed by the server, and the reader's next requests,
+/// several at once, are answered at once without an error, their cart intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restarted_between_requests_costs_the_readers_nothing() {
+    let Some((cluster, app, dir, reader)) = a_reader_with_a_cart_on_own_cluster("restart").await else { return };
 
     let cart_reads = |rounds: usize| {
         (0..rounds)
@@ -345,6 +353,43 @@ async fn a_postgres_restarted_between_requests_costs_the_readers_nothing() {
     }
     let cart: Value = reader.get(app.url("/api/v1/cart")).send().await.expect("answered").json().await.expect("JSON");
     assert_eq!(cart["items"][0]["sku"], "isr-print-1y", "the cart survived: {cart}");
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// PostgreSQL stops answering without closing anything (frozen, as a hung server or a network
+/// that drops everything looks): a reader's reads and writes, which run on kept connections, are
+/// answered 503 within seconds rather than held until the request's time limit, and once the
+/// server answers again the reader's cart is as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_that_stops_answering_is_a_503_in_seconds_not_a_hang() {
+    let Some((cluster, app, dir, reader)) = a_reader_with_a_cart_on_own_cluster("frozen").await else { return };
+    for _ in 0..3 {
+        assert_eq!(reader.get(app.url("/api/v1/cart")).send().await.expect("answered").status(), 200);
+    }
+
+    cluster.pause().expect("PostgreSQL frozen");
+    let read = reader.get(app.url("/api/v1/cart")).send();
+    let write = reader.post(app.url("/api/v1/cart/items")).json(&json!({"sku": "sw-print-1y"})).send();
+    let started = Instant::now();
+    let (read, write) = tokio::join!(read, write);
+    let elapsed = started.elapsed();
+    let statuses = (read.expect("answered").status().as_u16(), write.expect("answered").status().as_u16());
+    cluster.resume().expect("PostgreSQL going on");
+    assert_eq!(statuses, (503, 503), "a frozen database is unavailable");
+    assert!(elapsed < Duration::from_secs(8), "answered within seconds, not at the 30 s limit: {elapsed:?}");
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let cart = loop {
+        let response = reader.get(app.url("/api/v1/cart")).send().await.expect("answered");
+        if response.status() == 200 {
+            break response.json::<Value>().await.expect("JSON");
+        }
+        assert!(Instant::now() < deadline, "the shop recovers without a restart");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let skus: Vec<&str> = cart["items"].as_array().expect("items").iter().filter_map(|i| i["sku"].as_str()).collect();
+    assert_eq!(skus, ["isr-print-1y"], "the refused add changed nothing: {cart}");
     app.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -117,6 +117,41 @@ impl Cluster {
         Ok(())
     }
 
+    /// Freezes the server and its connections' processes (`SIGSTOP`): connections stay open and
+    /// nothing answers, as with a server that hangs or a network that drops everything.
+    pub fn pause(&self) -> Result<(), String> {
+        self.signal_all("STOP")
+    }
+
+    /// Lets a paused server go on (`SIGCONT`).
+    pub fn resume(&self) -> Result<(), String> {
+        self.signal_all("CONT")
+    }
+
+    fn signal_all(&self, signal: &str) -> Result<(), String> {
+        let pid_file = std::fs::read_to_string(self.data.join("postmaster.pid")).map_err(|e| e.to_string())?;
+        let postmaster = pid_file.lines().next().unwrap_or_default().trim().to_string();
+        // The postmaster's children, from /proc (no process tools needed).
+        let mut pids = vec![postmaster.clone()];
+        for entry in std::fs::read_dir("/proc").map_err(|e| e.to_string())?.flatten() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // pid (comm) state ppid ...: the fields after the last ')'.
+            let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+            if after.split_whitespace().nth(1) == Some(postmaster.as_str()) {
+                pids.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill -{signal} {}", pids.join(" "))])
+            .status()
+            .map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("kill -{signal} failed"))
+        }
+    }
+
     /// Stops the server at once (connections are cut), as an outage would.
     pub fn stop(&self) -> Result<(), String> {
         let output = pg_command(&self.pg_ctl, self.root)
