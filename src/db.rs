@@ -638,7 +638,43 @@ macro_rules! text_column {
 }
 pub(crate) use text_column;
 
+/// The rows of a `LEFT JOIN` ordered by their parent, each parent once with its children (none
+/// when the join found none): `parent` splits a row and names the parent it belongs to.
+pub fn with_children<R, P, K: PartialEq, C>(
+    rows: impl IntoIterator<Item = R>,
+    parent: impl Fn(R) -> (K, P, Option<C>),
+) -> Vec<(P, Vec<C>)> {
+    let mut grouped: Vec<(K, P, Vec<C>)> = Vec::new();
+    for row in rows {
+        let (key, value, child) = parent(row);
+        match grouped.last_mut() {
+            Some((last, _, children)) if *last == key => children.extend(child),
+            _ => grouped.push((key, value, child.into_iter().collect())),
+        }
+    }
+    grouped.into_iter().map(|(_, value, children)| (value, children)).collect()
+}
+
 /// Reads a 0/1 flag column (flags are integers so that both databases decode them alike).
 pub fn flag(value: i64) -> bool {
     value != 0
+}
+
+#[cfg(test)]
+mod tests {
+    /// Each parent once, in the rows' order, with its children in theirs; a parent the join found
+    /// no child for has none.
+    #[test]
+    fn joined_rows_fold_into_parents_with_their_children() {
+        let rows = [("sw", Some("print")), ("sw", Some("digital")), ("isr", None), ("xx", Some("print"))];
+        let grouped = super::with_children(rows, |(slug, edition)| (slug, slug.to_uppercase(), edition));
+        assert_eq!(
+            grouped,
+            [
+                ("SW".to_string(), vec!["print", "digital"]),
+                ("ISR".to_string(), vec![]),
+                ("XX".to_string(), vec!["print"]),
+            ]
+        );
+    }
 }

@@ -102,16 +102,12 @@ pub async fn zones(db: &Db, currency: Currency) -> Result<Vec<Zone>> {
             &[],
         )
         .await?;
-    let mut zones: Vec<(String, String, i64, i64, Vec<String>)> = Vec::new();
-    for (id, name, per_copy, every_other, country) in rows {
-        match zones.last_mut() {
-            Some(last) if last.0 == id => last.4.extend(country),
-            _ => zones.push((id, name, per_copy, every_other, country.into_iter().collect())),
-        }
-    }
+    let zones = crate::db::with_children(rows, |(id, name, per_copy, every_other, country)| {
+        (id.clone(), (id, name, per_copy, every_other), country)
+    });
     Ok(zones
         .into_iter()
-        .map(|(id, name, per_copy, every_other, countries)| {
+        .map(|((id, name, per_copy, every_other), countries)| {
             let mut described: Vec<String> = countries.iter().map(|c| country_name(c)).collect();
             described.sort();
             if every_other != 0 {

@@ -196,21 +196,16 @@ pub async fn publications(db: &Db) -> Result<Vec<Publication>> {
             &[],
         )
         .await?;
-    let mut publications: Vec<(PublicationRow, Vec<Edition>)> = Vec::new();
-    for row in rows {
+    crate::db::with_children(rows, |row| {
         let edition = row.edition.as_deref().and_then(Edition::parse);
-        match publications.last_mut() {
-            Some((last, editions)) if last.slug == row.slug => editions.extend(edition),
-            _ => publications.push((row, edition.into_iter().collect())),
-        }
-    }
-    publications
-        .into_iter()
-        .map(|(row, mut editions)| {
-            editions.sort();
-            publication_from_row(row, editions)
-        })
-        .collect()
+        (row.slug.clone(), row, edition)
+    })
+    .into_iter()
+    .map(|(row, mut editions)| {
+        editions.sort();
+        publication_from_row(row, editions)
+    })
+    .collect()
 }
 
 pub async fn find_publication(db: &Db, slug: &str) -> Result<Option<Publication>> {
