@@ -185,7 +185,9 @@ pub struct Coupon {
     pub starts_at: Option<i64>,
     pub ends_at: Option<i64>,
     pub max_redemptions: Option<i64>,
-    /// Reserved and final redemptions together.
+    /// Reserved and final redemptions together, counted only while the coupon has a limit (the
+    /// count the limit is checked against); a coupon without one keeps no count, so that checkouts
+    /// with it never wait for each other. Its uses are its redemption rows (`store::uses_by_coupon`).
     pub redemptions_used: i64,
     pub per_customer_limit: Option<i64>,
     pub min_subtotal: Option<Money>,
@@ -375,7 +377,8 @@ impl Coupon {
             "applies_to": self.applies_to.kind(), "targets": self.applies_to.targets(),
             "new_subscribers_only": self.new_subscribers_only, "covers_postage": self.covers_postage,
             "applies_to_reduced": self.applies_to_reduced, "applies_to_sustainer": self.applies_to_sustainer, "starts_at": self.starts_at, "ends_at": self.ends_at,
-            "max_redemptions": self.max_redemptions, "redemptions_used": self.redemptions_used,
+            "max_redemptions": self.max_redemptions,
+            "redemptions_used": self.max_redemptions.map(|_| self.redemptions_used),
             "per_customer_limit": self.per_customer_limit, "min_subtotal": self.min_subtotal.map(|m| m.amount),
             "active": self.active,
         })

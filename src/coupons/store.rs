@@ -159,16 +159,24 @@ pub async fn update_coupon(db: &Db, id: &str, coupon: &NewCoupon, actor: &Actor,
         "UPDATE coupons SET code = $2, normalized_code = $3, description = $4, kind = $5, percent_bp = $6, \
          amount_off = $7, currency = $8, applies_to = $9, new_subscribers_only = $10, starts_at = $11, ends_at = $12, \
          max_redemptions = $13, per_customer_limit = $14, min_subtotal = $15, active = $16, covers_postage = $17, \
-         applies_to_reduced = $18, applies_to_sustainer = $19 WHERE id = $1",
+         applies_to_reduced = $18, applies_to_sustainer = $19, redemptions_used = 0 WHERE id = $1",
     )
     .bind(id);
-    bind_fields(update, coupon).execute(&mut *tx).await.on_constraint(|violated| {
-        let field = match violated {
-            Constraint::Unique => code_in_use(&normalized),
-            Constraint::Check => {
-                FieldError::new("max_redemptions", "The limit cannot be lower than the redemptions already made.")
-            }
-        };
+    bind_fields(update, coupon).execute(&mut *tx).await.on_constraint(|violated| match violated {
+        Constraint::Unique => Some(Error::Fields(vec![code_in_use(&normalized)])),
+        Constraint::Check => None,
+    })?;
+    // A coupon with a limit counts its uses (see `orders::checkout::reserve_coupon`); one without
+    // keeps no count. Counted now, holding the row: checkouts and releases under way have finished.
+    sqlx::query(
+        "UPDATE coupons SET redemptions_used = (SELECT COUNT(*) FROM coupon_redemptions \
+         WHERE coupon_id = $1 AND status IN ('reserved', 'final')) WHERE id = $1 AND max_redemptions IS NOT NULL",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await
+    .on_constraint(|_| {
+        let field = FieldError::new("max_redemptions", "The limit cannot be lower than the redemptions already made.");
         Some(Error::Fields(vec![field]))
     })?;
     save_targets(&mut tx, id, &coupon.applies_to).await?;
@@ -271,6 +279,28 @@ pub async fn list_coupons(db: &Db) -> Result<Vec<Coupon>> {
         coupons.push(coupon_from_row(db, row).await?);
     }
     Ok(coupons)
+}
+
+/// Each coupon's uses: its reserved and final redemptions (a coupon without a limit keeps no count
+/// of them, see `Coupon::redemptions_used`). For the admin's list.
+pub async fn uses_by_coupon(db: &Db) -> Result<std::collections::HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT coupon_id, COUNT(*) FROM coupon_redemptions WHERE status IN ('reserved', 'final') GROUP BY coupon_id",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// One coupon's reserved and final redemptions.
+pub async fn uses_of(db: &Db, id: &str) -> Result<i64> {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM coupon_redemptions WHERE coupon_id = $1 AND status IN ('reserved', 'final')",
+    )
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(count)
 }
 
 /// One use of a coupon by an order.

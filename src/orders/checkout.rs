@@ -9,7 +9,7 @@ use crate::{
     cart::{self, CartView},
     catalog::{self, rates::Rate, Edition, Product},
     coupons::Coupon,
-    db::{Db, Param, Statements},
+    db::{Backend, Db, Param, PortableTx, Statements},
     email::EmailAddress,
     error::{Error, FieldError, Result},
     money::Currency,
@@ -298,25 +298,6 @@ pub(super) async fn save_order(
     }
 
     if let Some(coupon) = coupon {
-        // The limit is guarded by this one conditional statement: however many checkouts run at
-        // once, on however many instances, only as many as the limit see a row change.
-        let reserved = tx
-            .execute(
-                "UPDATE coupons SET redemptions_used = redemptions_used + 1 \
-                 WHERE id = $1 AND active = 1 AND (max_redemptions IS NULL OR redemptions_used < max_redemptions) \
-                 AND (starts_at IS NULL OR starts_at <= $2) AND (ends_at IS NULL OR ends_at > $2)",
-                &[Param::Text(&coupon.id), Param::Int(now)],
-            )
-            .await?;
-        if reserved == 0 {
-            return Err(Error::invalid(
-                "coupon_used_up",
-                format!(
-                    "The coupon {} has just been used up or switched off. Remove it to pay the full price.",
-                    coupon.code
-                ),
-            ));
-        }
         // Counted under the reader's lock, so two checkouts by one reader at once see each other.
         if let Some(limit) = coupon.per_customer_limit {
             let (used,): (i64,) = tx
@@ -472,6 +453,64 @@ pub(super) async fn save_order(
         };
         crate::audit::record(&mut tx, &staff.actor, change, now).await?;
     }
+    if let Some(coupon) = coupon {
+        reserve_coupon(&mut tx, db.backend, coupon, now).await?;
+    }
     tx.commit().await?;
     super::find_order(db, &id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("order {id} vanished")))
+}
+
+/// Takes one of the coupon's redemptions, just before the order's commit. A coupon with a limit
+/// is guarded by one conditional statement: however many checkouts run at once, on however many
+/// instances, only as many as the limit see its counter change; the counter's row lock makes them
+/// take turns until each commits, so it comes last. A coupon without a limit keeps no counter (its
+/// uses are its redemption rows), so checkouts with it do not take turns: each only holds its row
+/// in share mode, which staff changing or switching it off wait for.
+async fn reserve_coupon(tx: &mut PortableTx, backend: Backend, coupon: &Coupon, now: i64) -> Result<()> {
+    let usable = "active = 1 AND (starts_at IS NULL OR starts_at <= $2) AND (ends_at IS NULL OR ends_at > $2)";
+    let used_up = || {
+        Error::invalid(
+            "coupon_used_up",
+            format!(
+                "The coupon {} has just been used up or switched off. Remove it to pay the full price.",
+                coupon.code
+            ),
+        )
+    };
+    if coupon.max_redemptions.is_none() {
+        // (SQLite runs one writer at a time: a plain read is enough there.)
+        let share = if backend == Backend::Postgres { " FOR SHARE" } else { "" };
+        let limit: Option<(Option<i64>,)> = tx
+            .row(
+                &format!("SELECT max_redemptions FROM coupons WHERE id = $1 AND {usable}{share}"),
+                &[Param::Text(&coupon.id), Param::Int(now)],
+            )
+            .await?;
+        return match limit {
+            Some((None,)) => Ok(()),
+            // Staff gave it a limit since the cart was priced: priced again, it will be counted.
+            Some((Some(_),)) => Err(Error::Conflict {
+                code: "coupon_changed",
+                message: format!(
+                    "The coupon {} was changed by the shop just now, so nothing was ordered. Please place the \
+                     order again.",
+                    coupon.code
+                ),
+            }),
+            None => Err(used_up()),
+        };
+    }
+    let reserved = tx
+        .execute(
+            &format!(
+                "UPDATE coupons SET redemptions_used = redemptions_used + 1 \
+                 WHERE id = $1 AND {usable} AND (max_redemptions IS NULL OR redemptions_used < max_redemptions)"
+            ),
+            &[Param::Text(&coupon.id), Param::Int(now)],
+        )
+        .await?;
+    if reserved == 0 {
+        return Err(used_up());
+    }
+    Ok(())
 }

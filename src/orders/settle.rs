@@ -365,9 +365,13 @@ pub async fn fail_order(db: &Db, order_id: &str, reason: &str, now: i64) -> Resu
     .await?
     .rows_affected();
     if released == 1 {
+        // Only a coupon with a limit counts its uses; the row is written either way, so that staff
+        // giving it a limit (and counting its uses) waits for this release, or this one for them.
         sqlx::query(
-            "UPDATE coupons SET redemptions_used = redemptions_used - 1 \
-             WHERE id = (SELECT coupon_id FROM coupon_redemptions WHERE order_id = $1) AND redemptions_used > 0",
+            "UPDATE coupons SET redemptions_used = CASE WHEN max_redemptions IS NULL THEN redemptions_used \
+             ELSE redemptions_used - 1 END \
+             WHERE id = (SELECT coupon_id FROM coupon_redemptions WHERE order_id = $1) \
+             AND (max_redemptions IS NULL OR redemptions_used > 0)",
         )
         .bind(order_id)
         .execute(&mut *tx)

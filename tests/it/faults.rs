@@ -9,7 +9,7 @@ use sqlx::{Connection, Executor};
 use crate::{
     checkout::address,
     on_both_databases,
-    support::{self, new_browser, released_together, test_config, Backend, TestApp},
+    support::{self, new_browser, released_together, test_config, uses_of, Backend, TestApp},
 };
 
 on_both_databases!(
@@ -40,7 +40,7 @@ async fn checkout_with(browser: &reqwest::Client, app: &TestApp, email: &str) ->
 
 /// Every reservation the coupon counts belongs to an order that carries the coupon.
 async fn reservations_match_orders(app: &TestApp) {
-    let used = count(app, "SELECT redemptions_used FROM coupons WHERE normalized_code = 'FTR2016'").await;
+    let used = count(app, &uses_of("FTR2016")).await;
     let held = count(app, "SELECT COUNT(*) FROM coupon_redemptions WHERE status IN ('reserved', 'final')").await;
     let orders = count(app, "SELECT COUNT(*) FROM orders WHERE coupon_id IS NOT NULL").await;
     assert_eq!((used, held), (orders, orders), "one reservation per order with the coupon");

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::{
     checkout::address,
     on_both_databases,
-    support::{new_browser, released_together, save_coupon, test_coupon, TestApp},
+    support::{new_browser, released_together, save_coupon, test_coupon, uses_of, TestApp},
 };
 
 on_both_databases!(
@@ -18,6 +18,7 @@ on_both_databases!(
     two_payments_for_one_reader_at_once_make_terms_that_follow_each_other,
     a_line_changed_in_another_tab_is_never_ordered_unseen,
     checkouts_through_two_instances_at_once_spend_a_limited_coupon_and_a_new_subscriber_discount_once,
+    a_limit_given_to_a_coupon_in_use_counts_exactly_what_checkouts_and_cancellations_left,
 );
 
 const ROUNDS: usize = 8;
@@ -113,7 +114,7 @@ async fn a_coupon_changed_in_another_tab_never_parts_an_order_from_its_discount(
         assert_eq!(reserved, i64::from(code.is_some()), "order {id}: its coupon is reserved, and only its coupon");
     }
     for code in ["FTR2016", "TENOFF"] {
-        let used = count(&app, &format!("SELECT redemptions_used FROM coupons WHERE normalized_code = '{code}'")).await;
+        let used = count(&app, &uses_of(code)).await;
         let orders = count(
             &app,
             &format!(
@@ -148,10 +149,7 @@ async fn one_reader_gets_the_new_subscriber_discount_once_from_two_checkouts_at_
         assert_eq!((placed, refused), (1, 1), "round {round}: {outcomes:?}");
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM orders").await, ROUNDS as i64);
-    assert_eq!(
-        count(&app, "SELECT redemptions_used FROM coupons WHERE normalized_code = 'FTR2016'").await,
-        ROUNDS as i64
-    );
+    assert_eq!(count(&app, &uses_of("FTR2016")).await, ROUNDS as i64);
 }
 
 async fn pay(browser: &reqwest::Client, app: &TestApp, order_id: &str) -> u16 {
@@ -370,6 +368,111 @@ async fn checkouts_through_two_instances_at_once_spend_a_limited_coupon_and_a_ne
         );
         assert_eq!(count(&app, &lines).await, 3, "each order with its line");
     }
-    assert_eq!(count(&app, "SELECT redemptions_used FROM coupons WHERE normalized_code = 'FTR2016'").await, 3);
+    assert_eq!(count(&app, &uses_of("FTR2016")).await, 3);
+    there.stop().await;
+}
+
+/// What one party to `a_limit_given_to_a_coupon_in_use_...` got.
+enum Step {
+    Checkout(u16, Value),
+    Cancel(u16),
+    Limit(Result<(), String>),
+}
+
+type StepFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Step> + Send>>;
+
+/// A coupon without a limit keeps no count of its uses (so its checkouts never wait for each
+/// other). Staff giving it a limit while checkouts through two instances and cancellations run,
+/// all released together, count its uses at that moment: afterwards its count is exactly its
+/// reserved and final redemptions and within the limit, or the limit was refused as lower than
+/// the uses already made and the coupon is as it was. Every order placed carries a reservation.
+async fn a_limit_given_to_a_coupon_in_use_counts_exactly_what_checkouts_and_cancellations_left(app: TestApp) {
+    let there = TestApp::start(app.config.clone()).await;
+    let (mut limits_given, mut limits_refused) = (0, 0);
+    for round in 0..4 {
+        let code = format!("OPEN {round}");
+        let now = masthead::clock::now();
+        let coupon = masthead::coupons::create_coupon(&app.db, &test_coupon(&code), None, now).await.expect("saved");
+        // Four orders waiting for payment with it; two of them are cancelled in the race.
+        let mut waiting = Vec::new();
+        for n in 0..4 {
+            let browser = browser_with(&app, &["isr-print-1y"], Some(&code)).await;
+            let email = format!("open-{round}-waiting-{n}@example.org");
+            let (status, answer) = post(&browser, app.url("/api/v1/checkout"), checkout_body(&email)).await;
+            assert_eq!(status, 201, "{answer}");
+            waiting.push((browser, answer["order_id"].as_str().expect("an id").to_string()));
+        }
+        let mut steps: Vec<StepFuture> = Vec::new();
+        for n in 0..10 {
+            let instance = if n % 2 == 0 { &app } else { &there };
+            let browser = browser_with(instance, &["isr-print-1y"], Some(&code)).await;
+            let (url, email) = (instance.url("/api/v1/checkout"), format!("open-{round}-{n}@example.org"));
+            steps.push(Box::pin(async move {
+                let (status, answer) = post(&browser, url, checkout_body(&email)).await;
+                Step::Checkout(status, answer)
+            }));
+        }
+        for (browser, order_id) in waiting.into_iter().take(2) {
+            let url = there.url(&format!("/checkout/test-payment/{order_id}/cancel"));
+            steps.push(Box::pin(async move {
+                Step::Cancel(browser.post(url).send().await.expect("answered").status().as_u16())
+            }));
+        }
+        let (db, id) = (app.db.clone(), coupon.id.clone());
+        let limited = masthead::coupons::NewCoupon { max_redemptions: Some(9), ..test_coupon(&code) };
+        // Given at once, or a little later, so that it lands before, among and after the checkouts.
+        let delay = std::time::Duration::from_millis([0, 10, 30, 80][round]);
+        steps.push(Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            let actor = masthead::audit::Actor::command_line();
+            let outcome = masthead::coupons::update_coupon(&db, &id, &limited, &actor, masthead::clock::now()).await;
+            Step::Limit(outcome.map(|_| ()).map_err(|e| format!("{e:?}")))
+        }));
+        let outcomes = released_together(steps).await;
+
+        let mut placed = 0;
+        let mut seen = Vec::new();
+        for outcome in &outcomes {
+            if let Step::Checkout(status, answer) = outcome {
+                seen.push(format!("{status} {}", answer["error"]["code"].as_str().unwrap_or("")));
+            }
+            match outcome {
+                Step::Checkout(201, _) => placed += 1,
+                Step::Checkout(status, answer) => {
+                    let code = answer["error"]["code"].as_str().unwrap_or("");
+                    assert!(
+                        [(422, "coupon_used_up"), (422, "coupon_no_longer_applies"), (409, "coupon_changed")]
+                            .contains(&(*status, code)),
+                        "round {round}: {status} {answer}"
+                    );
+                }
+                Step::Cancel(status) => assert_eq!(*status, 303, "round {round}: cancelled"),
+                Step::Limit(Ok(())) => limits_given += 1,
+                Step::Limit(Err(e)) => {
+                    assert!(e.contains("max_redemptions"), "round {round}: refused only as too low: {e}");
+                    limits_refused += 1;
+                }
+            }
+        }
+        eprintln!("round {round}: {seen:?}");
+        let normalized = format!("OPEN{round}");
+        let uses = count(&app, &uses_of(&normalized)).await;
+        assert_eq!(uses, 2 + placed, "round {round}: two waiting, {placed} placed, two cancelled");
+        let carried = format!(
+            "SELECT COUNT(*) FROM orders o JOIN coupons c ON c.id = o.coupon_id \
+             WHERE c.normalized_code = '{normalized}' AND o.status = 'pending'"
+        );
+        assert_eq!(count(&app, &carried).await, uses, "round {round}: one reservation per order waiting");
+        let stored = masthead::coupons::find_coupon(&app.db, &coupon.id).await.expect("read").expect("the coupon");
+        match stored.max_redemptions {
+            Some(limit) => {
+                assert_eq!(limit, 9);
+                assert_eq!(stored.redemptions_used, uses, "round {round}: the count is the uses");
+                assert!(uses <= limit, "round {round}: {uses} uses for a limit of {limit}");
+            }
+            None => assert!(matches!(outcomes.last(), Some(Step::Limit(Err(_)))), "round {round}: limit refused"),
+        }
+    }
+    eprintln!("limits given: {limits_given}, refused as too low: {limits_refused}");
     there.stop().await;
 }

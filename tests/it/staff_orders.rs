@@ -7,7 +7,7 @@ use masthead::{clock, money::Currency, orders, staff::accounts::Role};
 use crate::{
     admin::sign_in_as,
     on_both_databases,
-    support::{released_together, visible_text, TestApp},
+    support::{released_together, uses_of, visible_text, TestApp},
 };
 
 on_both_databases!(
@@ -63,7 +63,7 @@ async fn a_cheque_order_is_fulfilled_once_however_often_its_form_is_sent(app: Te
     assert_eq!((status.as_str(), total, method.as_str(), source.as_str()), ("paid", 2050, "cheque", "staff"));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM subscriptions").await, 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM coupon_redemptions WHERE status = 'final'").await, 1);
-    assert_eq!(count(&app, "SELECT redemptions_used FROM coupons WHERE normalized_code = 'FTR2016'").await, 1);
+    assert_eq!(count(&app, &uses_of("FTR2016")).await, 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM email_outbox WHERE recipient = 'cheque@example.org'").await, 1);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'order.create'").await, 1);
     // Sent again later: the same order, nothing new.

@@ -65,6 +65,7 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, PageError> {
     let now = clock::now();
+    let uses = coupons::uses_by_coupon(&state.db).await?;
     let rows: Vec<CouponRow> = coupons::list_coupons(&state.db)
         .await?
         .into_iter()
@@ -76,7 +77,7 @@ async fn list(
             applies_to: c.applies_to.describe(),
             starts_at: c.starts_at.map(datetime),
             ends_at: c.ends_at.map(datetime),
-            used: c.redemptions_used,
+            used: uses.get(&c.id).copied().unwrap_or(0),
             limit: c.max_redemptions,
         })
         .filter(|row| query.status.is_empty() || row.status == query.status)
@@ -346,7 +347,11 @@ async fn form_page(
         .collect();
     context.insert("redemptions", &redemption_rows);
     context.insert("redeemed", &redeemed);
-    context.insert("used", &existing.map(|c| c.redemptions_used).unwrap_or(0));
+    let used = match existing {
+        Some(c) => coupons::uses_of(&state.db, &c.id).await?,
+        None => 0,
+    };
+    context.insert("used", &used);
     let mut response = render(state, "admin/coupon_form.html", &context)?.into_response();
     *response.status_mut() = status;
     Ok(response)

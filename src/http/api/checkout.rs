@@ -26,6 +26,7 @@ pub struct CheckoutStartedJson {
     responses((status = 201, body = CheckoutStartedJson),
         (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "Empty cart, invalid details, a coupon that no longer applies, a total below $0.50, a mailing address in a country no postage zone takes (`no_postage_zone`)"),
+        (status = 409, body = ErrorBody, description = "The cart changed in another tab (`cart_changed`) or staff gave the coupon a limit (`coupon_changed`) while checkout ran; nothing was placed"),
         (status = 502, body = ErrorBody, description = "The payment provider could not be reached; nothing was charged")))]
 pub async fn checkout(
     State(state): State<AppState>,

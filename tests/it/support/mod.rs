@@ -348,6 +348,15 @@ pub async fn save_coupon(app: &TestApp, coupon: masthead::coupons::NewCoupon) {
         .expect("a valid coupon, saved");
 }
 
+/// The statement counting a coupon's uses: its reserved and final redemptions. (Only a coupon with
+/// a limit keeps a count of them, `redemptions_used`.)
+pub fn uses_of(normalized_code: &str) -> String {
+    format!(
+        "SELECT COUNT(*) FROM coupon_redemptions r JOIN coupons c ON c.id = r.coupon_id \
+         WHERE c.normalized_code = '{normalized_code}' AND r.status IN ('reserved', 'final')"
+    )
+}
+
 /// Runs the futures at once: each is spawned and waits at a barrier until all are ready, so they
 /// reach the shop together rather than one after another. Answers their outputs in order.
 pub async fn released_together<T, F>(futures: Vec<F>) -> Vec<T>
