@@ -25,6 +25,7 @@ on_both_databases!(
     the_preview_prices_the_publishers_offer,
     deactivating_a_coupon_stops_new_redemptions_but_paid_orders_keep_theirs,
     a_redeemed_coupon_keeps_its_code_and_cannot_be_deleted,
+    the_admin_counts_a_coupons_uses_and_a_new_limit_starts_from_them,
     the_mailing_list_has_exactly_the_subscriptions_covering_the_issue,
     a_refund_ends_the_subscriptions_and_is_audited,
     issues_are_created_uploaded_and_published,
@@ -437,6 +438,54 @@ async fn a_redeemed_coupon_keeps_its_code_and_cannot_be_deleted(app: TestApp) {
     let response = staff_client.post_form(&format!("/admin/coupons/{other}/delete"), &[("csrf_token", &token)]).await;
     assert_eq!(response.status(), 303);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM coupons").await, 1);
+}
+
+/// A coupon without a limit keeps no count: the admin counts its reserved and final redemptions
+/// (a cancelled checkout's is released), and a limit given later starts from them.
+async fn the_admin_counts_a_coupons_uses_and_a_new_limit_starts_from_them(app: TestApp) {
+    let mut orders = Vec::new();
+    for email in ["paid@example.org", "waiting@example.org", "cancelled@example.org"] {
+        let reader = app.with_new_client();
+        let (status, answer) = checkout(&reader, &["isr-print-1y"], Some("FTR 2016"), email).await;
+        assert_eq!(status, 201, "{answer}");
+        orders.push((reader, answer["order_id"].as_str().expect("an order").to_string()));
+    }
+    for ((reader, order), action) in orders.iter().zip(["pay", "", "cancel"]).filter(|(_, a)| !a.is_empty()) {
+        let response = reader.post_form(&format!("/checkout/test-payment/{order}/{action}"), &[]).await;
+        assert_eq!(response.status(), 303, "{action}");
+    }
+    let staff_client = app.with_new_client();
+    let token = sign_in_as(&staff_client, "staff@example.org", Role::Staff).await;
+    let (_, list) = staff_client.page("/admin/coupons").await;
+    assert!(list.contains("<td>2</td>"), "paid and waiting, not cancelled: {list}");
+    let id = ftr_id(&app).await;
+    let (_, form) = staff_client.page(&format!("/admin/coupons/{id}")).await;
+    assert!(html_text(&form).contains("Used 2 times"));
+
+    let ftr = |limit| {
+        let fields = [("code", "FTR 2016"), ("value", "50"), ("applies_to", "subscriptions")];
+        let mut fields = coupon_fields(&token, &fields);
+        fields.extend([("new_subscribers_only", "on"), ("max_redemptions", limit)]);
+        fields
+    };
+    let response = staff_client.post_form(&format!("/admin/coupons/{id}"), &ftr("1")).await;
+    assert_eq!(response.status(), 422);
+    let page = html_text(&response.text().await.expect("a page"));
+    assert!(page.contains("The limit cannot be lower than the redemptions already made."), "{page}");
+    let stored = "SELECT COALESCE(max_redemptions, 0) * 100 + redemptions_used FROM coupons";
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM coupons WHERE max_redemptions IS NULL").await, 1, "unchanged");
+
+    let response = staff_client.post_form(&format!("/admin/coupons/{id}"), &ftr("3")).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(count(&app, stored).await, 3 * 100 + 2, "a limit of 3, used twice");
+    let (_, list) = staff_client.page("/admin/coupons").await;
+    assert!(list.contains("<td>2 / 3</td>"), "{list}");
+    let (status, answer) =
+        checkout(&app.with_new_client(), &["isr-print-1y"], Some("FTR 2016"), "third@example.org").await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(count(&app, stored).await, 3 * 100 + 3, "counted against the limit");
+    let (_, list) = staff_client.page("/admin/coupons").await;
+    assert!(list.contains("<td>3 / 3</td>") && list.contains("used up"), "{list}");
 }
 
 async fn the_mailing_list_has_exactly_the_subscriptions_covering_the_issue(app: TestApp) {
