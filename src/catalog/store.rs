@@ -123,6 +123,87 @@ fn publication_from_row(row: PublicationRow, editions: Vec<Edition>) -> Result<P
     })
 }
 
+/// A plan read in the same statement as the rows that name it (a cart's lines): its columns,
+/// prefixed so that they never clash with the other table's, after `JOINED_PLAN_JOINS` on the
+/// line's `sku`. All NULL where the SKU names no plan on sale (an issue, or a plan withdrawn).
+pub(crate) const JOINED_PLAN_COLUMNS: &str = "pl.sku AS plan_sku, pl.publication AS plan_publication, \
+     p.name AS plan_publication_name, pl.edition AS plan_edition, pl.term_years AS plan_term_years, \
+     pl.price_amount AS plan_price_amount, pl.currency AS plan_currency, pl.reduced_price AS plan_reduced_price, \
+     pl.reduced_wording AS plan_reduced_wording, pl.sustainer_minimum AS plan_sustainer_minimum, \
+     pl.sustainer_suggested AS plan_sustainer_suggested";
+/// The joins for `JOINED_PLAN_COLUMNS`, on a `sku` column of the table named `i`.
+pub(crate) const JOINED_PLAN_JOINS: &str =
+    "LEFT JOIN plans pl ON pl.sku = i.sku AND pl.active = 1 LEFT JOIN publications p ON p.slug = pl.publication";
+
+/// The columns of `JOINED_PLAN_COLUMNS` as read (flattened into the reading row).
+#[derive(FromRow)]
+pub(crate) struct JoinedPlan {
+    plan_sku: Option<String>,
+    plan_publication: Option<String>,
+    plan_publication_name: Option<String>,
+    plan_edition: Option<String>,
+    plan_term_years: Option<i64>,
+    plan_price_amount: Option<i64>,
+    plan_currency: Option<String>,
+    plan_reduced_price: Option<i64>,
+    plan_reduced_wording: Option<String>,
+    plan_sustainer_minimum: Option<i64>,
+    plan_sustainer_suggested: Option<i64>,
+}
+
+impl JoinedPlan {
+    /// For `ReadRow::from_sqlite` of the row it is part of.
+    pub(crate) fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<JoinedPlan> {
+        Ok(JoinedPlan {
+            plan_sku: row.get("plan_sku")?,
+            plan_publication: row.get("plan_publication")?,
+            plan_publication_name: row.get("plan_publication_name")?,
+            plan_edition: row.get("plan_edition")?,
+            plan_term_years: row.get("plan_term_years")?,
+            plan_price_amount: row.get("plan_price_amount")?,
+            plan_currency: row.get("plan_currency")?,
+            plan_reduced_price: row.get("plan_reduced_price")?,
+            plan_reduced_wording: row.get("plan_reduced_wording")?,
+            plan_sustainer_minimum: row.get("plan_sustainer_minimum")?,
+            plan_sustainer_suggested: row.get("plan_sustainer_suggested")?,
+        })
+    }
+
+    /// The plan on sale the join found, if any.
+    pub(crate) fn into_plan(self) -> Result<Option<Plan>> {
+        let JoinedPlan {
+            plan_sku: Some(sku),
+            plan_publication: Some(publication),
+            plan_publication_name: Some(publication_name),
+            plan_edition: Some(edition),
+            plan_term_years: Some(term_years),
+            plan_price_amount: Some(price_amount),
+            plan_currency: Some(currency),
+            plan_reduced_price: reduced_price,
+            plan_reduced_wording: reduced_wording,
+            plan_sustainer_minimum: sustainer_minimum,
+            plan_sustainer_suggested: sustainer_suggested,
+        } = self
+        else {
+            return Ok(None);
+        };
+        let row = PlanRow {
+            sku,
+            publication,
+            publication_name,
+            edition,
+            term_years,
+            price_amount,
+            currency,
+            reduced_price,
+            reduced_wording,
+            sustainer_minimum,
+            sustainer_suggested,
+        };
+        plan_from_row(row).map(Some)
+    }
+}
+
 fn plan_from_row(row: PlanRow) -> Result<Plan> {
     let edition = Edition::parse(&row.edition).ok_or_else(|| corrupt("edition", &row.edition))?;
     let price = Money::from_row(row.price_amount, &row.currency).map_err(|e| anyhow!(e))?;
@@ -314,6 +395,15 @@ pub async fn products(db: &Db) -> Result<Vec<Product>> {
     let mut products: Vec<Product> = plans(db).await?.into_iter().map(Product::Plan).collect();
     products.extend(published_issues(db, None).await?.into_iter().filter(|i| i.price.is_some()).map(Product::Issue));
     Ok(products)
+}
+
+/// The product a cart line's SKU names, if it is on sale now, given the plan read with the line
+/// (`JoinedPlan`): an issue is read, a plan is the one joined (the same as `find_product`'s).
+pub async fn line_product(db: &Db, sku: &str, joined: Option<Plan>) -> Result<Option<Product>> {
+    match IssueRef::from_sku(sku) {
+        Some(_) => find_product(db, sku).await,
+        None => Ok(joined.map(Product::Plan)),
+    }
 }
 
 /// The product a SKU names, if it is on sale now (an issue without its contents: no caller prices them).

@@ -31,6 +31,7 @@ on_both_databases!(
     html_form_mistakes_show_the_cart_with_the_error,
     the_session_cookie_is_http_only_and_lax,
     carts_expire_after_thirty_days_without_activity,
+    a_cart_reads_its_plans_as_they_are_now,
 );
 
 fn usd(amount: i64) -> Money {
@@ -593,4 +594,34 @@ async fn carts_expire_after_thirty_days_without_activity(app: TestApp) {
     sqlx::query("UPDATE carts SET updated_at = updated_at - 31 * 24 * 3600").execute(&app.db.pool).await.expect("aged");
     let purged = masthead::cart::purge_abandoned_carts(&app.db, clock::now()).await.expect("purged");
     assert_eq!(purged, 1);
+}
+
+/// A cart's lines are read with their plans in one statement: a plan's new price shows at once, a
+/// plan taken off sale leaves the cart with a notice, and a back issue beside it is untouched.
+async fn a_cart_reads_its_plans_as_they_are_now(app: TestApp) {
+    add(&app, "isr-print-2y", 1).await;
+    add(&app, "sw-2016-12", 2).await;
+    let line = |cart: &Value, sku: &str| {
+        cart["items"].as_array().expect("items").iter().find(|i| i["sku"] == sku).cloned().unwrap_or(Value::Null)
+    };
+    let cart = app.json("/api/v1/cart").await.1;
+    assert_eq!(line(&cart, "isr-print-2y")["unit_price"]["amount"], 5800, "{cart}");
+    sqlx::query("UPDATE plans SET price_amount = 6000 WHERE sku = 'isr-print-2y'")
+        .execute(&app.db.pool)
+        .await
+        .expect("a new price");
+    let cart = app.json("/api/v1/cart").await.1;
+    assert_eq!(line(&cart, "isr-print-2y")["unit_price"]["amount"], 6000, "{cart}");
+    assert_eq!(codes(&cart), Vec::<String>::new());
+    sqlx::query("UPDATE plans SET active = 0 WHERE sku = 'isr-print-2y'")
+        .execute(&app.db.pool)
+        .await
+        .expect("off sale");
+    let cart = app.json("/api/v1/cart").await.1;
+    assert_eq!(codes(&cart), vec!["item_unavailable"], "{cart}");
+    assert_eq!(line(&cart, "isr-print-2y"), Value::Null, "{cart}");
+    assert_eq!(line(&cart, "sw-2016-12")["quantity"], 2, "{cart}");
+    let cart = app.json("/api/v1/cart").await.1;
+    assert_eq!(cart["items"].as_array().map(Vec::len), Some(1), "removed for good: {cart}");
+    assert_eq!(codes(&cart), Vec::<String>::new());
 }
