@@ -4,6 +4,7 @@
 mod donation;
 mod gifts;
 mod pricing;
+mod rows;
 mod store;
 
 use serde::Serialize;
