@@ -7,32 +7,22 @@ use crate::{
     error::Result,
 };
 
-/// A cart line as stored, with its plan read in the same statement (see `catalog::JoinedPlan`).
+/// A cart line as stored, with its plan read in the same statement (`LINES_SQL`, `CART_SQL`).
+#[derive(sqlx::FromRow)]
 pub(super) struct LineRow {
     pub sku: String,
     pub quantity: i64,
     pub renewal: i64,
     pub rate: Rate,
-    pub amount: Option<i64>,
-    /// The plan on sale its SKU names (none for an issue: `catalog::line_product` reads those).
-    pub plan: Option<catalog::Plan>,
-}
-
-/// A line as read (`LINES_SQL`): its columns and its plan's.
-#[derive(sqlx::FromRow)]
-struct LineRead {
-    sku: String,
-    quantity: i64,
-    renewal: i64,
-    rate: Rate,
-    rate_amount: Option<i64>,
+    pub rate_amount: Option<i64>,
+    /// The plan on sale its SKU names, if any (none for an issue: `catalog::line_product` reads those).
     #[sqlx(flatten)]
-    plan: catalog::JoinedPlan,
+    pub plan: catalog::JoinedPlan,
 }
 
-impl crate::db::ReadRow for LineRead {
-    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<LineRead> {
-        Ok(LineRead {
+impl crate::db::ReadRow for LineRow {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<LineRow> {
+        Ok(LineRow {
             sku: row.get("sku")?,
             quantity: row.get("quantity")?,
             renewal: row.get("renewal")?,
@@ -40,13 +30,6 @@ impl crate::db::ReadRow for LineRead {
             rate_amount: row.get("rate_amount")?,
             plan: catalog::JoinedPlan::from_sqlite(row)?,
         })
-    }
-}
-
-impl LineRead {
-    fn into_line(self) -> Result<LineRow> {
-        let LineRead { sku, quantity, renewal, rate, rate_amount, plan } = self;
-        Ok(LineRow { sku, quantity, renewal, rate, amount: rate_amount, plan: plan.into_plan()? })
     }
 }
 
@@ -65,7 +48,7 @@ struct CartRead {
     updated_at: i64,
     donation: i64,
     gift_count: i64,
-    line: Option<LineRead>,
+    line: Option<LineRow>,
 }
 
 impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for CartRead {
@@ -77,7 +60,7 @@ impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for CartRead {
             updated_at: row.try_get("updated_at")?,
             donation: row.try_get("donation")?,
             gift_count: row.try_get("gift_count")?,
-            line: if has_line { Some(LineRead::from_row(row)?) } else { None },
+            line: if has_line { Some(LineRow::from_row(row)?) } else { None },
         })
     }
 }
@@ -90,7 +73,7 @@ impl crate::db::ReadRow for CartRead {
             updated_at: row.get("updated_at")?,
             donation: row.get("donation")?,
             gift_count: row.get("gift_count")?,
-            line: if has_line { Some(LineRead::from_sqlite(row)?) } else { None },
+            line: if has_line { Some(LineRow::from_sqlite(row)?) } else { None },
         })
     }
 }
@@ -108,8 +91,7 @@ static CART_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 
 /// The cart's lines as stored, in the order they were added, each with its plan.
 pub(super) async fn line_rows(db: &Db, cart_id: &str) -> Result<Vec<LineRow>> {
-    let rows: Vec<LineRead> = db.read_rows(&LINES_SQL, &[Param::Text(cart_id)]).await?;
-    rows.into_iter().map(LineRead::into_line).collect()
+    Ok(db.read_rows(&LINES_SQL, &[Param::Text(cart_id)]).await?)
 }
 
 /// A cart as stored, with its lines.
@@ -128,6 +110,6 @@ pub(super) async fn cart_rows(db: &Db, cart_id: &str) -> Result<Option<CartRows>
     let Some(first) = rows.first() else { return Ok(None) };
     let (coupon_id, updated_at, donation, gift_count) =
         (first.coupon_id.clone(), first.updated_at, first.donation, first.gift_count);
-    let lines = rows.into_iter().filter_map(|row| row.line.map(LineRead::into_line)).collect::<Result<_>>()?;
+    let lines = rows.into_iter().filter_map(|row| row.line).collect();
     Ok(Some(CartRows { coupon_id, updated_at, donation, gift_count, lines }))
 }

@@ -350,8 +350,8 @@ async fn pricing_lines(
 ) -> Result<(Vec<PricingLine>, Vec<Notice>)> {
     let mut lines = Vec::new();
     let mut notices = Vec::new();
-    for LineRow { sku, quantity, renewal, rate, amount, plan } in rows {
-        match catalog::line_product(db, &sku, plan).await? {
+    for LineRow { sku, quantity, renewal, rate, rate_amount: amount, plan } in rows {
+        match catalog::line_product(db, &sku, plan.into_plan()?).await? {
             Some(product) => {
                 let line = match PricingLine::for_product_at(&product, quantity, rate, amount) {
                     Some(line) => Some(line),
