@@ -400,6 +400,20 @@ impl Db {
         }
     }
 
+    /// One statement within `begin_durable`'s rules, a transaction of its own: on PostgreSQL a
+    /// single round trip (the server commits it), instead of three with `BEGIN` and `COMMIT`.
+    pub async fn execute_durable(&self, sql: &str, params: &[Param<'_>]) -> sqlx::Result<u64> {
+        if self.in_place.is_none() {
+            if let Some(kept) = &self.kept_writes {
+                return kept.execute(sql, params).await;
+            }
+        }
+        let mut tx = self.begin_durable().await?;
+        let changed = tx.execute(sql, params).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
     /// SQLite file: copies the write-ahead log into the database file every `every`, on a sqlx
     /// connection's own thread, for as long as the instance runs. The in-place writers never do it
     /// themselves: SQLite would do it within the commit that crosses its threshold (1,000 pages), on

@@ -54,6 +54,9 @@ pub struct CartView {
     /// coupon, the donation): the checkout form sends back the one it showed, so an order is never placed for a
     /// cart that changed in another tab meanwhile.
     pub version: String,
+    /// Each line's product as priced, in `quote.lines`' order.
+    #[serde(skip)]
+    pub products: Vec<crate::catalog::Product>,
 }
 
 /// The version of a priced cart (see `CartView::version`).

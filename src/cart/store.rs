@@ -24,6 +24,11 @@ use crate::{
 const OPEN_CART: &str = "INSERT INTO carts (id, created_at, updated_at) VALUES ($1, $2, $2) \
      ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at";
 
+/// `OPEN_CART` answering the rate of the cart's line for `$3`, if it has one.
+static OPEN_CART_WITH_RATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("{OPEN_CART} RETURNING (SELECT rate FROM cart_items WHERE cart_id = $1 AND sku = $3)")
+});
+
 /// `OPEN_CART` in a sqlx transaction.
 pub(super) async fn open_cart(conn: &mut sqlx::AnyConnection, cart_id: &str, now: i64) -> Result<()> {
     sqlx::query(OPEN_CART).bind(cart_id).bind(now).execute(&mut *conn).await?;
@@ -108,18 +113,11 @@ pub async fn add_item_at(
     let slot = plan_slot(product);
     // Opening the cart, the line and the cart's time: one commit.
     let mut tx = db.begin_unflushed().await?;
-    tx.execute(OPEN_CART, &[Param::Text(cart_id), Param::Int(now)]).await?;
-    // Only for the message: a plan already in the cart at another rate is moved to this one.
-    let earlier: Option<(Rate,)> = match &slot {
-        Some(_) => {
-            tx.row(
-                "SELECT rate FROM cart_items WHERE cart_id = $1 AND sku = $2",
-                &[Param::Text(cart_id), Param::Text(sku)],
-            )
-            .await?
-        }
-        None => None,
-    };
+    // With the rate the line is at already, if any (only for the message: a plan already in the
+    // cart at another rate is moved to this one).
+    let earlier: Option<(Option<Rate>,)> =
+        tx.row(&OPEN_CART_WITH_RATE, &[Param::Text(cart_id), Param::Int(now), Param::Text(sku)]).await?;
+    let earlier = earlier.and_then(|(rate,)| rate).filter(|_| slot.is_some());
     let amount = choice.amount.map(|m| m.amount);
     let inserted = match &slot {
         Some(slot) => {
@@ -275,7 +273,7 @@ pub async fn apply_coupon(
     let checked = match coupons::find_coupon_by_code(db, &code).await? {
         None => Err(CouponProblem::Unknown(code.typed().to_string())),
         Some(coupon) => {
-            let lines = pricing_lines(db, cart_id, line_rows(db, cart_id).await?, true).await?.0;
+            let lines = pricing_lines(db, cart_id, line_rows(db, cart_id).await?, true).await?.lines;
             let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
             let subtotal = price(&lines, None, currency).subtotal;
             coupon.check(now, &facts, subtotal).map(|()| coupon)
@@ -315,7 +313,7 @@ pub async fn apply_offer_coupon(
     currency: Currency,
     now: i64,
 ) -> Result<Vec<Notice>> {
-    let lines = pricing_lines(db, cart_id, line_rows(db, cart_id).await?, true).await?.0;
+    let lines = pricing_lines(db, cart_id, line_rows(db, cart_id).await?, true).await?.lines;
     let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
     let subtotal = price(&lines, None, currency).subtotal;
     coupon.check(now, &facts, subtotal).map_err(|p| Error::invalid(p.code(), p.message()))?;
@@ -339,16 +337,20 @@ pub async fn remove_coupon(db: &Db, cart_id: &str, now: i64) -> Result<Vec<Notic
     })
 }
 
+/// A cart's lines priced from the catalog now (`pricing_lines`).
+struct CartLines {
+    lines: Vec<PricingLine>,
+    /// Each line's product, in the lines' order: checkout orders them without reading them again.
+    products: Vec<Product>,
+    notices: Vec<Notice>,
+}
+
 /// The cart's lines (`rows`, as read) priced from the catalog now; lines whose product is no longer
 /// on sale are dropped (and named in the notices).
 /// `with_gifts`: false when the caller knows the cart has none (one query fewer).
-async fn pricing_lines(
-    db: &Db,
-    cart_id: &str,
-    rows: Vec<LineRow>,
-    with_gifts: bool,
-) -> Result<(Vec<PricingLine>, Vec<Notice>)> {
+async fn pricing_lines(db: &Db, cart_id: &str, rows: Vec<LineRow>, with_gifts: bool) -> Result<CartLines> {
     let mut lines = Vec::new();
+    let mut products = Vec::new();
     let mut notices = Vec::new();
     for LineRow { sku, quantity, renewal, rate, rate_amount: amount, plan } in rows {
         match catalog::line_product(db, &sku, plan.into_plan()?).await? {
@@ -383,7 +385,10 @@ async fn pricing_lines(
                         ));
                     }
                 }
-                lines.extend(line.map(|line| PricingLine { is_renewal: renewal != 0 && line.is_subscription, ..line }))
+                if let Some(line) = line {
+                    lines.push(PricingLine { is_renewal: renewal != 0 && line.is_subscription, ..line });
+                    products.push(product);
+                }
             }
             None => {
                 sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND sku = $2")
@@ -432,9 +437,12 @@ async fn pricing_lines(
             }
             (None, None) => None,
         };
-        match line {
-            Some(line) => lines.push(PricingLine { gift: Some(cart_gift), ..line }),
-            None => {
+        match (line, product) {
+            (Some(line), Some(product)) => {
+                lines.push(PricingLine { gift: Some(cart_gift), ..line });
+                products.push(product);
+            }
+            _ => {
                 match super::remove_gift(db, cart_id, &cart_gift.id).await {
                     // Removed meanwhile (another tab): nothing left to do.
                     Ok(_) | Err(Error::NotFound { .. }) => {}
@@ -447,7 +455,7 @@ async fn pricing_lines(
             }
         }
     }
-    Ok((lines, notices))
+    Ok(CartLines { lines, products, notices })
 }
 
 /// Moves a line whose rate the catalog changed to what it is priced at now, only if it is still
@@ -486,6 +494,7 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
             applied_coupon: None,
             item_count: 0,
             notices: vec![],
+            products: vec![],
         }
     };
     let Some(cart_id) = cart_id else { return Ok(empty()) };
@@ -502,7 +511,7 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
             .await?;
         return Ok(empty());
     }
-    let (lines, mut notices) = pricing_lines(db, cart_id, line_rows, gift_count > 0).await?;
+    let CartLines { lines, products, mut notices } = pricing_lines(db, cart_id, line_rows, gift_count > 0).await?;
     let mut coupon = match &coupon_id {
         Some(id) => coupons::find_coupon(db, id).await?,
         None => None,
@@ -539,6 +548,7 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
         coupon: coupon.as_ref().map(|c| c.summary()),
         applied_coupon: coupon,
         notices,
+        products,
     })
 }
 

@@ -2,6 +2,7 @@
 
 use anyhow::anyhow;
 use sqlx::FromRow;
+use std::sync::LazyLock;
 
 use super::{normalize_code, AppliesTo, Coupon, CouponCode, CouponValue, NewCoupon, Percent};
 use crate::error::{Constraint, ConstraintExt, FieldError};
@@ -270,15 +271,9 @@ pub async fn delete_coupon(db: &Db, id: &str, actor: &Actor, now: i64) -> Result
 }
 
 pub async fn list_coupons(db: &Db) -> Result<Vec<Coupon>> {
-    let sql = "SELECT id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
-     applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, redemptions_used, per_customer_limit, \
-     min_subtotal, active, covers_postage, applies_to_reduced, applies_to_sustainer FROM coupons ORDER BY created_at DESC, code";
-    let rows: Vec<CouponRow> = sqlx::query_as(sql).fetch_all(&db.pool).await?;
-    let mut coupons = Vec::new();
-    for row in rows {
-        coupons.push(coupon_from_row(db, row).await?);
-    }
-    Ok(coupons)
+    let sql = format!("{COUPON_SELECT} ORDER BY c.created_at DESC, c.code, t.target");
+    let rows: Vec<CouponRow> = sqlx::query_as(&sql).fetch_all(&db.pool).await?;
+    coupons_from_rows(rows)
 }
 
 /// Each coupon's uses: its reserved and final redemptions (a coupon without a limit keeps no count
@@ -344,6 +339,8 @@ struct CouponRow {
     covers_postage: i64,
     applies_to_reduced: i64,
     applies_to_sustainer: i64,
+    /// One of its targets (`COUPON_SELECT`).
+    target: Option<String>,
 }
 read_row_struct!(CouponRow {
     id,
@@ -365,10 +362,11 @@ read_row_struct!(CouponRow {
     active,
     covers_postage,
     applies_to_reduced,
-    applies_to_sustainer
+    applies_to_sustainer,
+    target
 });
 
-async fn coupon_from_row(db: &Db, row: CouponRow) -> Result<Coupon> {
+fn coupon_from_row(row: CouponRow, targets: Vec<String>) -> Result<Coupon> {
     let corrupt = |what: &str| Error::Internal(anyhow!("coupon {} has an unreadable {what}", row.id));
     let currency = Currency::parse(&row.currency).ok_or_else(|| corrupt("currency"))?;
     let value = match (row.kind.as_str(), row.percent_bp, row.amount_off) {
@@ -378,10 +376,6 @@ async fn coupon_from_row(db: &Db, row: CouponRow) -> Result<Coupon> {
         ("fixed", _, Some(amount)) => CouponValue::Fixed(Money::new(amount, currency)),
         _ => return Err(corrupt("value")),
     };
-    let targets: Vec<(String,)> = db
-        .read_rows("SELECT target FROM coupon_targets WHERE coupon_id = $1 ORDER BY target", &[Param::Text(&row.id)])
-        .await?;
-    let targets = targets.into_iter().map(|(t,)| t).collect();
     let applies_to = AppliesTo::from_kind(&row.applies_to, targets).ok_or_else(|| corrupt("scope"))?;
     Ok(Coupon {
         value,
@@ -405,24 +399,33 @@ async fn coupon_from_row(db: &Db, row: CouponRow) -> Result<Coupon> {
 }
 
 pub async fn find_coupon(db: &Db, id: &str) -> Result<Option<Coupon>> {
-    let sql = "SELECT id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
-     applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, redemptions_used, per_customer_limit, \
-     min_subtotal, active, covers_postage, applies_to_reduced, applies_to_sustainer FROM coupons WHERE id = $1";
-    let row: Option<CouponRow> = db.read_row(sql, &[Param::Text(id)]).await?;
-    match row {
-        Some(row) => Ok(Some(coupon_from_row(db, row).await?)),
-        None => Ok(None),
-    }
+    let rows: Vec<CouponRow> = db.read_rows(&FIND_BY_ID, &[Param::Text(id)]).await?;
+    Ok(coupons_from_rows(rows)?.pop())
 }
 
 /// Looks a coupon up by its code, however it was spaced or cased.
 pub async fn find_coupon_by_code(db: &Db, code: &CouponCode) -> Result<Option<Coupon>> {
-    let sql = "SELECT id, code, normalized_code, description, kind, percent_bp, amount_off, currency, \
-     applies_to, new_subscribers_only, starts_at, ends_at, max_redemptions, redemptions_used, per_customer_limit, \
-     min_subtotal, active, covers_postage, applies_to_reduced, applies_to_sustainer FROM coupons WHERE normalized_code = $1";
-    let row: Option<CouponRow> = db.read_row(sql, &[Param::Text(code.normalized())]).await?;
-    match row {
-        Some(row) => Ok(Some(coupon_from_row(db, row).await?)),
-        None => Ok(None),
-    }
+    let rows: Vec<CouponRow> = db.read_rows(&FIND_BY_CODE, &[Param::Text(code.normalized())]).await?;
+    Ok(coupons_from_rows(rows)?.pop())
+}
+
+/// A coupon's columns with its targets joined: one row per target, or one with none (see
+/// `coupons_from_rows`). One read for a coupon instead of two.
+const COUPON_SELECT: &str = "SELECT c.id, c.code, c.normalized_code, c.description, c.kind, c.percent_bp, \
+     c.amount_off, c.currency, c.applies_to, c.new_subscribers_only, c.starts_at, c.ends_at, c.max_redemptions, \
+     c.redemptions_used, c.per_customer_limit, c.min_subtotal, c.active, c.covers_postage, c.applies_to_reduced, \
+     c.applies_to_sustainer, t.target FROM coupons c LEFT JOIN coupon_targets t ON t.coupon_id = c.id";
+static FIND_BY_ID: LazyLock<String> = LazyLock::new(|| format!("{COUPON_SELECT} WHERE c.id = $1 ORDER BY t.target"));
+static FIND_BY_CODE: LazyLock<String> =
+    LazyLock::new(|| format!("{COUPON_SELECT} WHERE c.normalized_code = $1 ORDER BY t.target"));
+
+/// Coupons from `COUPON_SELECT`'s rows, each coupon's rows together.
+fn coupons_from_rows(rows: Vec<CouponRow>) -> Result<Vec<Coupon>> {
+    crate::db::with_children(rows, |mut row| {
+        let target = row.target.take();
+        (row.id.clone(), row, target)
+    })
+    .into_iter()
+    .map(|(row, targets)| coupon_from_row(row, targets))
+    .collect()
 }

@@ -7,7 +7,7 @@ use super::{DiscountsCounted::PaidOrPending, LineKind, Order, PaymentMethod, CHE
 use crate::{
     address::Address,
     cart::{self, CartView},
-    catalog::{self, rates::Rate, Edition, Product},
+    catalog::{rates::Rate, Edition, Product},
     coupons::Coupon,
     db::{Backend, Db, Param, PortableTx, Statements},
     email::EmailAddress,
@@ -134,6 +134,21 @@ pub async fn place_order(
     now: i64,
 ) -> Result<Order> {
     let view: CartView = cart::view_cart(db, cart_id, currency, now).await?;
+    place_priced_order(db, cart_id, view, input, provider, now).await
+}
+
+/// `place_order` for the cart as `view` priced it a moment ago: the order is written only if,
+/// under the cart's lock, the cart is still what was priced (its lines, gifts, coupon and
+/// donation); otherwise 409 `cart_changed` and nothing is written.
+pub async fn place_priced_order(
+    db: &Db,
+    cart_id: Option<&str>,
+    view: CartView,
+    input: &CheckoutInput,
+    provider: PaymentMethod,
+    now: i64,
+) -> Result<Order> {
+    let currency = view.quote.total.currency;
     let cart_id = cart_id
         .filter(|_| !view.quote.lines.is_empty() || view.quote.donation.amount > 0)
         .ok_or_else(|| Error::invalid("empty_cart", "Your cart is empty: add a subscription or an issue first."))?;
@@ -146,13 +161,9 @@ pub async fn place_order(
             format!("{} Please check the new total in your cart before paying.", removed.message),
         ));
     }
-    let mut lines = Vec::new();
-    for priced in &view.quote.lines {
-        let product = catalog::find_product(db, &priced.sku)
-            .await?
-            .ok_or_else(|| Error::invalid("item_unavailable", format!("{} is no longer on sale.", priced.name)))?;
-        lines.push(LineFacts::priced(product, priced));
-    }
+    // Each line's product as the cart was just priced from it (the plan read with its line).
+    let mut lines: Vec<LineFacts> =
+        view.products.iter().zip(&view.quote.lines).map(|(p, priced)| LineFacts::priced(p.clone(), priced)).collect();
     // Print gifts go to their recipients: the buyer's address is asked for their own print only.
     let needs_address = lines.iter().any(|l| l.product.edition() == Edition::Print && l.gift.is_none());
     let details = input.check(needs_address).map_err(Error::Fields)?;
@@ -256,13 +267,14 @@ pub(super) async fn save_order(
     // changed.
     // (An order taken by staff has no cart.)
     if let Some(cart_id) = cart_id {
-        let cart: Option<(Option<String>, i64)> = tx
+        let cart: Option<(Option<String>, i64, i64)> = tx
             .row(
-                "UPDATE carts SET updated_at = $2 WHERE id = $1 RETURNING coupon_id, donation",
+                "UPDATE carts SET updated_at = $2 WHERE id = $1 RETURNING coupon_id, donation, \
+                 CAST((SELECT COUNT(*) FROM cart_gifts WHERE cart_id = $1) AS BIGINT)",
                 &[Param::Text(cart_id), Param::Int(now)],
             )
             .await?;
-        let Some((cart_coupon, donation)) = cart else { return Err(cart_changed()) };
+        let Some((cart_coupon, donation, gift_count)) = cart else { return Err(cart_changed()) };
         if cart_coupon.as_deref() != coupon.map(|c| c.id.as_str()) || donation != view.quote.donation.amount {
             return Err(cart_changed());
         }
@@ -289,9 +301,12 @@ pub(super) async fn save_order(
         if items != priced {
             return Err(cart_changed());
         }
-        // And its gifts, recipient and all.
-        let gifts = cart::cart_gifts(&mut tx, cart_id).await?;
+        // And its gifts, recipient and all (read only when it has some: most carts have none).
         let priced_gifts: Vec<&cart::CartGift> = lines.iter().filter_map(|l| l.gift.as_ref()).collect();
+        let gifts = match gift_count {
+            0 => vec![],
+            _ => cart::cart_gifts(&mut tx, cart_id).await?,
+        };
         if gifts.iter().collect::<Vec<_>>() != priced_gifts {
             return Err(cart_changed());
         }
@@ -384,17 +399,8 @@ pub(super) async fn save_order(
         Param::Int(view.quote.donation.amount),
         Param::Int(gifts_postage(lines)),
     ]);
-    tx.execute(
-        "INSERT INTO orders (id, cart_id, email, email_normalized, name, ship_line1, ship_line2, ship_city, ship_region, \
-         ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
-         postage_per_copy, total, coupon_id, coupon_code, status, provider, expires_at, created_at, source, \
-         payment_method, invoice_due, complimentary_reason, notes, staff_request, postage_waived, donation, \
-         gift_postage) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-         'pending', $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)",
-        &params,
-    )
-    .await?;
+    // Read back as written (its `total` is a sum of columns), so the caller needs no second read.
+    let placed: Option<Order> = tx.row(&INSERT_ORDER, &params).await?;
     for (position, line) in lines.iter().enumerate() {
         let kind = if line.product.term_years().is_some() { LineKind::Subscription } else { LineKind::Issue };
         let (name, beneficiary) = (line.product.name(), line.beneficiary(email_normalized));
@@ -457,8 +463,22 @@ pub(super) async fn save_order(
         reserve_coupon(&mut tx, db.backend, coupon, now).await?;
     }
     tx.commit().await?;
-    super::find_order(db, &id).await?.ok_or_else(|| Error::Internal(anyhow::anyhow!("order {id} vanished")))
+    placed.ok_or_else(|| Error::Internal(anyhow::anyhow!("order {id} was not written")))
 }
+
+/// Writes an order and answers its row as `find_order` reads it.
+static INSERT_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO orders (id, cart_id, email, email_normalized, name, ship_line1, ship_line2, ship_city, ship_region, \
+         ship_postal_code, ship_country, currency, subtotal, discount, postage, postage_zone, postage_copies, \
+         postage_per_copy, total, coupon_id, coupon_code, status, provider, expires_at, created_at, source, \
+         payment_method, invoice_due, complimentary_reason, notes, staff_request, postage_waived, donation, \
+         gift_postage) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+         'pending', $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33) RETURNING {}",
+        super::ORDER_COLUMNS
+    )
+});
 
 /// Takes one of the coupon's redemptions, just before the order's commit. A coupon with a limit
 /// is guarded by one conditional statement: however many checkouts run at once, on however many

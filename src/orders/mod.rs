@@ -30,7 +30,7 @@ use crate::{
 pub use crate::address::AddressInput;
 pub(crate) use crate::address::BindAddress;
 pub use addresses::{change_address, history as address_history, AddressFrom};
-pub use checkout::{place_order, CheckoutInput};
+pub use checkout::{place_order, place_priced_order, CheckoutInput};
 pub use settle::{fail_order, settle, Outcome, Settled};
 
 /// A checkout expires this long after it starts unless paid (Stripe allows 30 minutes to 24 hours).
@@ -466,25 +466,20 @@ async fn new_subscriber_discount_used(
         DiscountsCounted::PaidOrPending => "reserved",
         DiscountsCounted::Paid => "final",
     };
-    let (subscriptions,): (i64,) = conn
+    // One statement: a subscription, or a discounted line for the beneficiary.
+    let (used,): (i64,) = conn
         .row(
-            "SELECT COUNT(*) FROM subscriptions WHERE email_normalized = $1 AND publication = $2 AND order_id <> $3",
-            &[Param::Text(email_normalized), Param::Text(publication), Param::Text(except)],
-        )
-        .await?
-        .unwrap_or((0,));
-    // A discounted line counts for its beneficiary: the buyer, or the recipient of a gift.
-    let (discounts,): (i64,) = conn
-        .row(
-            "SELECT COUNT(*) FROM order_lines l JOIN coupon_redemptions r ON r.order_id = l.order_id \
+            "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM subscriptions WHERE email_normalized = $1 AND publication = $2 \
+             AND order_id <> $3) \
+             OR EXISTS (SELECT 1 FROM order_lines l JOIN coupon_redemptions r ON r.order_id = l.order_id \
              JOIN coupons c ON c.id = r.coupon_id \
              WHERE l.beneficiary = $1 AND l.publication = $2 AND l.discount > 0 AND l.order_id <> $3 \
-             AND r.status IN ('final', $4) AND c.new_subscribers_only = 1",
+             AND r.status IN ('final', $4) AND c.new_subscribers_only = 1) THEN 1 ELSE 0 END AS BIGINT)",
             &[Param::Text(email_normalized), Param::Text(publication), Param::Text(except), Param::Text(also_counted)],
         )
         .await?
         .unwrap_or((0,));
-    Ok(subscriptions + discounts > 0)
+    Ok(used != 0)
 }
 
 /// Orders still pending after their checkout expired, oldest first: for the reconciliation job.
@@ -498,12 +493,10 @@ pub async fn overdue_pending_orders(db: &Db, now: i64, limit: i64) -> Result<Vec
 
 /// Records the payment provider's session for an order.
 pub async fn attach_payment(db: &Db, order_id: &str, session_id: &str, url: &str, expires_at: i64) -> Result<()> {
-    let mut tx = db.begin_durable().await?;
-    tx.execute(
+    db.execute_durable(
         "UPDATE orders SET provider_session_id = $2, payment_url = $3, expires_at = $4 WHERE id = $1",
         &[Param::Text(order_id), Param::Text(session_id), Param::Text(url), Param::Int(expires_at)],
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }

@@ -189,6 +189,7 @@ pub async fn place_staff_order(
         item_count: 0,
         notices: vec![],
         version: String::new(),
+        products: vec![],
     };
     let request = Some(input.request.trim()).filter(|r| !r.is_empty() && r.len() <= 64);
     let order = NewOrder {

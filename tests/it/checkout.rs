@@ -25,6 +25,7 @@ on_both_databases!(
     orders_are_shown_only_to_the_session_that_placed_them,
     a_limited_coupon_is_never_redeemed_beyond_its_limit,
     a_coupon_that_no_longer_applies_is_removed_on_the_checkout_page_keeping_what_was_typed,
+    a_cart_changed_between_its_pricing_and_its_order_is_not_ordered,
 );
 
 pub fn address() -> Value {
@@ -474,4 +475,74 @@ async fn a_coupon_that_no_longer_applies_is_removed_on_the_checkout_page_keeping
         .await
         .expect("the order");
     assert_eq!(total, 5800, "the full two-year price");
+}
+
+/// The checks checkout makes under the cart's lock, each met for certain: the cart is priced,
+/// another tab changes it, then the order priced is placed. Each change is refused with
+/// `cart_changed` and writes nothing; the cart as it now is can then be ordered.
+async fn a_cart_changed_between_its_pricing_and_its_order_is_not_ordered(app: TestApp) {
+    use masthead::orders::{place_priced_order, CheckoutInput, PaymentMethod};
+    save_coupon(&app, test_coupon("OTHER TAB")).await;
+    let reader = app.with_new_client();
+    for sku in ["sw-print-1y", "sw-2017-01"] {
+        assert_eq!(reader.send_json("POST", "/api/v1/cart/items", json!({"sku": sku})).await.0, 200);
+    }
+    assert_eq!(reader.send_json("POST", "/api/v1/cart/coupon", json!({"code": "FTR 2016"})).await.0, 200);
+    let (cart_id,): (String,) =
+        sqlx::query_as("SELECT id FROM carts").fetch_one(&app.db.pool).await.expect("the reader's cart");
+    let input: CheckoutInput = serde_json::from_value(
+        json!({"email": "tabs@example.org", "name": "Ada Reader", "shipping_address": address()}),
+    )
+    .expect("checkout input");
+    let gift = crate::gifts::gift_fields("isr-print-1y", &[]);
+    let issue_line = "/api/v1/cart/items/sw-2017-01";
+    // What another tab does in between, and how to put the cart back as it was.
+    let tabs: Vec<(&str, &str, &str, Value)> = vec![
+        ("a gift added", "GIFT", "", json!(null)),
+        ("a copy more", "PATCH", issue_line, json!({"quantity": 2})),
+        ("a line added", "POST", "/api/v1/cart/items", json!({"sku": "isr-print-1y"})),
+        ("a line removed", "DELETE", issue_line, json!(null)),
+        ("the coupon swapped", "POST", "/api/v1/cart/coupon", json!({"code": "OTHER TAB"})),
+        ("the coupon removed", "DELETE", "/api/v1/cart/coupon", json!(null)),
+        ("a donation given", "PUT", "/api/v1/cart/donation", json!({"amount": "5"})),
+    ];
+    for (change, method, path, body) in tabs {
+        // The cart as it was: two lines, the half-price coupon, no gift, no donation.
+        sqlx::query("DELETE FROM cart_gifts").execute(&app.db.pool).await.expect("gifts cleared");
+        sqlx::query("DELETE FROM cart_items WHERE sku = 'isr-print-1y'").execute(&app.db.pool).await.expect("line");
+        reader.send_json("DELETE", "/api/v1/cart/donation", json!(null)).await;
+        reader.send_json("POST", "/api/v1/cart/items", json!({"sku": "sw-2017-01"})).await;
+        reader.send_json("PATCH", issue_line, json!({"quantity": 1})).await;
+        assert_eq!(reader.send_json("POST", "/api/v1/cart/coupon", json!({"code": "FTR 2016"})).await.0, 200);
+
+        let priced = masthead::cart::view_cart(&app.db, Some(&cart_id), Currency::Usd, clock::now())
+            .await
+            .expect("the cart priced");
+        assert_eq!(priced.quote.lines.len(), 2, "{change}: {:?}", priced.quote.lines);
+        assert!(priced.applied_coupon.is_some(), "{change}");
+        let status = match method {
+            "GIFT" => reader.post_form("/cart/gifts", &gift).await.status().as_u16(),
+            _ => reader.send_json(method, path, body).await.0,
+        };
+        assert!(matches!(status, 200 | 204 | 303), "{change}: {status}");
+
+        let placed =
+            place_priced_order(&app.db, Some(&cart_id), priced, &input, PaymentMethod::Test, clock::now()).await;
+        match placed {
+            Err(masthead::error::Error::Conflict { code, .. }) => assert_eq!(code, "cart_changed", "{change}"),
+            other => panic!("{change}: ordered anyway: {:?}", other.map(|o| o.id)),
+        }
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM orders").await, 0, "{change}");
+        assert_eq!(count(&app, "SELECT COUNT(*) FROM coupon_redemptions").await, 0, "{change}");
+    }
+    // Priced again, the cart as it now is is ordered.
+    let priced = masthead::cart::view_cart(&app.db, Some(&cart_id), Currency::Usd, clock::now()).await.expect("priced");
+    let order = place_priced_order(&app.db, Some(&cart_id), priced, &input, PaymentMethod::Test, clock::now())
+        .await
+        .expect("the cart as it is now, ordered");
+    // The order answered is the one written (read back as it was inserted).
+    let written = masthead::orders::find_order(&app.db, &order.id).await.expect("read").expect("written");
+    assert_eq!(format!("{order:?}"), format!("{written:?}"));
+    assert!(order.total > 0 && order.discount > 0, "{order:?}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM orders").await, 1);
 }

@@ -38,7 +38,7 @@ async fn start_choices(app: &TestApp, sku: &str) -> Vec<String> {
         .collect()
 }
 
-fn gift_fields<'a>(sku: &'a str, overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub fn gift_fields<'a>(sku: &'a str, overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut fields = vec![
         ("sku", sku),
         ("recipient_name", "Bo Recipient"),
