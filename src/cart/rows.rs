@@ -7,7 +7,7 @@ use crate::{
     error::Result,
 };
 
-/// A cart line as stored, with its plan read in the same statement (`LINES_SQL`, `CART_SQL`).
+/// A cart line as stored, with its plan read in the same statement (`CART_SQL`).
 #[derive(sqlx::FromRow)]
 pub(super) struct LineRow {
     pub sku: String,
@@ -32,15 +32,6 @@ impl crate::db::ReadRow for LineRow {
         })
     }
 }
-
-static LINES_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "SELECT i.sku, i.quantity, i.renewal, i.rate, i.rate_amount, {} FROM cart_items i {} \
-         WHERE i.cart_id = $1 ORDER BY i.added_at, i.sku",
-        catalog::JOINED_PLAN_COLUMNS,
-        catalog::JOINED_PLAN_JOINS
-    )
-});
 
 /// A cart as read (`CART_SQL`), with one of its lines (none for an empty cart).
 struct CartRead {
@@ -88,11 +79,6 @@ static CART_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         catalog::JOINED_PLAN_JOINS
     )
 });
-
-/// The cart's lines as stored, in the order they were added, each with its plan.
-pub(super) async fn line_rows(db: &Db, cart_id: &str) -> Result<Vec<LineRow>> {
-    Ok(db.read_rows(&LINES_SQL, &[Param::Text(cart_id)]).await?)
-}
 
 /// A cart as stored, with its lines.
 pub(super) struct CartRows {

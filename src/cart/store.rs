@@ -2,7 +2,7 @@
 //! one cart never lose a line; and the cart view, re-checking its coupon every time.
 
 use super::{
-    rows::{cart_rows, line_rows, CartRows, LineRow},
+    rows::{cart_rows, CartRows, LineRow},
     *,
 };
 use crate::{
@@ -273,7 +273,7 @@ pub async fn apply_coupon(
     let checked = match coupons::find_coupon_by_code(db, &code).await? {
         None => Err(CouponProblem::Unknown(code.typed().to_string())),
         Some(coupon) => {
-            let lines = pricing_lines(db, cart_id, line_rows(db, cart_id).await?, true).await?.lines;
+            let lines = priced_lines(db, cart_id).await?;
             let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
             let subtotal = price(&lines, None, currency).subtotal;
             coupon.check(now, &facts, subtotal).map(|()| coupon)
@@ -313,7 +313,7 @@ pub async fn apply_offer_coupon(
     currency: Currency,
     now: i64,
 ) -> Result<Vec<Notice>> {
-    let lines = pricing_lines(db, cart_id, line_rows(db, cart_id).await?, true).await?.lines;
+    let lines = priced_lines(db, cart_id).await?;
     let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
     let subtotal = price(&lines, None, currency).subtotal;
     coupon.check(now, &facts, subtotal).map_err(|p| Error::invalid(p.code(), p.message()))?;
@@ -335,6 +335,15 @@ pub async fn remove_coupon(db: &Db, cart_id: &str, now: i64) -> Result<Vec<Notic
         0 => vec![],
         _ => vec![Notice::new("coupon_removed", "Coupon removed.")],
     })
+}
+
+/// The cart's lines priced now (to check a coupon against), its gifts read only when it has some.
+async fn priced_lines(db: &Db, cart_id: &str) -> Result<Vec<PricingLine>> {
+    let (rows, gift_count) = match cart_rows(db, cart_id).await? {
+        Some(cart) => (cart.lines, cart.gift_count),
+        None => (vec![], 0),
+    };
+    Ok(pricing_lines(db, cart_id, rows, gift_count > 0).await?.lines)
 }
 
 /// A cart's lines priced from the catalog now (`pricing_lines`).
