@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::{
     audit::{self, Actor},
-    catalog::{self, Edition, Product},
+    catalog::{Edition, Product},
     db::Db,
     error::{Error, FieldError, Result},
     money::{Currency, Money},
@@ -155,19 +155,14 @@ pub fn copies_mailed(product: &Product, quantity: i64, issues_per_year: i64) -> 
 }
 
 /// Copies these lines will have mailed, in all.
-pub async fn copies_in(db: &Db, lines: &[(&Product, i64)]) -> Result<i64> {
-    let mut copies = 0i64;
-    for (product, quantity) in lines {
-        if product.edition() != Edition::Print {
-            continue;
-        }
-        let issues_per_year = catalog::find_publication(db, product.publication())
-            .await?
-            .map(|p| p.frequency.issues_per_year())
-            .unwrap_or(0);
-        copies = copies.saturating_add(copies_mailed(product, *quantity, issues_per_year));
-    }
-    Ok(copies)
+pub fn copies_in(lines: &[(&Product, i64)]) -> i64 {
+    lines.iter().fold(0i64, |copies, (product, quantity)| {
+        let issues_per_year = match product {
+            Product::Plan(plan) => plan.frequency.issues_per_year(),
+            Product::Issue(_) => 0,
+        };
+        copies.saturating_add(copies_mailed(product, *quantity, issues_per_year))
+    })
 }
 
 /// What a cart's print copies would cost to mail to each zone, shown before the reader has typed
@@ -183,7 +178,7 @@ pub struct Estimate {
 
 /// `None` when nothing in the lines is mailed.
 pub async fn estimate(db: &Db, lines: &[(&Product, i64)], currency: Currency) -> Result<Option<Estimate>> {
-    let copies = copies_in(db, lines).await?;
+    let copies = copies_in(lines);
     if copies == 0 {
         return Ok(None);
     }
@@ -207,7 +202,7 @@ pub async fn postage_for(
     country: &str,
     currency: Currency,
 ) -> Result<Option<Postage>> {
-    let copies = copies_in(db, lines).await?;
+    let copies = copies_in(lines);
     if copies == 0 {
         return Ok(None);
     }

@@ -80,6 +80,9 @@ pub struct Plan {
     /// "International Socialist Review, print edition, 4 years".
     pub name: String,
     pub publication: String,
+    /// The publication's: how many copies a term mails.
+    #[serde(skip)]
+    pub frequency: Frequency,
     pub edition: Edition,
     pub term_years: i64,
     pub price: Money,

@@ -334,6 +334,7 @@ mod tests {
             sku: "sw-print-1y".into(),
             name: "Socialist Worker, print edition, 1 year".into(),
             publication: "sw".into(),
+            frequency: crate::catalog::Frequency::Monthly,
             edition: Edition::Print,
             term_years: 1,
             price,

@@ -28,6 +28,7 @@ struct PlanRow {
     sku: String,
     publication: String,
     publication_name: String,
+    publication_frequency: String,
     edition: String,
     term_years: i64,
     price_amount: i64,
@@ -38,12 +39,14 @@ struct PlanRow {
     sustainer_suggested: Option<i64>,
 }
 
-const PLAN_COLUMNS: &str = "pl.sku, pl.publication, p.name AS publication_name, pl.edition, pl.term_years, \
+const PLAN_COLUMNS: &str = "pl.sku, pl.publication, p.name AS publication_name, \
+     p.frequency AS publication_frequency, pl.edition, pl.term_years, \
      pl.price_amount, pl.currency, pl.reduced_price, pl.reduced_wording, pl.sustainer_minimum, pl.sustainer_suggested";
 read_row_struct!(PlanRow {
     sku,
     publication,
     publication_name,
+    publication_frequency,
     edition,
     term_years,
     price_amount,
@@ -101,17 +104,21 @@ fn corrupt(what: &str, value: &str) -> crate::error::Error {
     anyhow!("the database holds {what} {value:?}, which this version of the shop does not know").into()
 }
 
+fn frequency_from(column: &str) -> Result<Frequency> {
+    match column {
+        "monthly" => Ok(Frequency::Monthly),
+        "quarterly" => Ok(Frequency::Quarterly),
+        other => Err(corrupt("frequency", other)),
+    }
+}
+
 fn publication_from_row(row: PublicationRow, editions: Vec<Edition>) -> Result<Publication> {
     let kind = match row.kind.as_str() {
         "journal" => Kind::Journal,
         "newspaper" => Kind::Newspaper,
         other => return Err(corrupt("publication kind", other)),
     };
-    let frequency = match row.frequency.as_str() {
-        "monthly" => Frequency::Monthly,
-        "quarterly" => Frequency::Quarterly,
-        other => return Err(corrupt("frequency", other)),
-    };
+    let frequency = frequency_from(&row.frequency)?;
     Ok(Publication {
         slug: row.slug,
         name: row.name,
@@ -127,7 +134,7 @@ fn publication_from_row(row: PublicationRow, editions: Vec<Edition>) -> Result<P
 /// prefixed so that they never clash with the other table's, after `JOINED_PLAN_JOINS` on the
 /// line's `sku`. All NULL where the SKU names no plan on sale (an issue, or a plan withdrawn).
 pub(crate) const JOINED_PLAN_COLUMNS: &str = "pl.sku AS plan_sku, pl.publication AS plan_publication, \
-     p.name AS plan_publication_name, pl.edition AS plan_edition, pl.term_years AS plan_term_years, \
+     p.name AS plan_publication_name, p.frequency AS plan_publication_frequency, pl.edition AS plan_edition, pl.term_years AS plan_term_years, \
      pl.price_amount AS plan_price_amount, pl.currency AS plan_currency, pl.reduced_price AS plan_reduced_price, \
      pl.reduced_wording AS plan_reduced_wording, pl.sustainer_minimum AS plan_sustainer_minimum, \
      pl.sustainer_suggested AS plan_sustainer_suggested";
@@ -141,6 +148,7 @@ pub(crate) struct JoinedPlan {
     plan_sku: Option<String>,
     plan_publication: Option<String>,
     plan_publication_name: Option<String>,
+    plan_publication_frequency: Option<String>,
     plan_edition: Option<String>,
     plan_term_years: Option<i64>,
     plan_price_amount: Option<i64>,
@@ -158,6 +166,7 @@ impl JoinedPlan {
             plan_sku: row.get("plan_sku")?,
             plan_publication: row.get("plan_publication")?,
             plan_publication_name: row.get("plan_publication_name")?,
+            plan_publication_frequency: row.get("plan_publication_frequency")?,
             plan_edition: row.get("plan_edition")?,
             plan_term_years: row.get("plan_term_years")?,
             plan_price_amount: row.get("plan_price_amount")?,
@@ -175,6 +184,7 @@ impl JoinedPlan {
             plan_sku: Some(sku),
             plan_publication: Some(publication),
             plan_publication_name: Some(publication_name),
+            plan_publication_frequency: Some(publication_frequency),
             plan_edition: Some(edition),
             plan_term_years: Some(term_years),
             plan_price_amount: Some(price_amount),
@@ -191,6 +201,7 @@ impl JoinedPlan {
             sku,
             publication,
             publication_name,
+            publication_frequency,
             edition,
             term_years,
             price_amount,
@@ -206,6 +217,7 @@ impl JoinedPlan {
 
 fn plan_from_row(row: PlanRow) -> Result<Plan> {
     let edition = Edition::parse(&row.edition).ok_or_else(|| corrupt("edition", &row.edition))?;
+    let frequency = frequency_from(&row.publication_frequency)?;
     let price = Money::from_row(row.price_amount, &row.currency).map_err(|e| anyhow!(e))?;
     Ok(Plan {
         name: format!(
@@ -217,6 +229,7 @@ fn plan_from_row(row: PlanRow) -> Result<Plan> {
         ),
         sku: row.sku,
         publication: row.publication,
+        frequency,
         edition,
         term_years: row.term_years,
         price,

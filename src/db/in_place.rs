@@ -440,8 +440,17 @@ impl Db {
 mod tests {
     use super::*;
 
-    /// A database file of its own with one table, and its point reads.
-    fn shop_file(name: &str) -> (PathBuf, InPlace) {
+    /// A test's folder, removed when the test ends (passed or failed).
+    struct Folder(PathBuf);
+
+    impl Drop for Folder {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A database file of its own with one table, its point reads, and its folder.
+    fn shop_file(name: &str) -> (PathBuf, InPlace, Folder) {
         let dir = std::env::temp_dir().join(format!("masthead-point-read-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let path = dir.join("shop.db");
@@ -452,7 +461,7 @@ mod tests {
              INSERT INTO carts VALUES ('a', 'ann', 1), ('b', NULL, 2), ('c', 'cy', 3);",
         )
         .expect("table");
-        (path.clone(), InPlace::new(path))
+        (path.clone(), InPlace::new(path), Folder(dir))
     }
 
     fn items_of(reads: &InPlace, id: &str) -> Vec<(i64,)> {
@@ -463,7 +472,7 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_write_commits_whole_or_not_at_all_and_a_unique_clash_reads_as_sqlx_tells_it() {
-        let (path, in_place) = shop_file("write");
+        let (path, in_place, _folder) = shop_file("write");
         rusqlite::Connection::open(&path).expect("open").execute_batch("PRAGMA journal_mode = WAL").expect("wal");
         let tx = in_place.begin(Durability::Unflushed).await.expect("begin");
         let changed =
@@ -490,7 +499,7 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn an_orders_commit_waits_for_the_disk_and_a_carts_does_not() {
-        let (path, in_place) = shop_file("durability");
+        let (path, in_place, _folder) = shop_file("durability");
         rusqlite::Connection::open(&path).expect("open").execute_batch("PRAGMA journal_mode = WAL").expect("wal");
         // SQLite's levels: 1 NORMAL, 2 FULL; each transaction asks its own connection.
         for (durability, level) in [(Durability::Full, 2), (Durability::Unflushed, 1), (Durability::Full, 2)] {
@@ -505,6 +514,7 @@ mod tests {
         use crate::db::Statements;
         let dir = std::env::temp_dir().join(format!("masthead-checkpoint-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        let _folder = Folder(dir.clone());
         let path = dir.join("shop.db");
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let db = Db::connect(&url, Duration::from_secs(5)).await.expect("a database");
@@ -533,7 +543,7 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread")]
     async fn a_write_waits_asleep_for_another_process_holding_the_write_lock() {
-        let (path, in_place) = shop_file("wait");
+        let (path, in_place, _folder) = shop_file("wait");
         let other = rusqlite::Connection::open(&path).expect("open");
         other
             .execute_batch("PRAGMA journal_mode = WAL; BEGIN IMMEDIATE; UPDATE carts SET items = 7 WHERE id = 'c';")
@@ -565,7 +575,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_bound_by_their_number_wherever_and_however_often_they_appear() {
-        let (_, reads) = shop_file("bind");
+        let (_, reads, _folder) = shop_file("bind");
         let sql = "SELECT id, owner, items FROM carts WHERE items >= $2 AND (id = $1 OR owner IS NULL OR $1 = 'all') \
                    ORDER BY id";
         let rows: Vec<(String, Option<String>, i64)> =
@@ -578,7 +588,7 @@ mod tests {
 
     #[test]
     fn a_placeholder_without_its_value_or_a_write_is_refused_as_the_shops_mistake() {
-        let (_, reads) = shop_file("refuse");
+        let (_, reads, _folder) = shop_file("refuse");
         let missing = reads.with_connection(|c| {
             sqlite_rows::<(String,)>(c, "SELECT id FROM carts WHERE id = $2", &[Param::Text("a")])
         });
@@ -593,7 +603,7 @@ mod tests {
     #[test]
     fn a_lock_held_past_the_busy_timeout_is_the_database_being_unavailable() {
         // Without WAL (the shop's own connections use it) a writer's exclusive lock stops readers.
-        let (path, reads) = shop_file("busy");
+        let (path, reads, _folder) = shop_file("busy");
         let writer = rusqlite::Connection::open(&path).expect("open");
         writer.execute_batch("BEGIN EXCLUSIVE; UPDATE carts SET items = 9;").expect("lock");
         let read = reads.with_connection(|c| sqlite_rows::<(i64,)>(c, "SELECT items FROM carts", &[]));

@@ -164,6 +164,14 @@ mod tests {
     async fn sessions_written_and_read_in_place_agree_with_the_sqlx_store() {
         let dir = std::env::temp_dir().join(format!("masthead-session-load-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
+        // Removed when the test ends, passed or failed.
+        struct Folder(std::path::PathBuf);
+        impl Drop for Folder {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let _folder = Folder(dir.clone());
         let path = dir.join("sessions.db");
         let _ = std::fs::remove_file(&path);
         let options = sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite://{}?mode=rwc", path.display()))

@@ -260,7 +260,7 @@ async fn a_stopped_postgres_is_answered_503_at_once_and_the_shop_recovers() {
     let Some(cluster) = own_cluster() else { return };
     let dir = std::env::temp_dir().join(format!("masthead-outage-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("a folder");
-    let app = TestApp::start(test_config(&cluster.url, dir)).await;
+    let app = TestApp::start(test_config(&cluster.url, dir.clone())).await;
     let (status, answer) = checkout_with(&app.client, &app, "before@example.org").await;
     assert_eq!(status, 201, "{answer}");
     let order_id = answer["order_id"].as_str().expect("an id").to_string();
@@ -302,6 +302,7 @@ async fn a_stopped_postgres_is_answered_503_at_once_and_the_shop_recovers() {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM orders").await, 2, "the refused checkout placed nothing");
     reservations_match_orders(&app).await;
     app.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A shop on a PostgreSQL cluster of its own, and a reader who has put the journal in their cart.
