@@ -266,27 +266,30 @@ pub async fn apply_coupon(
     limiter_keys: &[String; 2],
     currency: Currency,
     now: i64,
-) -> Result<Vec<Notice>> {
+) -> Result<(Vec<Notice>, CartView)> {
     let problem = |p: CouponProblem| Error::invalid(p.code(), p.message());
     let Some(code) = CouponCode::parse(typed) else { return Err(problem(CouponProblem::EmptyCode)) };
     let attempt = attempts::COUPON_CODES.begin(db, limiter_keys, now, "Too many coupon codes didn't work.").await?;
     let checked = match coupons::find_coupon_by_code(db, &code).await? {
         None => Err(CouponProblem::Unknown(code.typed().to_string())),
         Some(coupon) => {
-            let lines = priced_lines(db, cart_id).await?;
-            let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
-            let subtotal = price(&lines, None, currency).subtotal;
-            coupon.check(now, &facts, subtotal).map(|()| coupon)
+            let (priced, donation) = priced_cart(db, cart_id).await?;
+            let facts: Vec<_> = priced.lines.iter().map(PricingLine::facts).collect();
+            let subtotal = price(&priced.lines, None, currency).subtotal;
+            coupon.check(now, &facts, subtotal).map(|()| (coupon, priced, donation))
         }
     };
     // A wrong code keeps its place in the guessing count; a right one gives it back.
-    let coupon = checked.map_err(problem)?;
+    let (coupon, priced, donation) = checked.map_err(problem)?;
     // The place given back and the coupon set (opening the cart with it): one commit.
     let mut tx = db.begin_unflushed().await?;
     attempts::COUPON_CODES.succeeded(&mut tx, attempt).await?;
     set_cart_coupon(&mut tx, cart_id, &coupon.id, now).await?;
     tx.commit().await?;
-    Ok(vec![coupon_applied(&coupon)])
+    let notices = vec![coupon_applied(&coupon)];
+    // The cart as just priced, with its coupon: not read again. (Changed meanwhile in another
+    // tab, its version differs from the cart's, and a checkout sent with it is refused.)
+    Ok((notices, priced_view(db, cart_id, priced, Some(coupon), donation, currency, now).await?))
 }
 
 // The cart view adds the note about checks that wait for checkout.
@@ -313,7 +316,7 @@ pub async fn apply_offer_coupon(
     currency: Currency,
     now: i64,
 ) -> Result<Vec<Notice>> {
-    let lines = priced_lines(db, cart_id).await?;
+    let lines = priced_cart(db, cart_id).await?.0.lines;
     let facts: Vec<_> = lines.iter().map(PricingLine::facts).collect();
     let subtotal = price(&lines, None, currency).subtotal;
     coupon.check(now, &facts, subtotal).map_err(|p| Error::invalid(p.code(), p.message()))?;
@@ -337,13 +340,14 @@ pub async fn remove_coupon(db: &Db, cart_id: &str, now: i64) -> Result<Vec<Notic
     })
 }
 
-/// The cart's lines priced now (to check a coupon against), its gifts read only when it has some.
-async fn priced_lines(db: &Db, cart_id: &str) -> Result<Vec<PricingLine>> {
-    let (rows, gift_count) = match cart_rows(db, cart_id).await? {
-        Some(cart) => (cart.lines, cart.gift_count),
-        None => (vec![], 0),
+/// The cart's lines priced now (to check a coupon against), its gifts read only when it has
+/// some; and its donation.
+async fn priced_cart(db: &Db, cart_id: &str) -> Result<(CartLines, i64)> {
+    let (rows, gift_count, donation) = match cart_rows(db, cart_id).await? {
+        Some(cart) => (cart.lines, cart.gift_count, cart.donation),
+        None => (vec![], 0, 0),
     };
-    Ok(pricing_lines(db, cart_id, rows, gift_count > 0).await?.lines)
+    Ok((pricing_lines(db, cart_id, rows, gift_count > 0).await?, donation))
 }
 
 /// A cart's lines priced from the catalog now (`pricing_lines`).
@@ -520,11 +524,26 @@ pub async fn view_cart(db: &Db, cart_id: Option<&str>, currency: Currency, now: 
             .await?;
         return Ok(empty());
     }
-    let CartLines { lines, products, mut notices } = pricing_lines(db, cart_id, line_rows, gift_count > 0).await?;
-    let mut coupon = match &coupon_id {
+    let priced = pricing_lines(db, cart_id, line_rows, gift_count > 0).await?;
+    let coupon = match &coupon_id {
         Some(id) => coupons::find_coupon(db, id).await?,
         None => None,
     };
+    priced_view(db, cart_id, priced, coupon, donation, currency, now).await
+}
+
+/// The view of a cart whose lines are priced: its coupon checked against them (taken off with a
+/// notice when it no longer applies), and the total.
+async fn priced_view(
+    db: &Db,
+    cart_id: &str,
+    priced: CartLines,
+    mut coupon: Option<coupons::Coupon>,
+    donation: i64,
+    currency: Currency,
+    now: i64,
+) -> Result<CartView> {
+    let CartLines { lines, products, mut notices } = priced;
     if let Some(c) = &coupon {
         if c.new_subscribers_only && lines.iter().any(|l| l.is_renewal) {
             notices.push(Notice::new(

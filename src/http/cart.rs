@@ -187,7 +187,8 @@ async fn apply_coupon(
     let outcome = async {
         let cart_id = visitor.cart_id_or_new().await?;
         let keys = visitor.limiter_keys(&cart_id);
-        cart::apply_coupon(&state.db, &cart_id, &form.code, &keys, state.currency(), clock::now()).await
+        let applied = cart::apply_coupon(&state.db, &cart_id, &form.code, &keys, state.currency(), clock::now());
+        applied.await.map(|(notices, _)| notices)
     }
     .await;
     let typed: String = form.code.chars().take(64).collect();

@@ -32,6 +32,7 @@ on_both_databases!(
     the_session_cookie_is_http_only_and_lax,
     carts_expire_after_thirty_days_without_activity,
     a_cart_reads_its_plans_as_they_are_now,
+    the_answer_to_a_coupon_is_the_cart_as_it_now_stands,
 );
 
 fn usd(amount: i64) -> Money {
@@ -624,4 +625,32 @@ async fn a_cart_reads_its_plans_as_they_are_now(app: TestApp) {
     let cart = app.json("/api/v1/cart").await.1;
     assert_eq!(cart["items"].as_array().map(Vec::len), Some(1), "removed for good: {cart}");
     assert_eq!(codes(&cart), Vec::<String>::new());
+}
+
+/// Applying a code answers the cart priced with it (from the lines it was checked against, not
+/// read again): the same cart, total and version as reading the cart afterwards, so a checkout
+/// sent with that version is placed. A cart with a plan, a back issue, a gift and a donation.
+async fn the_answer_to_a_coupon_is_the_cart_as_it_now_stands(app: TestApp) {
+    let reader = app.with_new_client();
+    for sku in ["isr-print-1y", "sw-2017-01"] {
+        assert_eq!(reader.send_json("POST", "/api/v1/cart/items", json!({"sku": sku})).await.0, 200);
+    }
+    let gift = crate::gifts::gift_fields("sw-print-1y", &[]);
+    assert_eq!(reader.post_form("/cart/gifts", &gift).await.status(), 303);
+    assert_eq!(reader.send_json("PUT", "/api/v1/cart/donation", json!({"amount": "7.50"})).await.0, 200);
+
+    let (status, mut applied) = reader.send_json("POST", "/api/v1/cart/coupon", json!({"code": "ftr 2016"})).await;
+    assert_eq!(status, 200, "{applied}");
+    let notices = applied.as_object_mut().and_then(|o| o.remove("notices")).unwrap_or_default();
+    assert!(notices.to_string().contains("coupon_applied"), "{notices}");
+    let mut read = reader.cart().await;
+    read.as_object_mut().map(|o| o.remove("notices"));
+    assert_eq!(applied, read, "the answer is the cart as read afterwards");
+    assert_eq!(applied["items"].as_array().map(Vec::len), Some(3), "{applied}");
+    assert!(applied["discount"]["amount"].as_i64().is_some_and(|d| d > 0), "{applied}");
+
+    let body = json!({"cart_version": applied["version"], "email": "answer@example.org", "name": "Ada Reader",
+        "shipping_address": crate::checkout::address()});
+    let (status, order) = reader.send_json("POST", "/api/v1/checkout", body).await;
+    assert_eq!(status, 201, "{order}");
 }

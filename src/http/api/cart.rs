@@ -241,8 +241,9 @@ pub async fn apply_coupon(
 ) -> Result<Json<CartJson>, ApiError> {
     let cart_id = visitor.cart_id_or_new().await?;
     let keys = visitor.limiter_keys(&cart_id);
-    let notices = cart::apply_coupon(&state.db, &cart_id, &body.code, &keys, state.currency(), clock::now()).await?;
-    answer(&state, &visitor, notices).await
+    let (notices, view) =
+        cart::apply_coupon(&state.db, &cart_id, &body.code, &keys, state.currency(), clock::now()).await?;
+    Ok(Json(cart_json(view, notices)))
 }
 
 /// Removes the cart's coupon.
