@@ -134,7 +134,8 @@ fn publication_from_row(row: PublicationRow, editions: Vec<Edition>) -> Result<P
 /// prefixed so that they never clash with the other table's, after `JOINED_PLAN_JOINS` on the
 /// line's `sku`. All NULL where the SKU names no plan on sale (an issue, or a plan withdrawn).
 pub(crate) const JOINED_PLAN_COLUMNS: &str = "pl.sku AS plan_sku, pl.publication AS plan_publication, \
-     p.name AS plan_publication_name, p.frequency AS plan_publication_frequency, pl.edition AS plan_edition, pl.term_years AS plan_term_years, \
+     p.name AS plan_publication_name, p.frequency AS plan_publication_frequency, pl.edition AS plan_edition, \
+     pl.term_years AS plan_term_years, \
      pl.price_amount AS plan_price_amount, pl.currency AS plan_currency, pl.reduced_price AS plan_reduced_price, \
      pl.reduced_wording AS plan_reduced_wording, pl.sustainer_minimum AS plan_sustainer_minimum, \
      pl.sustainer_suggested AS plan_sustainer_suggested";
