@@ -143,7 +143,7 @@ pub async fn place_order(
 pub async fn place_priced_order(
     db: &Db,
     cart_id: Option<&str>,
-    view: CartView,
+    mut view: CartView,
     input: &CheckoutInput,
     provider: PaymentMethod,
     now: i64,
@@ -162,8 +162,9 @@ pub async fn place_priced_order(
         ));
     }
     // Each line's product as the cart was just priced from it (the plan read with its line).
+    let products = std::mem::take(&mut view.products);
     let mut lines: Vec<LineFacts> =
-        view.products.iter().zip(&view.quote.lines).map(|(p, priced)| LineFacts::priced(p.clone(), priced)).collect();
+        products.into_iter().zip(&view.quote.lines).map(|(p, priced)| LineFacts::priced(p, priced)).collect();
     // Print gifts go to their recipients: the buyer's address is asked for their own print only.
     let needs_address = lines.iter().any(|l| l.product.edition() == Edition::Print && l.gift.is_none());
     let details = input.check(needs_address).map_err(Error::Fields)?;
